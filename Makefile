@@ -1,0 +1,38 @@
+# Two commands do all set-up on a fresh machine:  `make run`  and  `make test`.
+VENV   ?= .venv
+PYTHON ?= python3
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+TORCH  ?= torch==2.13.0
+CONFIG ?= configs/digits.toml
+
+.PHONY: run test bench clean-venv
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, from the CPU wheel on this machine's disk; never let a dependency resolve pull a CUDA build.
+$(VENV)/.torch: | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH)"
+	touch $@
+
+$(VENV)/.base: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.base
+	$(PIP) install -e '.[test]'
+	$(PIP) install --no-deps torchattacks==3.5.1
+	touch $@
+
+run: $(VENV)/.base
+	$(VENV)/bin/robnas run --config $(CONFIG)
+
+test: $(VENV)/.test
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.test
+	$(PY) benchmarks/attacks.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Records of runs: run directories, atomic file writes, (later) the results database."""
