@@ -1,0 +1,209 @@
+"""The ``robnas`` command line: train, eval, run, list.
+
+Every command reads an optional TOML config, applies its flags and ``--set section.key=value``
+overrides on top, writes the resolved config into its run directory and ends by printing where
+its results are. Bad input prints one ``error:`` line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from robnas.errors import InvalidValueError, ParseError, RobnasError
+
+COMMON_FLAGS = {
+    # flag -> (config path, argparse kwargs)
+    "--dataset": ("data.name", {"help": "dataset name (robnas list datasets)"}),
+    "--data-root": ("data.root", {"help": "directory holding the dataset files"}),
+    "--train-size": ("data.train_size", {"type": int, "help": "deterministic training subset size"}),
+    "--test-size": ("data.test_size", {"type": int, "help": "deterministic test subset size"}),
+    "--val-size": ("data.val_size", {"type": int, "help": "training points held out for best-checkpoint selection"}),
+    "--epochs": ("train.epochs", {"type": int}),
+    "--batch-size": ("train.batch_size", {"type": int}),
+    "--lr": ("train.lr", {"type": float}),
+    "--seed": ("seed", {"type": int}),
+    "--device": ("device", {"help": "auto (CUDA when present), cpu or cuda[:N]"}),
+    "--out": ("out", {"help": "parent directory of run directories (default runs/)"}),
+    "--name": ("name", {"help": "run directory name (default: command + timestamp)"}),
+    "--attacks": ("eval.attacks", {"help": "comma-separated attack names (robnas list attacks)"}),
+    "--eps": ("eval.eps", {"help": "comma-separated epsilons, e.g. 2/255,8/255"}),
+    "--norm": ("eval.norm", {"help": "Linf or L2"}),
+    "--baseline": ("eval.baseline", {"help": "model label used as the PP-HRS baseline"}),
+}
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML config file (see configs/)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.epochs=5 (repeatable)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run named by --name (default: the newest run of this command)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or log echo")
+    p.add_argument("--adversarial", action="store_true", help="PGD adversarial training (Madry et al.)")
+    for flag, (_, kw) in COMMON_FLAGS.items():
+        p.add_argument(flag, default=None, **kw)
+
+
+def _add_models(p: argparse.ArgumentParser, many: bool) -> None:
+    p.add_argument("--model", action="append" if many else "store", default=None,
+                   help="registered model name (robnas list models)" + (" (repeatable)" if many else ""))
+    p.add_argument("--kw", action="append", default=[], metavar="KEY=VALUE",
+                   help="model keyword argument, e.g. --kw C=16 --kw layers=8 (applies to every --model)")
+    p.add_argument("--label", help="row label of the model in reports")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="robnas", description="Adversarially robust neural architecture search.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train one model (standard or PGD adversarial training)")
+    _add_models(train, many=False)
+    _add_common(train)
+    ev = sub.add_parser("eval", help="attack trained checkpoints or registered models; Table 1 report + plot")
+    ev.add_argument("--checkpoint", action="append", default=[], help="checkpoint .pt file (repeatable)")
+    _add_models(ev, many=True)
+    _add_common(ev)
+    run = sub.add_parser("run", help="the main job: train and evaluate the configured models, write the report")
+    _add_common(run)
+    ls = sub.add_parser("list", help="list registered models, attacks or datasets")
+    ls.add_argument("kind", choices=["models", "attacks", "datasets"])
+    ls.add_argument("pattern", nargs="?", default="*")
+    return parser
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    keys = path.split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+
+
+def _parse_kw(items: list[str]) -> dict[str, Any]:
+    from robnas.config.loading import _parse_override_value
+
+    kwargs: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise InvalidValueError(f"--kw {item!r} is not of the form key=value, e.g. --kw C=16")
+        key, raw = item.split("=", 1)
+        kwargs[key.strip()] = _parse_override_value(raw.strip())
+    return kwargs
+
+
+def resolve_config(args: argparse.Namespace, command: str) -> Any:
+    """Config file, then flags, then ``--set`` overrides -> a frozen RunConfig."""
+    from robnas.config import apply_overrides, config_from_dict
+    from robnas.config.schema import RunConfig
+
+    data: dict[str, Any] = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise InvalidValueError(f"config file {path} does not exist; pass an existing TOML file to --config")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ParseError(f"config file {path} is not valid TOML ({exc}); fix the syntax") from exc
+    for flag, (path, _) in COMMON_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            _set_path(data, path, value)
+    if args.quiet:
+        data["quiet"] = True
+    if args.adversarial:
+        _set_path(data, "train.adversarial.enabled", True)
+    names = getattr(args, "model", None)
+    if names:
+        names = [names] if isinstance(names, str) else names
+        kwargs = _parse_kw(args.kw)
+        data["models"] = [{"name": n, "kwargs": dict(kwargs)} for n in names]
+        if args.label:
+            data["models"][0]["label"] = args.label
+    if args.resume and "name" not in data:
+        from robnas.store.run_dir import RunDir
+
+        out = data.get("out", "runs")
+        latest = RunDir.latest(out, command)
+        if latest is None:
+            raise InvalidValueError(f"--resume: no earlier `{command}` run under {out}/; pass --name of the run")
+        data["name"] = latest.name
+    return config_from_dict(RunConfig, apply_overrides(data, args.set))
+
+
+def cmd_train(args: argparse.Namespace) -> Path:
+    from robnas.config import config_to_dict
+    from robnas.pipeline.study import build_model, prepare_data, validate_models
+    from robnas.device import resolve_device
+    from robnas.store.run_dir import RunDir
+    from robnas.train import train_model
+    from robnas.train.trainer import clean_accuracy
+
+    cfg = resolve_config(args, "train")
+    if len(cfg.models) != 1:
+        raise InvalidValueError("robnas train trains one model; give exactly one --model (or one [[models]])")
+    mc = cfg.models[0]
+    device = resolve_device(cfg.device)
+    data = prepare_data(cfg.data, device, cfg.seed)
+    validate_models(cfg.models, data.dataset)
+    run = RunDir.create(cfg.out, cfg.name, "train", quiet=cfg.quiet)
+    run.write_config(config_to_dict(cfg))
+    run.log(f"training {mc.name} on {data.dataset.name} ({len(data.train)} points) on {device}")
+    model = build_model(mc, data.dataset, cfg.seed)
+    result = train_model(model, data.train, data.val, cfg.train, run, seed=cfg.seed, resume=args.resume,
+                         quiet=cfg.quiet, extra={"dataset": data.dataset.name, "label": mc.label or mc.name})
+    acc = clean_accuracy(result.model, data.dataset.test)
+    run.log(f"test accuracy {100 * acc:.2f}% after {len(result.history)} epochs ({result.seconds:.1f}s)")
+    return run.checkpoints
+
+
+def cmd_eval(args: argparse.Namespace) -> Path:
+    from robnas.pipeline import evaluate_checkpoints
+
+    cfg = resolve_config(args, "eval")
+    if not args.checkpoint and not args.model:
+        raise InvalidValueError("robnas eval needs --checkpoint PATH (trained) or --model NAME (untrained)")
+    return evaluate_checkpoints(cfg, args.checkpoint, resume=args.resume).results
+
+
+def cmd_run(args: argparse.Namespace) -> Path:
+    from robnas.pipeline import run_study
+
+    cfg = resolve_config(args, "run")
+    return run_study(cfg, resume=args.resume).results
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    if args.kind == "models":
+        from robnas.models import list_models as names
+    elif args.kind == "attacks":
+        from robnas.attacks import list_attacks as names
+    else:
+        from robnas.data import list_datasets as names
+    for name in names(args.pattern):
+        print(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            cmd_list(args)
+            return 0
+        where = {"train": cmd_train, "eval": cmd_eval, "run": cmd_run}[args.command](args)
+    except RobnasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: completed epochs and evaluations are saved; rerun the same command with --resume",
+              file=sys.stderr)
+        return 130
+    print(f"results: {where}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The config dataclasses of the train, eval and run commands.
+
+Defaults follow the papers where a paper fixes them (attack settings of Devaguptapu et al.,
+DARTS training recipe); sizes default to what a 2-core laptop finishes quickly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "digits"
+    root: str | None = None          # None: the dataset's default location
+    train_size: int | None = None    # deterministic subsets; None = the whole split
+    test_size: int | None = None
+    val_size: int = 0                # held out of train for best-checkpoint selection (0: use the test split)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "resnet18"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None         # row label in reports; defaults to the name
+
+
+@dataclass(frozen=True)
+class AdversarialTrainingConfig:
+    """Madry et al. PGD adversarial training."""
+
+    enabled: bool = False
+    eps: float = 8 / 255
+    alpha: float = 2 / 255
+    steps: int = 7
+    random_start: bool = True
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 96
+    lr: float = 0.025
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0           # 0 disables clipping
+    aux_weight: float = 0.4          # weight of the auxiliary-head loss (models built with auxiliary=True)
+    drop_path: float = 0.0           # final drop-path probability; ramps linearly from 0 as in DARTS
+    crop_padding: int = 0
+    flip: bool = False
+    cutout: int = 0
+    label_smoothing: float = 0.0
+    select_best: str = "last"        # last | clean | robust
+    amp: bool = True                 # used on CUDA only
+    channels_last: bool = True       # used on CUDA only
+    adversarial: AdversarialTrainingConfig = field(default_factory=AdversarialTrainingConfig)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Attack suite. Defaults: Devaguptapu et al. (eps 8/255, step 2/255, 10 iterations, AutoPGD x10 restarts)."""
+
+    attacks: tuple[str, ...] = ("fgsm", "ffgsm", "pgd", "apgd-ce")
+    eps: tuple[float, ...] = (8 / 255,)
+    alpha_ratio: float = 0.25        # PGD/BIM step = alpha_ratio * eps (2/255 at 8/255, as in the paper)
+    steps: int = 10
+    apgd_steps: int = 100
+    apgd_restarts: int = 10
+    norm: str = "Linf"
+    batch_size: int = 256
+    hrs_attack: str = "pgd"          # the paper computes HRS from PGD accuracy
+    baseline: str | None = None      # row label of the PP-HRS baseline model
+    early_stop: bool = True          # AutoAttack semantics; false = full budget on every point
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Shared top level of every command's config file."""
+
+    seed: int = 0
+    device: str = "auto"
+    out: str = "runs"                # parent of run directories
+    name: str | None = None          # run directory name; default: command + timestamp
+    quiet: bool = False
+    data: DataConfig = field(default_factory=DataConfig)
+    models: tuple[ModelConfig, ...] = (ModelConfig(),)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)

@@ -1,0 +1,152 @@
+"""The robustness study of Devaguptapu et al. as a job: train each model, attack it, report.
+
+Every name (dataset, models, attacks) is validated before the run directory is created, so bad
+input leaves nothing behind. Each model's finished evaluation is stored atomically in its own
+sub-directory, so a resumed run skips finished models and resumes an unfinished one mid-training.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from robnas.config import config_to_dict
+from robnas.config.schema import DataConfig, ModelConfig, RunConfig
+from robnas.data import Dataset, Split, load_dataset, split_train_val
+from robnas.device import resolve_device
+from robnas.evaluation import evaluate_model
+from robnas.errors import InvalidValueError
+from robnas.evaluation.suite import check_suite
+from robnas.metrics import count_flops, count_params
+from robnas.models import create_model
+from robnas.report import write_report
+from robnas.report.table import check_baseline
+from robnas.store.atomic import write_json_atomic
+from robnas.store.run_dir import RunDir
+from robnas.train import load_model, train_model
+
+
+@dataclass
+class PreparedData:
+    dataset: Dataset
+    train: Split
+    val: Split
+
+
+def prepare_data(cfg: DataConfig, device: torch.device, seed: int) -> PreparedData:
+    """Load the dataset and hold out ``val_size`` training points for checkpoint selection."""
+    dataset = load_dataset(cfg.name, root=cfg.root, device=device, train_size=cfg.train_size,
+                           test_size=cfg.test_size, seed=seed)
+    if cfg.val_size > 0:
+        train, val = split_train_val(dataset.train, cfg.val_size, seed)
+    else:
+        train, val = dataset.train, dataset.test
+    return PreparedData(dataset, train, val)
+
+
+def build_model(mc: ModelConfig, dataset: Dataset, seed: int) -> nn.Module:
+    """A freshly initialised model; the seed fixes the initial weights."""
+    torch.manual_seed(seed)
+    return create_model(mc.name, num_classes=dataset.num_classes, in_channels=dataset.in_channels,
+                        mean=dataset.mean, std=dataset.std, **mc.kwargs)
+
+
+def describe(model: nn.Module, dataset: Dataset) -> dict[str, Any]:
+    shape = (dataset.in_channels, *dataset.image_size)
+    return {"params": count_params(model), "flops": count_flops(model, shape)}
+
+
+def validate_models(models: tuple[ModelConfig, ...], dataset: Dataset) -> None:
+    """Build each model once on the CPU so unknown names or kwargs fail before anything is written."""
+    labels = [m.label or m.name for m in models]
+    if len(set(labels)) != len(labels):
+        raise InvalidValueError(f"model labels must be unique, got {labels}; set `label` on repeated models")
+    for mc in models:
+        create_model(mc.name, num_classes=dataset.num_classes, in_channels=dataset.in_channels, **mc.kwargs)
+
+
+def train_one(cfg: RunConfig, mc: ModelConfig, data: PreparedData, run: RunDir, resume: bool) -> nn.Module:
+    model = build_model(mc, data.dataset, cfg.seed)
+    result = train_model(model, data.train, data.val, cfg.train, run, seed=cfg.seed, resume=resume,
+                         quiet=cfg.quiet, extra={"dataset": data.dataset.name, "label": mc.label or mc.name})
+    return result.model
+
+
+def run_study(cfg: RunConfig, resume: bool = False) -> RunDir:
+    """Train and evaluate every model of ``cfg`` and write the report; returns the run directory."""
+    check_suite(cfg.eval)
+    device = resolve_device(cfg.device)
+    data = prepare_data(cfg.data, device, cfg.seed)
+    validate_models(cfg.models, data.dataset)
+    check_baseline(cfg.eval.baseline, [m.label or m.name for m in cfg.models])
+
+    run = RunDir.create(cfg.out, cfg.name, "run", quiet=cfg.quiet)
+    run.write_config(config_to_dict(cfg))
+    run.log(f"run directory {run.path} on {device}; dataset {data.dataset.name}: "
+            f"{len(data.train)} train / {len(data.val)} val / {len(data.dataset.test)} test")
+    rows: list[dict[str, Any]] = []
+    for mc in cfg.models:
+        label = mc.label or mc.name
+        child = run.child(label)
+        record_path = child.results / "record.json"
+        if resume and record_path.exists():
+            run.log(f"{label}: already evaluated, reading {record_path}")
+            rows.append(json.loads(record_path.read_text()))
+            continue
+        run.log(f"{label}: training {mc.name} {mc.kwargs or ''}")
+        started = time.perf_counter()
+        model = train_one(cfg, mc, data, child, resume)
+        train_seconds = time.perf_counter() - started
+        run.log(f"{label}: attacking ({', '.join(cfg.eval.attacks)}) at eps {list(cfg.eval.eps)}")
+        record = evaluate_model(model, data.dataset.test, cfg.eval, data.dataset.num_classes,
+                                seed=cfg.seed, quiet=cfg.quiet)
+        record.update(label=label, model=mc.name, kwargs=mc.kwargs, train_seconds=train_seconds,
+                      checkpoint=str(child.checkpoints / "last.pt"), **describe(model, data.dataset))
+        write_json_atomic(record_path, record)
+        rows.append(record)
+    meta = {"dataset": data.dataset.name, "norm": cfg.eval.norm, "seed": cfg.seed}
+    for path in write_report(run.results, rows, meta, baseline=cfg.eval.baseline):
+        run.log(f"wrote {path}")
+    return run
+
+
+def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], resume: bool = False) -> RunDir:
+    """``robnas eval``: attack saved models (checkpoints) or registered models (``cfg.models``)."""
+    check_suite(cfg.eval)
+    device = resolve_device(cfg.device)
+    loaded = [load_model(path, device) for path in checkpoints]  # corrupt files fail before any output
+    dataset_name = cfg.data.name
+    if loaded and "dataset" in loaded[0][1]:
+        dataset_name = loaded[0][1]["dataset"]
+    data = load_dataset(dataset_name, root=cfg.data.root, device=device, train_size=cfg.data.train_size,
+                        test_size=cfg.data.test_size, seed=cfg.seed)
+    entries: list[tuple[str, nn.Module]] = []
+    for i, (path, (model, payload)) in enumerate(zip(checkpoints, loaded)):
+        label = payload.get("label") or Path(path).stem
+        taken = [name for name, _ in entries]
+        entries.append((label if label not in taken else f"{label}#{i + 1}", model))
+    if not checkpoints:
+        validate_models(cfg.models, data)
+        for mc in cfg.models:
+            entries.append((mc.label or mc.name, build_model(mc, data, cfg.seed).to(device)))
+    check_baseline(cfg.eval.baseline, [label for label, _ in entries])
+
+    run = RunDir.create(cfg.out, cfg.name, "eval", quiet=cfg.quiet)
+    run.write_config({**config_to_dict(cfg), "checkpoints": list(checkpoints)})
+    rows: list[dict[str, Any]] = []
+    for label, model in entries:
+        run.log(f"{label}: attacking ({', '.join(cfg.eval.attacks)}) at eps {list(cfg.eval.eps)}")
+        record = evaluate_model(model, data.test, cfg.eval, data.num_classes, seed=cfg.seed, quiet=cfg.quiet)
+        record.update(label=label, model=model.spec["name"], kwargs=model.spec["kwargs"], **describe(model, data))
+        rows.append(record)
+    meta = {"dataset": data.name, "norm": cfg.eval.norm, "seed": cfg.seed}
+    for path in write_report(run.results, rows, meta, baseline=cfg.eval.baseline):
+        run.log(f"wrote {path}")
+    return run
+

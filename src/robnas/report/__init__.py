@@ -1,0 +1,7 @@
+"""Reports: Markdown tables laid out like the papers' and PNG plots."""
+
+from robnas.report.plots import plot_clean_vs_robust
+from robnas.report.table import robustness_table
+from robnas.report.write import write_report
+
+__all__ = ["robustness_table", "plot_clean_vs_robust", "write_report"]

@@ -1,0 +1,36 @@
+"""Figure 1 of Devaguptapu et al.: clean vs PGD accuracy, bubble area proportional to parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from robnas.evaluation import ATTACK_TITLES
+from robnas.store.atomic import atomic_path
+
+
+def plot_clean_vs_robust(rows: list[dict[str, Any]], path: str | Path, eps_key: str, attack: str = "pgd",
+                         title: str | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
+    biggest = max(r["params"] for r in rows) or 1
+    for r in rows:
+        x, y = r["clean"]["accuracy"], r["attacks"][attack][eps_key]["accuracy"]
+        size = 2000.0 * r["params"] / biggest
+        ax.scatter([x], [y], s=max(size, 30.0), alpha=0.45, edgecolors="black")
+        ax.annotate(f"{r['label']}\n{r['params'] / 1e6:.2f}M", (x, y), ha="center", va="center", fontsize=8)
+    ax.set_xlabel("clean accuracy (%)")
+    ax.set_ylabel(f"{ATTACK_TITLES.get(attack, attack)} accuracy (%), eps = {eps_key}")
+    ax.set_title(title or "Clean vs robust accuracy (bubble area = parameters)")
+    ax.grid(True, alpha=0.3)
+    ax.margins(0.25)
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return out
