@@ -166,7 +166,7 @@ def cmd_eval(args: argparse.Namespace) -> Path:
     cfg = resolve_config(args, "eval")
     if not args.checkpoint and not args.model:
         raise InvalidValueError("robnas eval needs --checkpoint PATH (trained) or --model NAME (untrained)")
-    return evaluate_checkpoints(cfg, args.checkpoint, resume=args.resume).results
+    return evaluate_checkpoints(cfg, args.checkpoint, cfg.models if args.model else (), resume=args.resume).results
 
 
 def cmd_run(args: argparse.Namespace) -> Path:

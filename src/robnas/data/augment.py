@@ -52,7 +52,7 @@ def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
-def cutout(x: torch.Tensor, length: int, gen: torch.Generator) -> torch.Tensor:
+def random_cutout(x: torch.Tensor, length: int, gen: torch.Generator) -> torch.Tensor:
     """Zero a ``length`` x ``length`` square centred at a uniform random pixel, clipped at the borders."""
     batch, _, height, width = x.shape
     centre_row = _randint(height, batch, gen, x.device)
@@ -93,5 +93,5 @@ class Augment:
         if self.flip:
             x = random_flip(x, generator)
         if self.cutout > 0:
-            x = cutout(x, self.cutout, generator)
+            x = random_cutout(x, self.cutout, generator)
         return x

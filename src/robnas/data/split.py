@@ -9,6 +9,7 @@ seed gives the same indices on every device; both are stratified by label.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -39,6 +40,9 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def __repr__(self) -> str:  # the default would print both tensors
+        return f"Split(n={len(self)}, images=uint8{list(self.images.shape)}, device={self.device})"
 
     @property
     def device(self) -> torch.device:
@@ -132,3 +136,11 @@ def split_train_val(split: Split, val_size: int | float, seed: int) -> tuple[Spl
     in_val[val_idx] = True
     train_idx = torch.nonzero(~in_val).flatten()
     return split.select(train_idx), split.select(val_idx)
+
+
+class LoadedSplits(NamedTuple):
+    """What a file-format loader returns: the full train and test splits (on the CPU) and class names."""
+
+    train: Split
+    test: Split
+    class_names: tuple[str, ...]

@@ -71,6 +71,31 @@ def validate_models(models: tuple[ModelConfig, ...], dataset: Dataset) -> None:
         create_model(mc.name, num_classes=dataset.num_classes, in_channels=dataset.in_channels, **mc.kwargs)
 
 
+def _record_path(run: RunDir, label: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+    return run.results / "records" / f"{safe}.json"
+
+
+def cached_record(run: RunDir, label: str, resume: bool) -> dict[str, Any] | None:
+    """A model's finished evaluation from an earlier attempt of this run (``--resume``)."""
+    path = _record_path(run, label)
+    if resume and path.exists():
+        run.log(f"{label}: already evaluated, reading {path}")
+        return json.loads(path.read_text())
+    return None
+
+
+def attack_and_record(run: RunDir, label: str, model: nn.Module, dataset: Dataset, cfg: RunConfig,
+                      **extra: Any) -> dict[str, Any]:
+    """Evaluate one model with the suite and store its record atomically (the unit of resume)."""
+    run.log(f"{label}: attacking ({', '.join(cfg.eval.attacks)}) at eps {list(cfg.eval.eps)}")
+    record = evaluate_model(model, dataset.test, cfg.eval, dataset.num_classes, seed=cfg.seed, quiet=cfg.quiet)
+    record.update(label=label, model=model.spec["name"], kwargs=model.spec["kwargs"], **extra,
+                  **describe(model, dataset))
+    write_json_atomic(_record_path(run, label), record)
+    return record
+
+
 def train_one(cfg: RunConfig, mc: ModelConfig, data: PreparedData, run: RunDir, resume: bool) -> nn.Module:
     model = build_model(mc, data.dataset, cfg.seed)
     result = train_model(model, data.train, data.val, cfg.train, run, seed=cfg.seed, resume=resume,
@@ -93,22 +118,15 @@ def run_study(cfg: RunConfig, resume: bool = False) -> RunDir:
     rows: list[dict[str, Any]] = []
     for mc in cfg.models:
         label = mc.label or mc.name
-        child = run.child(label)
-        record_path = child.results / "record.json"
-        if resume and record_path.exists():
-            run.log(f"{label}: already evaluated, reading {record_path}")
-            rows.append(json.loads(record_path.read_text()))
-            continue
-        run.log(f"{label}: training {mc.name} {mc.kwargs or ''}")
-        started = time.perf_counter()
-        model = train_one(cfg, mc, data, child, resume)
-        train_seconds = time.perf_counter() - started
-        run.log(f"{label}: attacking ({', '.join(cfg.eval.attacks)}) at eps {list(cfg.eval.eps)}")
-        record = evaluate_model(model, data.dataset.test, cfg.eval, data.dataset.num_classes,
-                                seed=cfg.seed, quiet=cfg.quiet)
-        record.update(label=label, model=mc.name, kwargs=mc.kwargs, train_seconds=train_seconds,
-                      checkpoint=str(child.checkpoints / "last.pt"), **describe(model, data.dataset))
-        write_json_atomic(record_path, record)
+        record = cached_record(run, label, resume)
+        if record is None:
+            child = run.child(label)
+            run.log(f"{label}: training {mc.name} {mc.kwargs or ''}")
+            started = time.perf_counter()
+            model = train_one(cfg, mc, data, child, resume)
+            record = attack_and_record(run, label, model, data.dataset, cfg,
+                                       train_seconds=time.perf_counter() - started,
+                                       checkpoint=str(child.checkpoints / "last.pt"))
         rows.append(record)
     meta = {"dataset": data.dataset.name, "norm": cfg.eval.norm, "seed": cfg.seed}
     for path in write_report(run.results, rows, meta, baseline=cfg.eval.baseline):
@@ -116,8 +134,9 @@ def run_study(cfg: RunConfig, resume: bool = False) -> RunDir:
     return run
 
 
-def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], resume: bool = False) -> RunDir:
-    """``robnas eval``: attack saved models (checkpoints) or registered models (``cfg.models``)."""
+def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], models: tuple[ModelConfig, ...] = (),
+                         resume: bool = False) -> RunDir:
+    """``robnas eval``: attack saved models (checkpoints) and freshly initialised registered models."""
     check_suite(cfg.eval)
     device = resolve_device(cfg.device)
     loaded = [load_model(path, device) for path in checkpoints]  # corrupt files fail before any output
@@ -131,9 +150,9 @@ def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], resume: bool = 
         label = payload.get("label") or Path(path).stem
         taken = [name for name, _ in entries]
         entries.append((label if label not in taken else f"{label}#{i + 1}", model))
-    if not checkpoints:
-        validate_models(cfg.models, data)
-        for mc in cfg.models:
+    if models:
+        validate_models(models, data)
+        for mc in models:
             entries.append((mc.label or mc.name, build_model(mc, data, cfg.seed).to(device)))
     check_baseline(cfg.eval.baseline, [label for label, _ in entries])
 
@@ -141,10 +160,7 @@ def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], resume: bool = 
     run.write_config({**config_to_dict(cfg), "checkpoints": list(checkpoints)})
     rows: list[dict[str, Any]] = []
     for label, model in entries:
-        run.log(f"{label}: attacking ({', '.join(cfg.eval.attacks)}) at eps {list(cfg.eval.eps)}")
-        record = evaluate_model(model, data.test, cfg.eval, data.num_classes, seed=cfg.seed, quiet=cfg.quiet)
-        record.update(label=label, model=model.spec["name"], kwargs=model.spec["kwargs"], **describe(model, data))
-        rows.append(record)
+        rows.append(cached_record(run, label, resume) or attack_and_record(run, label, model, data, cfg))
     meta = {"dataset": data.name, "norm": cfg.eval.norm, "seed": cfg.seed}
     for path in write_report(run.results, rows, meta, baseline=cfg.eval.baseline):
         run.log(f"wrote {path}")

@@ -1,0 +1,56 @@
+"""Model queries made by attacks: plain forwards and cross-entropy input gradients.
+
+Every query goes through a :class:`QueryCounter` so attacks can report their cost. Gradients are
+taken with ``torch.autograd.grad`` with respect to the input only: nothing is accumulated into
+the model's parameters (``p.grad`` stays as the caller left it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class QueryCounter:
+    """Number of single-image model evaluations (a forward-backward counts as one query)."""
+
+    queries: int = 0
+
+    def add(self, batch: torch.Tensor) -> None:
+        self.queries += int(batch.shape[0])
+
+
+def forward(model: nn.Module, x: torch.Tensor, counter: QueryCounter) -> torch.Tensor:
+    """Logits of ``model`` at ``x`` without building a graph."""
+    counter.add(x)
+    with torch.no_grad():
+        return model(x)
+
+
+@dataclass
+class LossGradient:
+    """What one gradient query returns: logits, per-sample cross-entropy and its input gradient."""
+
+    logits: torch.Tensor
+    loss: torch.Tensor
+    grad: torch.Tensor
+
+
+def cross_entropy_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                           counter: QueryCounter) -> LossGradient:
+    """Per-sample CE loss at ``x`` and the gradient of its sum w.r.t. ``x``.
+
+    The sum (not the mean) makes each sample's gradient independent of the batch size, so a
+    sample's trajectory does not change when broken samples leave the batch.
+    """
+    counter.add(x)
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = model(x)
+        loss = F.cross_entropy(logits, y, reduction="none")
+        (grad,) = torch.autograd.grad(loss.sum(), [x])
+    return LossGradient(logits.detach(), loss.detach(), grad.detach())

@@ -1,0 +1,82 @@
+"""Threat models: the Linf and L2 balls of radius eps around a clean image, intersected with [0, 1].
+
+Every attack builds its iterates from three operations on this set: a projection back onto it,
+the direction of steepest ascent for the norm (sign of the gradient for Linf, the normalised
+gradient for L2), and random starting points inside it drawn from an explicit generator.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from robnas.rng import normal, uniform
+
+NORMS = ("Linf", "L2")
+
+# Added to a norm before dividing by it, so that a zero vector stays zero instead of NaN.
+_TINY = 1e-12
+
+
+def l2_norm(v: torch.Tensor) -> torch.Tensor:
+    """Per-sample Euclidean norm, shaped ``[N, 1, ..., 1]`` to broadcast against ``v``."""
+    return v.flatten(1).pow(2).sum(1).sqrt().view(-1, *([1] * (v.dim() - 1)))
+
+
+def linf_norm(v: torch.Tensor) -> torch.Tensor:
+    """Per-sample max-abs norm, shaped ``[N, 1, ..., 1]``."""
+    return v.flatten(1).abs().amax(1).view(-1, *([1] * (v.dim() - 1)))
+
+
+def perturbation_norm(v: torch.Tensor, norm: str) -> torch.Tensor:
+    """Per-sample ``||v||_p`` as a flat ``[N]`` tensor."""
+    return (linf_norm(v) if norm == "Linf" else l2_norm(v)).flatten()
+
+
+def unit(v: torch.Tensor, norm: str) -> torch.Tensor:
+    """``v / ||v||`` per sample (zero stays zero)."""
+    return v / ((linf_norm(v) if norm == "Linf" else l2_norm(v)) + _TINY)
+
+
+def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
+    """Closest point to ``x_adv`` in the eps-ball around ``x``, then clipped into [0, 1].
+
+    Clipping to [0, 1] after the ball projection keeps the point in the ball: both sets are
+    boxes for Linf, and for L2 clipping only moves coordinates towards ``x`` (which is in [0, 1]).
+    The L2 form ``x + delta/||delta|| * min(||delta||, eps)`` is the one of the official AutoAttack
+    code, so that APGD iterates agree with it to float rounding.
+    """
+    if norm == "Linf":
+        return torch.clamp(torch.min(torch.max(x_adv, x - eps), x + eps), 0.0, 1.0)
+    delta = x_adv - x
+    length = l2_norm(delta)
+    return torch.clamp(x + unit(delta, "L2") * torch.clamp(length, max=eps), 0.0, 1.0)
+
+
+def ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
+    """Steepest-ascent direction of unit norm: ``sign(grad)`` for Linf, ``grad/||grad||_2`` for L2."""
+    return grad.sign() if norm == "Linf" else unit(grad, "L2")
+
+
+def uniform_box(x: torch.Tensor, eps: float, gen: torch.Generator) -> torch.Tensor:
+    """``x`` plus i.i.d. uniform noise in [-eps, eps] per pixel (Madry et al.; Wong et al.'s fast FGSM)."""
+    return x + uniform(x.shape, gen, x, -eps, eps)
+
+
+def random_in_ball(x: torch.Tensor, eps: float, norm: str, gen: torch.Generator) -> torch.Tensor:
+    """A random start for PGD: uniform box noise for Linf; for L2 a Gaussian direction with a
+    radius drawn uniformly in [0, eps] (torchattacks' PGDL2 start; not volume-uniform in the ball)."""
+    if norm == "Linf":
+        return uniform_box(x, eps, gen)
+    direction = unit(normal(x.shape, gen, x), "L2")
+    radius = uniform((x.shape[0],), gen, x, 0.0, eps).view(-1, *([1] * (x.dim() - 1)))
+    return x + direction * radius
+
+
+def random_on_sphere(x: torch.Tensor, eps: float, norm: str, gen: torch.Generator) -> torch.Tensor:
+    """APGD's start: a random direction scaled to length eps (official AutoAttack code).
+
+    Linf: uniform noise in [-1, 1] rescaled so that its largest coordinate is eps;
+    L2: a Gaussian direction of length eps. Both before clipping into [0, 1].
+    """
+    noise = uniform(x.shape, gen, x, -1.0, 1.0) if norm == "Linf" else normal(x.shape, gen, x)
+    return x + eps * unit(noise, norm)
