@@ -32,7 +32,7 @@ def test_svhn_layout_and_label_ten_means_zero(tmp_path: Path) -> None:
 def test_missing_file_is_named(tmp_path: Path) -> None:
     write_svhn(tmp_path)
     os.remove(tmp_path / "test_32x32.mat")
-    with pytest.raises(DataError, match=r"'svhn' not found under .*missing: test_32x32.mat"):
+    with pytest.raises(DataError, match=r"'svhn' not found under .*\(missing: test_32x32.mat\)"):
         load_dataset("svhn", root=str(tmp_path))
 
 

@@ -35,15 +35,17 @@ def random_crop(x: torch.Tensor, padding: int, gen: torch.Generator) -> torch.Te
     Same distribution as torchvision's ``RandomCrop(size, padding=padding)``: each offset is
     uniform in [0, 2 * padding], drawn independently per image.
     """
-    batch, _, height, width = x.shape
-    padded = F.pad(x, (padding, padding, padding, padding))
+    batch, channels, height, width = x.shape
+    padded = F.pad(x, (padding, padding, padding, padding)).flatten(2)  # [B, C, (H+2p) * (W+2p)]
+    padded_width = width + 2 * padding
     top = _randint(2 * padding + 1, batch, gen, x.device)
     left = _randint(2 * padding + 1, batch, gen, x.device)
     rows = top[:, None] + torch.arange(height, device=x.device)  # [B, H]
     cols = left[:, None] + torch.arange(width, device=x.device)  # [B, W]
-    picked = padded[torch.arange(batch, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
-    # Advanced indices separated by a slice move to the front: picked is [B, H, W, C].
-    return picked.permute(0, 3, 1, 2).contiguous()
+    # One gather over flat pixel positions (shared by all channels) is ~4x faster on CPU than
+    # advanced indexing with four index tensors.
+    flat = (rows[:, :, None] * padded_width + cols[:, None, :]).reshape(batch, 1, height * width)
+    return padded.gather(2, flat.expand(batch, channels, height * width)).reshape(batch, channels, height, width)
 
 
 def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -62,8 +64,9 @@ def random_cutout(x: torch.Tensor, length: int, gen: torch.Generator) -> torch.T
     cols = torch.arange(width, device=x.device)
     in_rows = (rows >= top[:, None]) & (rows < top[:, None] + length)  # [B, H]
     in_cols = (cols >= left[:, None]) & (cols < left[:, None] + length)  # [B, W]
-    square = in_rows[:, :, None] & in_cols[:, None, :]  # [B, H, W]
-    return x.masked_fill(square[:, None], 0)
+    keep = ~(in_rows[:, :, None] & in_cols[:, None, :])  # [B, H, W]
+    # Multiplying by a 0/1 mask is ~3x faster on CPU than masked_fill / where with a broadcast mask.
+    return x * keep[:, None].to(x.dtype)
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def load_cifar(layout: CifarLayout, root: Path) -> LoadedSplits:
     if directory is None:
         nearest = root / layout.subdir if (root / layout.subdir).is_dir() else root
         absent = missing_files(nearest, layout.all_files)
-        raise not_found(layout.dataset, root, f"{layout.expected} (missing: {', '.join(absent)})",
+        raise not_found(layout.dataset, root, layout.expected, absent, len(layout.all_files),
                         f"download the python version from the {layout.title} page and pass --data-root")
     meta_path = directory / layout.meta_file
     raw_names = _load_dict(meta_path, (layout.names_key,))[layout.names_key]

@@ -22,6 +22,11 @@ def find_dataset_dir(root: Path, subdir: str | None, names: Sequence[str]) -> Pa
     return None
 
 
-def not_found(dataset: str, root: Path, expected: str, fix: str) -> DataError:
-    """The one-line error for a dataset that is absent (or incomplete) under ``root``."""
-    return DataError(f"dataset {dataset!r} not found under {root}: expected {expected}; {fix}")
+def not_found(dataset: str, root: Path, expected: str, absent: Sequence[str], total: int, fix: str) -> DataError:
+    """The one-line error for a dataset that is absent (or incomplete) under ``root``.
+
+    ``absent`` names the missing files; they are listed only when some of the ``total`` exist,
+    since then the user needs to know which one to fetch again.
+    """
+    partial = f" (missing: {', '.join(absent)})" if 0 < len(absent) < total else ""
+    return DataError(f"dataset {dataset!r} not found under {root}: expected {expected}{partial}; {fix}")

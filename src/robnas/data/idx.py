@@ -71,10 +71,7 @@ def _locate(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def _load_idx_split(directory: Path, images_stem: str, labels_stem: str, num_classes: int) -> Split:
-    images_path = _locate(directory, images_stem)
-    labels_path = _locate(directory, labels_stem)
-    assert images_path is not None and labels_path is not None  # checked by the caller
+def _load_idx_split(images_path: Path, labels_path: Path, num_classes: int) -> Split:
     images = parse_idx(_read_bytes(images_path), IMAGES_MAGIC, images_path)
     labels = parse_idx(_read_bytes(labels_path), LABELS_MAGIC, labels_path)
     if len(images) != len(labels) or len(images) == 0:
@@ -89,10 +86,12 @@ def _load_idx_split(directory: Path, images_stem: str, labels_stem: str, num_cla
 def load_idx_dataset(dataset: str, root: Path, class_names: tuple[str, ...]) -> LoadedSplits:
     """The train and test splits from the four IDX files in ``root`` (each ``.gz`` or uncompressed)."""
     stems = [stem for pair in _SPLIT_FILES.values() for stem in pair]
-    absent = [stem for stem in stems if _locate(root, stem) is None]
+    paths = {stem: _locate(root, stem) for stem in stems}
+    absent = [stem for stem, path in paths.items() if path is None]
     if absent:
-        raise not_found(dataset, root, f"{{{','.join(stems)}}}[.gz] (missing: {', '.join(absent)})",
+        raise not_found(dataset, root, f"{{{','.join(stems)}}}[.gz]", absent, len(stems),
                         f"download the four IDX files of {dataset} into that directory or pass --data-root")
-    train = _load_idx_split(root, *_SPLIT_FILES["train"], len(class_names))
-    test = _load_idx_split(root, *_SPLIT_FILES["test"], len(class_names))
-    return LoadedSplits(train, test, class_names)
+    found = {stem: path for stem, path in paths.items() if path is not None}  # all of them; narrows the type
+    splits = {part: _load_idx_split(found[images], found[labels], len(class_names))
+              for part, (images, labels) in _SPLIT_FILES.items()}
+    return LoadedSplits(splits["train"], splits["test"], class_names)

@@ -4,7 +4,7 @@ Every dataset is loaded in full on the CPU, its per-channel mean/std are compute
 FULL training split (before any ``train_size`` subset, so a subset does not shift the model's
 Normalize layer), then the optional stratified subsets are taken and moved to the device.
 Computing the statistics instead of hard-coding published constants keeps one rule for every
-dataset; for CIFAR it is the statistic behind the usual constants.
+dataset (see :func:`robnas.data.stats.channel_mean_std` for how it relates to published values).
 """
 
 from __future__ import annotations
@@ -92,6 +92,10 @@ def load_dataset(name: str, root: str | None = None, device: torch.device | str 
     target = resolve_device(device) if isinstance(device, str) else torch.device(device)
     root_text = root if root is not None else (source.default_root or ".")
     loaded = source.load(Path(root_text).expanduser())
+    for size, split, what in ((train_size, loaded.train, "train"), (test_size, loaded.test, "test")):
+        if size is not None and size > len(split):
+            raise InvalidValueError(f"{what}_size={size} exceeds the {len(split)} samples of the {name} {what} split;"
+                                    f" use at most {len(split)} or omit it for the full split")
     mean, std = channel_mean_std(loaded.train.images)
     train = subset(loaded.train, train_size, seed).to(target)
     test = subset(loaded.test, test_size, seed).to(target)

@@ -52,6 +52,6 @@ def load_svhn(root: Path) -> LoadedSplits:
     """The SVHN train and test splits from ``root`` (the ``extra`` split is not used)."""
     absent = missing_files(root, tuple(_FILES.values()))
     if absent:
-        raise not_found("svhn", root, f"{{{','.join(_FILES.values())}}} (missing: {', '.join(absent)})",
+        raise not_found("svhn", root, f"{{{','.join(_FILES.values())}}}", absent, len(_FILES),
                         "download the format-2 .mat files from the SVHN page and pass --data-root")
     return LoadedSplits(_load_split(root / _FILES["train"]), _load_split(root / _FILES["test"]), CLASS_NAMES)

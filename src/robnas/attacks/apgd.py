@@ -1,0 +1,172 @@
+"""APGD-CE: Auto-PGD on the cross-entropy loss (Croce & Hein, ICML 2020), Linf and L2.
+
+Step size adapted at checkpoints instead of fixed: start at 2*eps; momentum-mixed steps
+``x <- P(x + m (z - x) + (1 - m)(x - x_prev))`` with ``z = P(x + eta * direction(grad))``;
+at each checkpoint the step of a sample is halved, and the sample restarts from its best point,
+when (1) the loss increased in at most ``rho`` of the steps since the last checkpoint, or (2) the
+step was not halved at the last checkpoint and the best loss has not improved since. Defaults
+follow Devaguptapu et al. (100 iterations, 10 restarts).
+
+Where the paper's text and the official code (``autoattack/autopgd_base.py``, pip
+``pyautoattack``) differ we follow the code, so that iterates agree with it to float rounding:
+
+* checkpoints are counted in whole iterations: the first after ``max(int(0.22 N), 1)`` steps,
+  each next window ``max(int(0.03 N), 1)`` shorter but at least ``max(int(0.06 N), 1)`` steps
+  (for N = 100 this is the paper's p_j schedule exactly);
+* condition (1) flags a window when the increases are ``<= rho * window`` (the paper: ``<``), and in
+  the first window the first step's loss is compared with 0 rather than with the loss at the
+  start (the official code reads an unfilled, zero-initialised history there);
+* condition (2) is not applied at the first checkpoint;
+* after a restart from the best point, the next momentum term is (best point - previous iterate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from robnas.attacks.base import Attack, screen_clean
+from robnas.attacks.checks import check_fraction, check_positive_int
+from robnas.attacks.gradient import LossGradient, QueryCounter, cross_entropy_gradient
+from robnas.attacks.outcome import Outcome
+from robnas.attacks.registry import register_attack
+from robnas.attacks.state import SampleState
+from robnas.attacks.threat import ascent_direction, project, random_on_sphere
+
+
+def checkpoint_windows(steps: int) -> dict[int, int]:
+    """``{iteration index: window length}`` for every checkpoint of a run of ``steps`` iterations."""
+    window = max(int(0.22 * steps), 1)
+    shrink, shortest = max(int(0.03 * steps), 1), max(int(0.06 * steps), 1)
+    checkpoints, at = {}, window - 1
+    while at < steps:
+        checkpoints[at] = window
+        window = max(window - shrink, shortest)
+        at += window
+    return checkpoints
+
+
+@dataclass
+class _ApgdState(SampleState):
+    x: torch.Tensor
+    y: torch.Tensor
+    x_adv: torch.Tensor
+    x_prev: torch.Tensor            # the previous iterate, for the momentum term
+    grad: torch.Tensor
+    step: torch.Tensor              # per-sample step size eta, shaped [n, 1, ...]
+    x_best: torch.Tensor            # highest-loss point so far, its gradient, loss and logits
+    grad_best: torch.Tensor
+    loss_best: torch.Tensor
+    logits_best: torch.Tensor
+    loss_history: torch.Tensor      # [n, steps + 1]; column t is the loss of iterate t, column 0 stays 0
+    best_at_check: torch.Tensor     # best loss at the previous checkpoint
+    halved_at_check: torch.Tensor   # whether the step was halved at the previous checkpoint
+
+
+@register_attack("apgd-ce")
+class APGD(Attack):
+    """Auto-PGD with the cross-entropy loss.
+
+    Without early stopping each restart returns its best-loss point (as the paper and
+    ``APGDAttack.perturb(best_loss=True)`` do) and a sample keeps the restart whose point fools
+    the model, else the one with the highest loss.
+    """
+
+    name = "apgd-ce"
+
+    def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 10,
+                 rho: float = 0.75, momentum: float = 0.75, seed: int = 0, early_stop: bool = True,
+                 batch_size: int | None = None) -> None:
+        super().__init__(eps=eps, norm=norm, seed=seed, early_stop=early_stop, batch_size=batch_size)
+        self.steps = check_positive_int(self.name, "steps", steps)
+        self.restarts = check_positive_int(self.name, "restarts", restarts)
+        self.rho = check_fraction(self.name, "rho", rho)
+        # The paper's alpha: weight of the new step; the previous displacement gets 1 - momentum.
+        self.momentum = check_fraction(self.name, "momentum", momentum, include_one=True)
+        self._checkpoints = checkpoint_windows(self.steps)
+
+    @property
+    def is_random(self) -> bool:
+        return True
+
+    def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
+                gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:
+        all_idx = torch.arange(x.shape[0], device=x.device)
+        for restart in range(self.restarts):
+            start = x_init if restart == 0 and x_init is not None else random_on_sphere(x, self.eps, self.norm, gen)
+            if not self.early_stop:
+                active = all_idx
+            elif restart == 0:
+                active = screen_clean(model, x, y, outcome, counter)
+            else:
+                active = outcome.robust_indices()
+            if active.numel() == 0:
+                return
+            x_a = x[active]
+            self._single_run(model, x_a, y[active], project(start[active], x_a, self.eps, self.norm), active,
+                             outcome, counter)
+
+    def _single_run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_start: torch.Tensor,
+                    idx: torch.Tensor, outcome: Outcome, counter: QueryCounter) -> None:
+        """One restart; offers broken samples as they break (early stop) and best-loss points at the end."""
+        g = cross_entropy_gradient(model, x_start, y, counter)
+        s = _ApgdState(idx=idx, x=x, y=y, x_adv=x_start, x_prev=x_start.clone(), grad=g.grad,
+                       step=torch.full((x.shape[0],) + (1,) * (x.dim() - 1), 2 * self.eps, device=x.device,
+                                       dtype=x.dtype),
+                       x_best=x_start.clone(), grad_best=g.grad.clone(), loss_best=g.loss.clone(),
+                       logits_best=g.logits.clone(),
+                       loss_history=torch.zeros(x.shape[0], self.steps + 1, device=x.device, dtype=g.loss.dtype),
+                       best_at_check=g.loss.clone(),
+                       halved_at_check=torch.ones(x.shape[0], dtype=torch.bool, device=x.device))
+        if self._drop_broken(s, g, outcome):
+            return
+        for i in range(self.steps):
+            with torch.no_grad():
+                displacement = s.x_adv - s.x_prev
+                s.x_prev = s.x_adv
+                weight = self.momentum if i > 0 else 1.0
+                z = project(s.x_adv + s.step * ascent_direction(s.grad, self.norm), s.x, self.eps, self.norm)
+                s.x_adv = project(s.x_adv + (z - s.x_adv) * weight + displacement * (1 - weight),
+                                  s.x, self.eps, self.norm)
+            g = cross_entropy_gradient(model, s.x_adv, s.y, counter)
+            if self._drop_broken(s, g, outcome):
+                return
+            s.grad = g.grad
+            s.loss_history[:, i + 1] = g.loss
+            improved = g.loss > s.loss_best
+            s.x_best[improved] = s.x_adv[improved]
+            s.grad_best[improved] = g.grad[improved]
+            s.loss_best[improved] = g.loss[improved]
+            s.logits_best[improved] = g.logits[improved]
+            if i in self._checkpoints:
+                self._checkpoint(s, i, self._checkpoints[i])
+        outcome.offer(s.idx, s.x_best, s.logits_best, s.loss_best)
+
+    def _drop_broken(self, s: _ApgdState, g: LossGradient, outcome: Outcome) -> bool:
+        """In evaluation mode, offer the samples ``g`` shows misclassified and remove them (from ``g`` too).
+
+        Returns True when no sample is left.
+        """
+        if not self.early_stop:
+            return False
+        broken = g.logits.argmax(1) != s.y
+        if broken.any():
+            outcome.offer(s.idx[broken], s.x_adv[broken], g.logits[broken], g.loss[broken])
+            s.keep(~broken)
+            g.logits, g.loss, g.grad = g.logits[~broken], g.loss[~broken], g.grad[~broken]
+        return len(s) == 0
+
+    def _checkpoint(self, s: _ApgdState, i: int, window: int) -> None:
+        """Conditions (1) and (2) over the window ending at iteration ``i``; halve and restart flagged samples."""
+        history = s.loss_history[:, i + 1 - window: i + 2]
+        increases = (history[:, 1:] > history[:, :-1]).sum(1)
+        oscillating = increases <= window * self.rho
+        stalled = ~s.halved_at_check & (s.best_at_check >= s.loss_best)
+        halve = oscillating | stalled
+        s.halved_at_check = halve
+        s.best_at_check = s.loss_best.clone()
+        s.step[halve] /= 2.0
+        s.x_adv[halve] = s.x_best[halve]
+        s.grad[halve] = s.grad_best[halve]

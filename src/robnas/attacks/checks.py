@@ -1,0 +1,104 @@
+"""Validation of attack parameters and inputs: every problem is a one-line InvalidValueError naming the fix."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import torch
+
+from robnas.errors import InvalidValueError
+
+
+def check_eps(attack: str, eps: object) -> float:
+    """A finite radius >= 0 (eps 0 is allowed: it is the clean point)."""
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not math.isfinite(float(eps)) or float(eps) < 0:
+        raise InvalidValueError(f"attack {attack!r}: eps must be a finite number >= 0 such as 8/255, got {eps!r}")
+    return float(eps)
+
+
+def check_norm(attack: str, norm: object, supported: tuple[str, ...]) -> str:
+    if norm not in supported:
+        raise InvalidValueError(f"attack {attack!r} supports norm {' or '.join(supported)}, got {norm!r}; "
+                                f"use one of those")
+    return str(norm)
+
+
+def check_positive_int(attack: str, name: str, value: object) -> int:
+    """Counts such as steps and restarts: an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < 1:
+        raise InvalidValueError(f"attack {attack!r}: {name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def check_step(attack: str, name: str, value: object) -> float:
+    """A step size: finite and > 0."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)) or float(value) <= 0:
+        raise InvalidValueError(f"attack {attack!r}: {name} (step size) must be a number > 0 such as 2/255, "
+                                f"got {value!r}")
+    return float(value)
+
+
+def check_fraction(attack: str, name: str, value: object, include_one: bool = False) -> float:
+    """A number in (0, 1) (or (0, 1] with ``include_one``)."""
+    ok = (not isinstance(value, bool) and isinstance(value, Real)
+          and 0 < float(value) and (float(value) <= 1 if include_one else float(value) < 1))
+    if not ok:
+        bound = "(0, 1]" if include_one else "(0, 1)"
+        raise InvalidValueError(f"attack {attack!r}: {name} must be a number in {bound}, got {value!r}")
+    return float(value)
+
+
+def check_seed(attack: str, seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or int(seed) < 0:
+        raise InvalidValueError(f"attack {attack!r}: seed must be an integer >= 0, got {seed!r}")
+    return int(seed)
+
+
+def check_flag(attack: str, name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValueError(f"attack {attack!r}: {name} must be true or false, got {value!r}")
+    return value
+
+
+def check_batch_size(attack: str, batch_size: object) -> int | None:
+    if batch_size is None:
+        return None
+    return check_positive_int(attack, "batch_size", batch_size)
+
+
+def check_inputs(attack: str, x: object, y: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images: a float tensor ``[N, ...]`` with values in [0, 1]; labels: integers of shape ``[N]``.
+
+    Returns ``y`` as int64 on the images' device.
+    """
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 2:
+        raise InvalidValueError(f"attack {attack!r}: images must be a float tensor [N, ...] in [0, 1] "
+                                f"(divide uint8 images by 255), got {_describe(x)}")
+    if x.numel() and not (x.min().item() >= 0.0 and x.max().item() <= 1.0):
+        raise InvalidValueError(f"attack {attack!r}: images must lie in [0, 1], got values in "
+                                f"[{x.min().item():.4g}, {x.max().item():.4g}]; attack unnormalised images "
+                                f"(normalisation belongs inside the model)")
+    if (not isinstance(y, torch.Tensor) or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool
+            or tuple(y.shape) != (x.shape[0],)):
+        raise InvalidValueError(f"attack {attack!r}: labels must be an integer tensor of shape [{x.shape[0]}] "
+                                f"(one class index per image), got {_describe(y)}")
+    if y.numel() and y.min().item() < 0:
+        raise InvalidValueError(f"attack {attack!r}: labels must be class indices >= 0, got {y.min().item()}")
+    return x, y.to(device=x.device, dtype=torch.long)
+
+
+def check_start(attack: str, x: torch.Tensor, x_init: object) -> torch.Tensor | None:
+    """An injected starting point: same shape as the images, floating point."""
+    if x_init is None:
+        return None
+    if not isinstance(x_init, torch.Tensor) or not x_init.is_floating_point() or x_init.shape != x.shape:
+        raise InvalidValueError(f"attack {attack!r}: x_init must be a float tensor of the images' shape "
+                                f"{tuple(x.shape)}, got {_describe(x_init)}")
+    return x_init.detach().to(device=x.device, dtype=x.dtype)
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"{value.dtype} tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
