@@ -79,3 +79,13 @@ def trained_mlp(digits: Digits) -> nn.Module:
 def batch(digits: Digits) -> tuple[torch.Tensor, torch.Tensor]:
     """120 test images and labels."""
     return digits.x_test[:120], digits.y_test[:120]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one intra-op thread is much faster than two busy-waiting OpenMP threads on a loaded
+    2-core machine. Restored afterwards so other test folders keep their setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

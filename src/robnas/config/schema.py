@@ -24,6 +24,7 @@ class ModelConfig:
     name: str = "resnet18"
     kwargs: dict[str, Any] = field(default_factory=dict)
     label: str | None = None         # row label in reports; defaults to the name
+    train: dict[str, Any] = field(default_factory=dict)  # per-model overrides of [train], e.g. { lr = 0.1 }
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from robnas.config import config_to_dict
-from robnas.config.schema import DataConfig, ModelConfig, RunConfig
+from robnas.config import config_from_dict, config_to_dict
+from robnas.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
 from robnas.data import Dataset, Split, load_dataset, split_train_val
 from robnas.device import resolve_device
 from robnas.evaluation import evaluate_model
@@ -69,6 +69,8 @@ def validate_models(models: tuple[ModelConfig, ...], dataset: Dataset) -> None:
         raise InvalidValueError(f"model labels must be unique, got {labels}; set `label` on repeated models")
     for mc in models:
         create_model(mc.name, num_classes=dataset.num_classes, in_channels=dataset.in_channels, **mc.kwargs)
+        if mc.train:
+            model_train_config(RunConfig(), mc)
 
 
 def _record_path(run: RunDir, label: str) -> Path:
@@ -96,9 +98,20 @@ def attack_and_record(run: RunDir, label: str, model: nn.Module, dataset: Datase
     return record
 
 
+def model_train_config(cfg: RunConfig, mc: ModelConfig) -> TrainConfig:
+    """The run's [train] section with this model's own overrides on top (hand-crafted nets want other lrs)."""
+    merged = config_to_dict(cfg.train)
+    for key, value in mc.train.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return config_from_dict(TrainConfig, merged, prefix=f"models[{mc.label or mc.name}].train.")
+
+
 def train_one(cfg: RunConfig, mc: ModelConfig, data: PreparedData, run: RunDir, resume: bool) -> nn.Module:
     model = build_model(mc, data.dataset, cfg.seed)
-    result = train_model(model, data.train, data.val, cfg.train, run, seed=cfg.seed, resume=resume,
+    result = train_model(model, data.train, data.val, model_train_config(cfg, mc), run, seed=cfg.seed, resume=resume,
                          quiet=cfg.quiet, extra={"dataset": data.dataset.name, "label": mc.label or mc.name})
     return result.model
 

@@ -55,5 +55,7 @@ def parse_arch(text: str) -> Arch:
 
 
 def arch_to_str(nodes: Arch) -> str:
-    """The arch string of parsed nodes (the inverse of :func:`parse_arch`)."""
-    return "+".join("|" + "|".join(f"{op}~{j}" for op, j in node) + "|" for node in nodes)
+    """The arch string of parsed nodes (the inverse of :func:`parse_arch`); invalid nodes raise."""
+    text = "+".join("|" + "|".join(f"{op}~{j}" for op, j in node) + "|" for node in nodes)
+    parse_arch(text)  # never hand out a string that would not parse back
+    return text
