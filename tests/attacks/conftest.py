@@ -21,9 +21,9 @@ class Digits:
 def small_cnn() -> nn.Module:
     """Conv-BN-ReLU x2 + linear head on 1x8x8 images (BatchNorm and Dropout make eval mode matter)."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-        nn.Flatten(), nn.Dropout(0.1), nn.Linear(32 * 4 * 4, 10),
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Flatten(), nn.Dropout(0.1), nn.Linear(16 * 4 * 4, 10),
     )
 
 
@@ -33,17 +33,20 @@ def small_mlp() -> nn.Module:
 
 def train(model: nn.Module, data: Digits, epochs: int, seed: int) -> nn.Module:
     """Adam on the training split; forks the global RNG so tests see an untouched global state."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # session fixtures are set up before the per-test one_thread fixture
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model.train()
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         n = data.x_train.shape[0]
         for _ in range(epochs):
-            for idx in torch.randperm(n).split(64):
+            for idx in torch.randperm(n).split(128):
                 loss = nn.functional.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+    torch.set_num_threads(threads)
     for p in model.parameters():
         p.grad = None
     return model.eval()
@@ -64,7 +67,7 @@ def trained_cnn(digits: Digits) -> nn.Module:
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model = small_cnn()
-    return train(model, digits, epochs=8, seed=0)
+    return train(model, digits, epochs=6, seed=0)
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +76,14 @@ def trained_mlp(digits: Digits) -> nn.Module:
         torch.manual_seed(1)
         model = small_mlp()
     return train(model, digits, epochs=15, seed=1)
+
+
+@pytest.fixture
+def fresh_cnn() -> nn.Module:
+    """An untrained small CNN (a new one per test, so a test may change its modes)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(2)
+        return small_cnn()
 
 
 @pytest.fixture(scope="session")

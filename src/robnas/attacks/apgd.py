@@ -33,7 +33,7 @@ from robnas.attacks.gradient import LossGradient, QueryCounter, cross_entropy_gr
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
 from robnas.attacks.state import SampleState
-from robnas.attacks.threat import ascent_direction, project, random_on_sphere
+from robnas.attacks.threat import ascent_direction, project, project_start, random_on_sphere
 
 
 def checkpoint_windows(steps: int) -> dict[int, int]:
@@ -105,7 +105,7 @@ class APGD(Attack):
             if active.numel() == 0:
                 return
             x_a = x[active]
-            self._single_run(model, x_a, y[active], project(start[active], x_a, self.eps, self.norm), active,
+            self._single_run(model, x_a, y[active], project_start(start[active], x_a, self.eps, self.norm), active,
                              outcome, counter)
 
     def _single_run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_start: torch.Tensor,

@@ -122,7 +122,10 @@ class Attack(ABC):
                 part = slice(start, start + size)
                 outcome = Outcome(x[part], y[part])
                 init = None if x_init is None else x_init[part]
-                self._attack(model, x[part], y[part], init, gen, outcome, counter, need_logits)
+                if self.eps == 0:  # the ball is the clean point: nothing to search
+                    keep_clean(model, x[part], y[part], outcome, counter, need_logits)
+                else:
+                    self._attack(model, x[part], y[part], init, gen, outcome, counter, need_logits)
                 adv_parts.append(outcome.x_adv)
                 logit_parts.append(outcome.logits)
         if not adv_parts:  # an empty batch
@@ -138,6 +141,15 @@ class Attack(ABC):
         With ``need_logits`` (or in evaluation mode) every sample must be offered with its logits;
         otherwise points may be stored with :meth:`Outcome.place`.
         """
+
+
+def keep_clean(model: nn.Module, x: torch.Tensor, y: torch.Tensor, outcome: Outcome, counter: QueryCounter,
+               need_logits: bool) -> None:
+    """The identity attack: every sample keeps its clean point (one forward when logits are needed)."""
+    if need_logits:
+        logits = forward(model, x, counter)
+        outcome.offer(torch.arange(x.shape[0], device=x.device), x, logits,
+                      F.cross_entropy(logits, y, reduction="none"))
 
 
 def screen_clean(model: nn.Module, x: torch.Tensor, y: torch.Tensor, outcome: Outcome,

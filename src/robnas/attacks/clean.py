@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from robnas.attacks.base import Attack
-from robnas.attacks.gradient import QueryCounter, forward
+from robnas.attacks.base import Attack, keep_clean
+from robnas.attacks.gradient import QueryCounter
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
 
@@ -15,13 +14,10 @@ from robnas.attacks.registry import register_attack
 @register_attack("clean")
 class Clean(Attack):
     """Returns the inputs unchanged (one forward pass for the logits). ``eps`` is accepted so that a
-    suite can pass the same parameters to every attack, but nothing is perturbed."""
+    suite can pass the same parameters to every attack, but nothing is perturbed; ``x_init`` is ignored."""
 
     name = "clean"
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:
-        if need_logits:
-            logits = forward(model, x, counter)
-            outcome.offer(torch.arange(x.shape[0], device=x.device), x, logits,
-                          F.cross_entropy(logits, y, reduction="none"))
+        keep_clean(model, x, y, outcome, counter, need_logits)

@@ -18,7 +18,7 @@ from robnas.attacks.checks import check_flag, check_positive_int, check_step
 from robnas.attacks.gradient import QueryCounter, cross_entropy_gradient, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.state import SampleState
-from robnas.attacks.threat import ascent_direction, project, random_in_ball
+from robnas.attacks.threat import ascent_direction, project, project_start, random_in_ball
 
 
 @dataclass
@@ -80,7 +80,7 @@ class FixedStepAttack(Attack):
             if active.numel() == 0:
                 return
             x_a = x[active]
-            state = _Iterates(idx=active, x=x_a, y=y[active], x_adv=project(start[active], x_a, self.eps, self.norm))
+            state = _Iterates(idx=active, x=x_a, y=y[active], x_adv=project_start(start[active], x_a, self.eps, self.norm))
             self._ascend(model, state, outcome, counter, need_logits or self.restarts > 1)
 
     def _ascend(self, model: nn.Module, s: _Iterates, outcome: Outcome, counter: QueryCounter,

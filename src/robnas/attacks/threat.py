@@ -52,6 +52,13 @@ def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str) -> torc
     return torch.clamp(x + unit(delta, "L2") * torch.clamp(length, max=eps), 0.0, 1.0)
 
 
+def project_start(start: torch.Tensor, x: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
+    """Project a starting point; a start already inside the ball is only clipped into [0, 1], bit for bit
+    (the L2 projection formula would perturb it by float rounding), as the official APGD code does."""
+    inside = perturbation_norm(start - x, norm) <= eps
+    return torch.where(inside.view(-1, *([1] * (x.dim() - 1))), start.clamp(0.0, 1.0), project(start, x, eps, norm))
+
+
 def ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
     """Steepest-ascent direction of unit norm: ``sign(grad)`` for Linf, ``grad/||grad||_2`` for L2."""
     return grad.sign() if norm == "Linf" else unit(grad, "L2")

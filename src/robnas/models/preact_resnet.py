@@ -90,9 +90,11 @@ def wide_resnet(num_classes: int, in_channels: int, depth: int = 28, widen_facto
 
 @register_model(tiny=dict(widen_factor=1))
 def wrn_28_10(num_classes: int, in_channels: int, widen_factor: int = 10, dropout: float = 0.0) -> nn.Module:
+    """WRN-28-10 (36.5M parameters); ``widen_factor`` is exposed only for small test variants."""
     return _wide_resnet("wrn_28_10", num_classes, in_channels, 28, widen_factor, dropout)
 
 
 @register_model(tiny=dict(widen_factor=1))
 def wrn_34_10(num_classes: int, in_channels: int, widen_factor: int = 10, dropout: float = 0.0) -> nn.Module:
+    """WRN-34-10 (46.2M parameters); ``widen_factor`` is exposed only for small test variants."""
     return _wide_resnet("wrn_34_10", num_classes, in_channels, 34, widen_factor, dropout)

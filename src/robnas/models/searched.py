@@ -13,7 +13,7 @@ from robnas.errors import InvalidValueError
 from robnas.models.checks import flag, positive_int, probability
 from robnas.models.registry import ModelFactory, register_model
 from robnas.spaces.darts import GENOTYPES, DartsNetwork, Genotype, genotype_from
-from robnas.spaces.nb201 import NB201Network
+from robnas.spaces.nb201 import NB201Network, parse_arch
 
 # Two reduction cells at layers//3 and 2*layers//3 must be distinct cells.
 MIN_DARTS_LAYERS = 3
@@ -47,9 +47,9 @@ for _published_name, _genotype in GENOTYPES.items():
 
 
 @register_model(tiny=dict(genotype=GENOTYPES["PDARTS"].to_str(), **_TINY_DARTS))
-def darts(num_classes: int, in_channels: int, genotype: str, C: int = 36, layers: int = 20,
+def darts(num_classes: int, in_channels: int, genotype: Genotype | str, C: int = 36, layers: int = 20,
           auxiliary: bool = False, drop_path_prob: float = 0.0) -> nn.Module:
-    """DARTS evaluation network of any genotype, given as its published text."""
+    """DARTS evaluation network of any genotype, given as its published text (or a Genotype)."""
     return _darts_network("darts", genotype, num_classes, in_channels, C, layers, auxiliary, drop_path_prob)
 
 
@@ -57,5 +57,6 @@ def darts(num_classes: int, in_channels: int, genotype: str, C: int = 36, layers
                                "|skip_connect~0|none~1|nor_conv_3x3~2|", C=4, N=1))
 def nb201(num_classes: int, in_channels: int, arch: str, C: int = 16, N: int = 5) -> nn.Module:
     """NAS-Bench-201 macro network of an arch string (defaults: the benchmark's C=16, N=5)."""
-    return NB201Network(arch, C=positive_int("nb201", "C", C), N=positive_int("nb201", "N", N),
+    # Only the string form is accepted here: it is what the model spec stores and reloads.
+    return NB201Network(parse_arch(arch), C=positive_int("nb201", "C", C), N=positive_int("nb201", "N", N),
                         num_classes=num_classes, in_channels=in_channels)

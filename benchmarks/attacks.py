@@ -1,0 +1,132 @@
+"""Attack speed and strength against the reference implementations (prints figures; not a test).
+
+Trains a small CNN on scikit-learn's digits upsampled to 32x32 (a few seconds), takes one test batch
+and, in one run, times:
+
+* our PGD-10 in evaluation mode (early stop) vs torchattacks PGD-10   -- target ratio <= 0.5,
+  and our robust accuracy never higher (never a weaker attack);
+* our PGD-10 without early stop vs torchattacks PGD-10                 -- target ratio <= 1.05;
+* our APGD-CE (1 restart, 100 iterations, evaluation mode) vs pyautoattack's APGDAttack -- target <= 0.8.
+
+Peers are timed for what an evaluation needs: the attack plus the one forward pass that scores
+its output (pyautoattack already makes its own clean forward). The no-early-stop row times the
+attack alone on both sides (images only, as a training loop uses it). Median of ``--repeats`` runs.
+
+    .venv/bin/python benchmarks/attacks.py [--threads 1] [--repeats 3] [--n 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+import torchattacks
+from pyautoattack.autopgd_base import APGDAttack
+from sklearn.datasets import load_digits
+from torch import nn
+
+from robnas.attacks import create_attack
+
+
+def digits_32(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Digits (8x8, 17 grey levels) upsampled bilinearly to 32x32 in [0, 1]; 1400 train / 397 test."""
+    bunch = load_digits()
+    x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    x = F.interpolate(x, size=32, mode="bilinear", align_corners=False).clamp(0, 1)
+    y = torch.tensor(bunch.target, dtype=torch.long)
+    order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    x, y = x[order], y[order]
+    return x[:1400], y[:1400], x[1400:], y[1400:]
+
+
+def cnn() -> nn.Module:
+    def block(c_in: int, c_out: int) -> list[nn.Module]:
+        return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
+
+    return nn.Sequential(*block(1, 16), *block(16, 32), *block(32, 64), nn.Flatten(), nn.Linear(64 * 16, 10))
+
+
+def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int = 0) -> nn.Module:
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    model.train()
+    for _ in range(epochs):
+        for idx in torch.randperm(x.shape[0], generator=gen).split(128):
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model.eval()
+
+
+def timed(fn: Callable[[], torch.Tensor | float], repeats: int) -> tuple[float, torch.Tensor | float]:
+    """Median wall time of ``repeats`` calls and the last call's value."""
+    times, value = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), value  # type: ignore[return-value]
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        return (model(x).argmax(1) == y).float().mean().item()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n", type=int, default=256, help="test points in the batch")
+    parser.add_argument("--epochs", type=int, default=4)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, repeats={args.repeats} (median)")
+
+    x_train, y_train, x_test, y_test = digits_32()
+    started = time.perf_counter()
+    model = train(cnn(), x_train, y_train, args.epochs)
+    x, y = x_test[: args.n], y_test[: args.n]
+    print(f"CNN on digits 32x32: trained in {time.perf_counter() - started:.1f} s, "
+          f"clean accuracy {accuracy(model, x, y):.3f} on {x.shape[0]} test points, eps 8/255 Linf\n")
+
+    eps, alpha = 8 / 255, 2 / 255
+    rows = []
+
+    ours_eval = create_attack("pgd", eps=eps, alpha=alpha, steps=10, seed=0)
+    t_ours, res = timed(lambda: ours_eval.run(model, x, y).robust_accuracy, args.repeats)
+    peer = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=10, random_start=True)
+    t_peer, acc_peer = timed(lambda: accuracy(model, peer(x, y), y), args.repeats)
+    rows.append(("PGD-10 evaluation mode", t_ours, t_peer, res, acc_peer, 0.5, res <= acc_peer))
+
+    ours_full = create_attack("pgd", eps=eps, alpha=alpha, steps=10, seed=0, early_stop=False)
+    t_ours, adv = timed(lambda: ours_full(model, x, y), args.repeats)
+    t_peer, adv_peer = timed(lambda: peer(x, y), args.repeats)
+    rows.append(("PGD-10 no early stop", t_ours, t_peer, accuracy(model, adv, y), accuracy(model, adv_peer, y),
+                 1.05, True))
+
+    ours_apgd = create_attack("apgd-ce", eps=eps, steps=100, restarts=1, seed=0)
+    t_ours, res = timed(lambda: ours_apgd.run(model, x, y).robust_accuracy, args.repeats)
+    apgd_peer = APGDAttack(model, n_iter=100, norm="Linf", n_restarts=1, eps=eps, loss="ce", seed=0, device="cpu")
+    t_peer, acc_peer = timed(lambda: accuracy(model, apgd_peer.perturb(x, y), y), args.repeats)
+    rows.append(("APGD-CE 1x100 evaluation mode", t_ours, t_peer, res, acc_peer, 0.8, True))
+
+    header = f"{'attack':<31} {'ours s':>8} {'peer s':>8} {'ratio':>6} {'ours acc':>9} {'peer acc':>9} {'target':>7} met"
+    print(header)
+    print("-" * len(header))
+    for name, t_o, t_p, a_o, a_p, target, extra in rows:
+        met = t_o / t_p <= target and extra
+        print(f"{name:<31} {t_o:8.3f} {t_p:8.3f} {t_o / t_p:6.2f} {a_o:9.3f} {a_p:9.3f} {'<=' + str(target):>7} "
+              f"{'yes' if met else 'no'}")
+    print("\npeers: torchattacks 3.5.1 PGD (rows 1-2), pyautoattack 0.2.0 APGDAttack (row 3); "
+          "row 1 also requires our accuracy <= peer's")
+
+
+if __name__ == "__main__":
+    main()
