@@ -8,7 +8,7 @@ BAD = [
     (["train", "--model", "resnet1000"], "unknown model"),
     (["train", "--model", "resnet18", "--dataset", "imagenet-9000"], "unknown dataset"),
     (["eval", "--model", "resnet18", "--attacks", "pgd,nonsense"], "unknown attack"),
-    (["eval", "--model", "resnet18", "--eps", "-8/255"], "eps"),
+    (["eval", "--model", "resnet18", "--eps=-8/255"], "eps"),
     (["train", "--model", "darts", "--kw", "genotype=\"Genotype(normal=[('sep_conv_9x9', 0)])\""], "sep_conv_9x9"),
     (["train", "--model", "nb201", "--kw", "arch=\"|nor_conv_3x3~0|+|bogus\""], "arch"),
     (["train", "--model", "resnet18", "--dataset", "cifar10", "--data-root", "no/such/dir"], "cifar"),

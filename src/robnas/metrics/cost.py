@@ -6,14 +6,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from robnas.models.counting import count_parameters as count_params  # one definition: the published-count rule
 
-def count_params(model: nn.Module, exclude_auxiliary: bool = True) -> int:
-    """Trainable parameters; the DARTS auxiliary head is excluded, as in the published counts."""
-    return sum(
-        p.numel()
-        for name, p in model.named_parameters()
-        if p.requires_grad and not (exclude_auxiliary and "auxiliary" in name)
-    )
+__all__ = ["count_params", "count_flops"]
 
 
 def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:

@@ -40,6 +40,7 @@ _FORMAT_HINT = (
     "reduce=[...8 edges], reduce_concat=range(2, 6))"
 )
 _FIELDS = ("normal", "normal_concat", "reduce", "reduce_concat")
+_MAX_TEXT_LENGTH = 10_000
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,8 @@ def parse_genotype(text: str) -> Genotype:
     if not isinstance(text, str):
         raise ParseError(f"malformed genotype: expected a string, got {type(text).__name__}; {_FORMAT_HINT}")
     body = text.strip()
+    if len(body) > _MAX_TEXT_LENGTH:  # published genotypes are ~500 characters
+        raise _fail(f"text of {len(body)} characters is far too long for a genotype")
     if not body.startswith("Genotype"):
         body = f"Genotype({body})"
     try:
