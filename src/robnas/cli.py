@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: completed epochs and evaluations are saved; rerun the same command with --resume",
               file=sys.stderr)
         return 130
-    print(f"results: {where}")
+    print(f"results: {Path(where).resolve()}")
     return 0
 
 

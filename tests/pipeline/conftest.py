@@ -5,29 +5,44 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from robnas.cli import main
 
 TINY_RUN = [
     "--dataset", "digits", "--train-size", "200", "--test-size", "60", "--epochs", "2", "--batch-size", "50",
     "--quiet", "--set", "eval.apgd_steps=10", "--set", "eval.apgd_restarts=1",
 ]
+SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 
-def robnas(*args: str, cwd: Path, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the real CLI in a subprocess (as a user would), single-threaded for reproducibility."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    proc = subprocess.run([sys.executable, "-m", "robnas.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"robnas {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
-    return proc
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def robnas_subprocess(*args: str, cwd: Path) -> subprocess.Popen:
+    """The real console entry point in its own process (for kill -9 tests)."""
+    return subprocess.Popen([sys.executable, "-m", "robnas.cli", *args], cwd=cwd, env=SUBPROCESS_ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @pytest.fixture
-def cli(tmp_path):
-    def run(*args: str, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
-        return robnas(*args, cwd=tmp_path, check=check, timeout=timeout)
+def cli(tmp_path, monkeypatch, capsys):
+    """Run ``robnas.cli.main`` in-process from ``tmp_path`` (fast: no torch import per call)."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, check: bool = False) -> Result:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        if check and code != 0:
+            raise AssertionError(f"robnas {' '.join(args)} failed ({code}):\n{err}")
+        return Result(code, out, err)
 
     return run

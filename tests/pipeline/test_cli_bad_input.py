@@ -44,7 +44,7 @@ def test_truncated_checkpoint(cli, tmp_path):
 
 def test_nan_loss_is_reported(cli):
     proc = cli("train", "--model", "resnet18", "--kw", "width=4", "--train-size", "60", "--test-size", "20",
-               "--epochs", "1", "--lr", "1e30", "--set", "train.grad_clip=0", "--quiet")
+               "--epochs", "1", "--batch-size", "10", "--lr", "1e30", "--set", "train.grad_clip=0", "--quiet")
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "loss became" in lines[0] and "learning rate" in lines[0]

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import torch
 
-from tests.pipeline.conftest import TINY_RUN
+from tests.pipeline.conftest import TINY_RUN, robnas_subprocess
 
 TINY_MODELS = [
     "--set", 'models=[{name="darts_v2", label="DARTS_V2", kwargs={C=4, layers=3}}, '
@@ -43,7 +41,7 @@ def test_run_writes_table1_report_and_resumes(cli, tmp_path):
     # a resumed, finished run re-reads the records instead of retraining
     before = (results / "results.json").read_text()
     proc = cli("run", *TINY_RUN, *TINY_MODELS, "--eps", "2/255,8/255", "--baseline", "ResNet-18", "--name", "r",
-               "--resume", check=True, timeout=60)
+               "--resume", check=True)
     assert json.loads((results / "results.json").read_text())["models"] == json.loads(before)["models"]
 
 
@@ -57,9 +55,7 @@ def test_resume_after_kill_equals_uninterrupted(cli, tmp_path):
     cli(*_train_args("full"), check=True)
     full = torch.load(tmp_path / "runs" / "full" / "checkpoints" / "last.pt", weights_only=True)
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "robnas.cli", *_train_args("killed")], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = robnas_subprocess(*_train_args("killed"), cwd=tmp_path)
     metrics = tmp_path / "runs" / "killed" / "metrics.jsonl"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:

@@ -130,7 +130,8 @@ class Attack(ABC):
                 logit_parts.append(outcome.logits)
         if not adv_parts:  # an empty batch
             return x.clone(), None, 0
-        logits = None if any(p is None for p in logit_parts) else torch.cat(logit_parts)  # type: ignore[arg-type]
+        complete = [part for part in logit_parts if part is not None]
+        logits = torch.cat(complete) if len(complete) == len(logit_parts) else None
         return torch.cat(adv_parts), logits, counter.queries
 
     @abstractmethod

@@ -80,7 +80,8 @@ class FixedStepAttack(Attack):
             if active.numel() == 0:
                 return
             x_a = x[active]
-            state = _Iterates(idx=active, x=x_a, y=y[active], x_adv=project_start(start[active], x_a, self.eps, self.norm))
+            x_start = project_start(start[active], x_a, self.eps, self.norm)
+            state = _Iterates(idx=active, x=x_a, y=y[active], x_adv=x_start)
             self._ascend(model, state, outcome, counter, need_logits or self.restarts > 1)
 
     def _ascend(self, model: nn.Module, s: _Iterates, outcome: Outcome, counter: QueryCounter,

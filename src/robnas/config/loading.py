@@ -86,7 +86,7 @@ def config_from_dict(cls: type[C], data: dict[str, Any], prefix: str = "") -> C:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise InvalidValueError(
-            f"unknown config key {prefix}{unknown[0]!r}; valid keys here: {', '.join(sorted(fields))}"
+            f"unknown config key '{prefix}{unknown[0]}'; valid keys here: {', '.join(sorted(fields))}"
         )
     hints = typing.get_type_hints(cls)
     kwargs = {name: _coerce(value, hints[name], f"{prefix}{name}") for name, value in data.items()}
