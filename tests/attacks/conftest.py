@@ -33,8 +33,6 @@ def small_mlp() -> nn.Module:
 
 def train(model: nn.Module, data: Digits, epochs: int, seed: int) -> nn.Module:
     """Adam on the training split; forks the global RNG so tests see an untouched global state."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # session fixtures are set up before the per-test one_thread fixture
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model.train()
@@ -46,7 +44,6 @@ def train(model: nn.Module, data: Digits, epochs: int, seed: int) -> nn.Module:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-    torch.set_num_threads(threads)
     for p in model.parameters():
         p.grad = None
     return model.eval()
@@ -90,13 +87,3 @@ def fresh_cnn() -> nn.Module:
 def batch(digits: Digits) -> tuple[torch.Tensor, torch.Tensor]:
     """120 test images and labels."""
     return digits.x_test[:120], digits.y_test[:120]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread is much faster than two busy-waiting OpenMP threads on a loaded
-    2-core machine. Restored afterwards so other test folders keep their setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -65,6 +65,11 @@ def check_suite(cfg: EvalConfig) -> None:
         raise InvalidValueError("eval.batch_size must be >= 1")
 
 
+def _percent(mask: torch.Tensor) -> float:
+    """Exact percentage of True entries (integer count / n: comparable across attacks without float noise)."""
+    return 100.0 * int(mask.sum().item()) / max(mask.numel(), 1)
+
+
 @torch.no_grad()
 def _clean_logits(model: nn.Module, split: Split, batch_size: int) -> torch.Tensor:
     model.eval()
@@ -80,7 +85,7 @@ def evaluate_model(model: nn.Module, split: Split, cfg: EvalConfig, num_classes:
     correct = logits.argmax(1) == split.labels
     record: dict[str, Any] = {
         "n": len(split),
-        "clean": {"accuracy": 100.0 * correct.float().mean().item(),
+        "clean": {"accuracy": _percent(correct),
                   "confidence": mean_confidence(logits),
                   "cm": confusion_matrix(logits.argmax(1), split.labels, num_classes)},
         "attacks": {},
@@ -94,14 +99,14 @@ def evaluate_model(model: nn.Module, split: Split, cfg: EvalConfig, num_classes:
         key = eps_label(eps)
         robust_all[key] &= ~res.success.to(correct.device)
         record["attacks"].setdefault(name, {})[key] = {
-            "accuracy": 100.0 * res.accuracy,
+            "accuracy": _percent(~res.success),
             "confidence": res.mean_confidence,
             "cm": confusion_matrix(res.adv_pred, split.labels, num_classes),
             "seconds": res.seconds,
             "queries": res.queries,
         }
     for key, robust in robust_all.items():
-        record["worst_case"][key] = 100.0 * robust.float().mean().item()
+        record["worst_case"][key] = _percent(robust)
     clean = record["clean"]["accuracy"]
     record["hrs"] = {key: hrs(clean, runs["accuracy"]) for key, runs in record["attacks"][cfg.hrs_attack].items()}
     record["hrs_attack"] = cfg.hrs_attack
