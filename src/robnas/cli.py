@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from robnas.errors import InvalidValueError, ParseError, RobnasError
+from robnas.errors import InvalidValueError, RobnasError
 
 COMMON_FLAGS = {
     # flag -> (config path, argparse kwargs)
@@ -99,15 +98,9 @@ def resolve_config(args: argparse.Namespace, command: str) -> Any:
     from robnas.config import apply_overrides, config_from_dict
     from robnas.config.schema import RunConfig
 
-    data: dict[str, Any] = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise InvalidValueError(f"config file {path} does not exist; pass an existing TOML file to --config")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ParseError(f"config file {path} is not valid TOML ({exc}); fix the syntax") from exc
+    from robnas.config.loading import read_toml
+
+    data: dict[str, Any] = read_toml(args.config) if args.config else {}
     for flag, (path, _) in COMMON_FLAGS.items():
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:

@@ -139,17 +139,20 @@ def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in data.items()}
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A config file as a nested dict; a missing file or bad syntax is one-line error."""
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidValueError(f"config file {p} does not exist; pass an existing TOML file to --config")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ParseError(f"config file {p} is not valid TOML ({exc}); fix the syntax") from exc
+
+
 def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None) -> C:
     """Read a TOML file (optional), apply ``--set`` overrides, build the frozen config."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise InvalidValueError(f"config file {p} does not exist; pass an existing TOML file to --config")
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ParseError(f"config file {p} is not valid TOML ({exc}); fix the syntax") from exc
+    data = read_toml(path) if path is not None else {}
     return config_from_dict(cls, apply_overrides(data, overrides or []))
 
 
