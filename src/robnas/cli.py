@@ -25,6 +25,7 @@ COMMON_FLAGS = {
     "--batch-size": ("train.batch_size", {"type": int}),
     "--lr": ("train.lr", {"type": float}),
     "--seed": ("seed", {"type": int}),
+    "--threads": ("threads", {"type": int, "help": "CPU threads; 0 = auto (1 for small networks)"}),
     "--device": ("device", {"help": "auto (CUDA when present), cpu or cuda[:N]"}),
     "--out": ("out", {"help": "parent directory of run directories (default runs/)"}),
     "--name": ("name", {"help": "run directory name (default: command + timestamp)"}),
@@ -129,7 +130,7 @@ def resolve_config(args: argparse.Namespace, command: str) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> Path:
     from robnas.config import config_to_dict
-    from robnas.pipeline.study import build_model, prepare_data, validate_models
+    from robnas.pipeline.study import build_model, prepare_data, tune_threads, validate_models
     from robnas.device import resolve_device
     from robnas.store.run_dir import RunDir
     from robnas.train import train_model
@@ -146,6 +147,7 @@ def cmd_train(args: argparse.Namespace) -> Path:
     run.write_config(config_to_dict(cfg))
     run.log(f"training {mc.name} on {data.dataset.name} ({len(data.train)} points) on {device}")
     model = build_model(mc, data.dataset, cfg.seed)
+    tune_threads(model, data.dataset, cfg)
     result = train_model(model, data.train, data.val, cfg.train, run, seed=cfg.seed, resume=args.resume,
                          quiet=cfg.quiet, extra={"dataset": data.dataset.name, "label": mc.label or mc.name})
     acc = clean_accuracy(result.model, data.dataset.test)

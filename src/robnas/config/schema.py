@@ -86,6 +86,7 @@ class RunConfig:
     out: str = "runs"                # parent of run directories
     name: str | None = None          # run directory name; default: command + timestamp
     quiet: bool = False
+    threads: int = 0                 # CPU intra-op threads; 0 = auto (1 for small networks, see robnas.threads)
     data: DataConfig = field(default_factory=DataConfig)
     models: tuple[ModelConfig, ...] = (ModelConfig(),)
     train: TrainConfig = field(default_factory=TrainConfig)

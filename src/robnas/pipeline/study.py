@@ -29,6 +29,7 @@ from robnas.report import write_report
 from robnas.report.table import check_baseline
 from robnas.store.atomic import write_json_atomic
 from robnas.store.run_dir import RunDir
+from robnas.threads import apply_threads
 from robnas.train import load_model, train_model
 
 
@@ -55,6 +56,11 @@ def build_model(mc: ModelConfig, dataset: Dataset, seed: int) -> nn.Module:
     torch.manual_seed(seed)
     return create_model(mc.name, num_classes=dataset.num_classes, in_channels=dataset.in_channels,
                         mean=dataset.mean, std=dataset.std, **mc.kwargs)
+
+
+def tune_threads(model: nn.Module, dataset: Dataset, cfg: RunConfig) -> None:
+    """One CPU thread for small networks, torch's default for large ones (see robnas.threads)."""
+    apply_threads(resolve_device(cfg.device), count_flops(model, (dataset.in_channels, *dataset.image_size)), cfg.threads)
 
 
 def describe(model: nn.Module, dataset: Dataset) -> dict[str, Any]:
@@ -90,6 +96,7 @@ def cached_record(run: RunDir, label: str, resume: bool) -> dict[str, Any] | Non
 def attack_and_record(run: RunDir, label: str, model: nn.Module, dataset: Dataset, cfg: RunConfig,
                       **extra: Any) -> dict[str, Any]:
     """Evaluate one model with the suite and store its record atomically (the unit of resume)."""
+    tune_threads(model, dataset, cfg)
     run.log(f"{label}: attacking ({', '.join(cfg.eval.attacks)}) at eps {list(cfg.eval.eps)}")
     record = evaluate_model(model, dataset.test, cfg.eval, dataset.num_classes, seed=cfg.seed, quiet=cfg.quiet)
     record.update(label=label, model=model.spec["name"], kwargs=model.spec["kwargs"], **extra,
@@ -111,6 +118,7 @@ def model_train_config(cfg: RunConfig, mc: ModelConfig) -> TrainConfig:
 
 def train_one(cfg: RunConfig, mc: ModelConfig, data: PreparedData, run: RunDir, resume: bool) -> nn.Module:
     model = build_model(mc, data.dataset, cfg.seed)
+    tune_threads(model, data.dataset, cfg)
     result = train_model(model, data.train, data.val, model_train_config(cfg, mc), run, seed=cfg.seed, resume=resume,
                          quiet=cfg.quiet, extra={"dataset": data.dataset.name, "label": mc.label or mc.name})
     return result.model
