@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -59,20 +60,22 @@ def digits() -> Digits:
     return Digits(x[:1400], y[:1400], x[1400:], y[1400:])
 
 
+def seeded_and_trained(factory: Callable[[], nn.Module], digits: Digits, epochs: int, seed: int) -> nn.Module:
+    """``factory()`` initialised under ``seed`` (without touching the global RNG), then trained."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = factory()
+    return train(model, digits, epochs=epochs, seed=seed)
+
+
 @pytest.fixture(scope="session")
 def trained_cnn(digits: Digits) -> nn.Module:
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = small_cnn()
-    return train(model, digits, epochs=6, seed=0)
+    return seeded_and_trained(small_cnn, digits, epochs=6, seed=0)
 
 
 @pytest.fixture(scope="session")
 def trained_mlp(digits: Digits) -> nn.Module:
-    with torch.random.fork_rng():
-        torch.manual_seed(1)
-        model = small_mlp()
-    return train(model, digits, epochs=15, seed=1)
+    return seeded_and_trained(small_mlp, digits, epochs=15, seed=1)
 
 
 @pytest.fixture

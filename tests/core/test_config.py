@@ -43,7 +43,8 @@ def test_missing_config_file(tmp_path):
 def test_parse_eps():
     assert parse_eps("8/255") == pytest.approx(8 / 255)
     assert parse_eps("0.031") == pytest.approx(0.031)
-    for bad in ["-1/255", "abc", "1/0", "__import__('os')"]:
+    assert parse_eps("0.5/255") == pytest.approx(0.5 / 255)  # the robustness dataset's smallest radii
+    for bad in ["-1/255", "abc", "1/0", "8/", "/255", "8//255", "__import__('os')"]:
         with pytest.raises(InvalidValueError):
             parse_eps(bad)
 

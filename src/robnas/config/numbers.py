@@ -16,7 +16,9 @@ def parse_eps(text: str | float | int) -> float:
         value = float(text)
     else:
         try:
-            value = float(Fraction(text.strip()))
+            # "0.5/255": Fraction reads decimals but not a decimal numerator over a denominator.
+            num, slash, den = text.strip().partition("/")
+            value = float(Fraction(num.strip()) / Fraction(den.strip() if slash else "1"))
         except (ValueError, ZeroDivisionError) as exc:
             raise InvalidValueError(f"cannot read epsilon {text!r}; write it like 8/255 or 0.031") from exc
     if value < 0 or value != value:

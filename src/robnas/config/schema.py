@@ -75,6 +75,7 @@ class EvalConfig:
     hrs_attack: str = "pgd"          # the paper computes HRS from PGD accuracy
     baseline: str | None = None      # row label of the PP-HRS baseline model
     early_stop: bool = True          # AutoAttack semantics; false = full budget on every point
+    reliability: bool = True         # probe the model and the results for signs of an unreliable evaluation
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from robnas.attacks.evaluate import evaluate_attack
 from robnas.config.schema import EvalConfig
 from robnas.data import Split, iterate_batches
 from robnas.errors import InvalidValueError
+from robnas.evaluation.reliability import PROBE_POINTS, probe_flags, result_flags
 from robnas.metrics import confusion_matrix, hrs, mean_confidence
 
 # Column titles of Table 1 of Devaguptapu et al.
@@ -110,4 +111,8 @@ def evaluate_model(model: nn.Module, split: Split, cfg: EvalConfig, num_classes:
     clean = record["clean"]["accuracy"]
     record["hrs"] = {key: hrs(clean, runs["accuracy"]) for key, runs in record["attacks"][cfg.hrs_attack].items()}
     record["hrs_attack"] = cfg.hrs_attack
+    if cfg.reliability:
+        idx = torch.arange(min(len(split), PROBE_POINTS), device=split.device)
+        flags = probe_flags(model, split.float_images(idx), split.labels[idx], seed) + result_flags(record)
+        record["reliability"] = [flag.to_dict() for flag in flags]
     return record

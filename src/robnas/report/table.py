@@ -52,4 +52,20 @@ def robustness_table(rows: list[dict[str, Any]], baseline: str | None = None) ->
                 cells.append(f"{pp_hrs(r['hrs'][key], r['params'], base_params):.2f}")
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
+    out.append(reliability_section(rows))
     return "\n".join(out)
+
+
+def reliability_section(rows: list[dict[str, Any]]) -> str:
+    """Markdown list of every model's reliability flags (see robnas.evaluation.reliability)."""
+    checked = [r for r in rows if "reliability" in r]
+    if not checked:
+        return ""
+    lines = ["**Reliability checks**\n"]
+    for r in checked:
+        if not r["reliability"]:
+            lines.append(f"- {r['label']}: no warning (gradients, randomness, outputs, eps monotonicity, "
+                         "unbounded eps, PGD vs FGSM, black-box vs white-box)")
+        for flag in r["reliability"]:
+            lines.append(f"- {r['label']}: **{flag['name']}**: {flag['message']}")
+    return "\n".join(lines) + "\n"
