@@ -32,6 +32,8 @@ COMMON_FLAGS = {
     "--attacks": ("eval.attacks", {"help": "comma-separated attack names (robnas list attacks)"}),
     "--eps": ("eval.eps", {"help": "comma-separated epsilons, e.g. 2/255,8/255"}),
     "--norm": ("eval.norm", {"help": "Linf or L2"}),
+    "--protocol": ("eval.protocol", {"help": "threat-model grid replacing the attack suite: jung (Jung et al.)"}),
+    "--corruptions": ("eval.corruptions", {"help": "common corruptions to report: all, or comma-separated names"}),
     "--baseline": ("eval.baseline", {"help": "model label used as the PP-HRS baseline"}),
 }
 

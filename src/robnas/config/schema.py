@@ -75,6 +75,8 @@ class EvalConfig:
     hrs_attack: str = "pgd"          # the paper computes HRS from PGD accuracy
     baseline: str | None = None      # row label of the PP-HRS baseline model
     early_stop: bool = True          # AutoAttack semantics; false = full budget on every point
+    protocol: str | None = None      # "jung": the robustness-dataset grid replaces the attack suite
+    corruptions: tuple[str, ...] = ()  # common corruptions to report (["all"] = the 15 of CIFAR-10-C)
     reliability: bool = True         # probe the model and the results for signs of an unreliable evaluation
 
 

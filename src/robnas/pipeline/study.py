@@ -20,9 +20,9 @@ from robnas.config import config_from_dict, config_to_dict
 from robnas.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
 from robnas.data import Dataset, Split, load_dataset, split_train_val
 from robnas.device import resolve_device
-from robnas.evaluation import evaluate_model
+from robnas.evaluation import eps_label
+from robnas.evaluation.plan import check_plan, evaluate_plan
 from robnas.errors import InvalidValueError
-from robnas.evaluation.suite import check_suite
 from robnas.metrics import count_flops, count_params
 from robnas.models import create_model
 from robnas.report import write_report
@@ -97,8 +97,10 @@ def attack_and_record(run: RunDir, label: str, model: nn.Module, dataset: Datase
                       **extra: Any) -> dict[str, Any]:
     """Evaluate one model with the suite and store its record atomically (the unit of resume)."""
     tune_threads(model, dataset, cfg)
-    run.log(f"{label}: attacking ({', '.join(cfg.eval.attacks)}) at eps {list(cfg.eval.eps)}")
-    record = evaluate_model(model, dataset.test, cfg.eval, dataset.num_classes, seed=cfg.seed, quiet=cfg.quiet)
+    what = (f"protocol {cfg.eval.protocol}" if cfg.eval.protocol else
+            f"{', '.join(cfg.eval.attacks)} at eps {[eps_label(e) for e in cfg.eval.eps]}")
+    run.log(f"{label}: evaluating ({what}{' + corruptions' if cfg.eval.corruptions else ''})")
+    record = evaluate_plan(model, dataset.test, cfg.eval, dataset.num_classes, seed=cfg.seed, quiet=cfg.quiet)
     record.update(label=label, model=model.spec["name"], kwargs=model.spec["kwargs"], **extra,
                   **describe(model, dataset))
     write_json_atomic(_record_path(run, label), record)
@@ -126,7 +128,7 @@ def train_one(cfg: RunConfig, mc: ModelConfig, data: PreparedData, run: RunDir, 
 
 def run_study(cfg: RunConfig, resume: bool = False) -> RunDir:
     """Train and evaluate every model of ``cfg`` and write the report; returns the run directory."""
-    check_suite(cfg.eval)
+    check_plan(cfg.eval)
     device = resolve_device(cfg.device)
     data = prepare_data(cfg.data, device, cfg.seed)
     validate_models(cfg.models, data.dataset)
@@ -158,7 +160,7 @@ def run_study(cfg: RunConfig, resume: bool = False) -> RunDir:
 def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], models: tuple[ModelConfig, ...] = (),
                          resume: bool = False) -> RunDir:
     """``robnas eval``: attack saved models (checkpoints) and freshly initialised registered models."""
-    check_suite(cfg.eval)
+    check_plan(cfg.eval)
     device = resolve_device(cfg.device)
     loaded = [load_model(path, device) for path in checkpoints]  # corrupt files fail before any output
     dataset_name = cfg.data.name

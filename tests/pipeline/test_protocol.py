@@ -1,0 +1,62 @@
+"""`robnas eval --protocol jung`: the robustness-dataset grid, its result layout and its report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from robnas.evaluation import threat_models
+from robnas.evaluation.threat_models import FGSM_EPS_255, OTHER_EPS_255, ThreatModel, protocol
+from robnas.errors import UnknownNameError
+from robnas.store.robustness_layout import read_measure
+from tests.pipeline.conftest import TINY_RUN
+
+
+def test_the_jung_grid_is_the_papers():
+    grid = {tm.key: tm for tm in protocol("jung")}
+    assert list(grid) == ["fgsm@Linf", "pgd@Linf", "aa_apgd-ce@Linf", "aa_square@Linf"]
+    assert grid["fgsm@Linf"].eps_255 == (0.1, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 255) == FGSM_EPS_255
+    for key in ("pgd@Linf", "aa_apgd-ce@Linf", "aa_square@Linf"):
+        assert grid[key].eps_255 == (0.1, 0.5, 1, 2, 3, 4, 8) == OTHER_EPS_255
+    assert grid["aa_apgd-ce@Linf"].params["steps"] == 100 and grid["aa_square@Linf"].params["queries"] == 5000
+    with pytest.raises(UnknownNameError, match="unknown protocol 'nope'; known: jung"):
+        protocol("nope")
+
+
+@pytest.fixture
+def small_grid(monkeypatch):
+    """The jung protocol's shape with budgets a unit test can afford (the wiring is what is tested)."""
+    grid = (ThreatModel("fgsm", "Linf", (1, 8, 255)), ThreatModel("pgd", "Linf", (1, 8), {"steps": 3, "norm": "Linf"}),
+            ThreatModel("apgd-ce", "Linf", (1, 8), {"steps": 5, "restarts": 1, "norm": "Linf"}, prefix="aa_"))
+    monkeypatch.setitem(threat_models.PROTOCOLS, "jung", grid)
+    return grid
+
+
+def test_eval_protocol_writes_the_dataset_layout(cli, tmp_path, small_grid):
+    res = cli("eval", "--model", "resnet18", "--kw", "width=2", "--label", "r18", "--protocol", "jung",
+              *TINY_RUN, "--name", "grid", check=True)
+    results = tmp_path / "runs" / "grid" / "results"
+    assert res.stdout.strip() == f"results: {results}"
+    layout = results / "robustness" / "digits"
+    meta = json.loads((layout / "meta.json").read_text())
+    assert meta["epsilons"] == {"fgsm@Linf": [1, 8, 255], "pgd@Linf": [1, 8], "aa_apgd-ce@Linf": [1, 8]}
+    assert "r18" in meta["ids"]
+    fgsm = read_measure(results / "robustness", "digits", "fgsm@Linf", "accuracy")["r18"]
+    assert len(fgsm) == 3 and all(0 <= a <= 100 for a in fgsm)
+    cm = read_measure(results / "robustness", "digits", "pgd@Linf", "cm")["r18"]
+    assert len(cm) == 2 and sum(map(sum, cm[0])) == 60
+    clean = read_measure(results / "robustness", "digits", "clean", "accuracy")["r18"]
+    assert isinstance(clean, float)
+    assert (layout / "aa_apgd-ce@Linf_confidence.json").exists()
+    table = (results / "table.md").read_text()
+    assert "*fgsm@Linf*" in table and "| r18 |" in table and "Reliability checks" in table
+    record = json.loads((results / "results.json").read_text())["models"][0]
+    assert record["results"]["pgd@Linf"]["accuracy"][1] <= record["results"]["pgd@Linf"]["accuracy"][0]
+
+
+def test_unknown_protocol_is_one_error_line_and_no_run(cli, tmp_path):
+    res = cli("eval", "--model", "resnet18", "--protocol", "madry", "--quiet")
+    assert res.returncode == 2
+    assert res.stderr.strip() == "error: unknown protocol 'madry'; known: jung"
+    assert not (tmp_path / "runs").exists()
