@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", action="append", default=[], help="checkpoint .pt file (repeatable)")
     _add_models(ev, many=True)
     _add_common(ev)
+    tr = sub.add_parser("transfer", help="transfer attacks: source x target accuracy matrix (AdvRush Table 2)")
+    tr.add_argument("--checkpoint", action="append", default=[], help="checkpoint .pt file (repeatable)")
+    tr.add_argument("--attack", default="pgd", help="attack crafted on each source (default pgd; PGD-20 as AdvRush)")
+    tr.add_argument("--steps", type=int, default=20, help="iterations of the source attack (default 20)")
+    _add_models(tr, many=True)
+    _add_common(tr)
     run = sub.add_parser("run", help="the main job: train and evaluate the configured models, write the report")
     _add_common(run)
     ls = sub.add_parser("list", help="list registered models, attacks or datasets")
@@ -166,6 +173,14 @@ def cmd_eval(args: argparse.Namespace) -> Path:
     return evaluate_checkpoints(cfg, args.checkpoint, cfg.models if args.model else (), resume=args.resume).results
 
 
+def cmd_transfer(args: argparse.Namespace) -> Path:
+    from robnas.pipeline.study import run_transfer
+
+    cfg = resolve_config(args, "transfer")
+    cfg = replace(cfg, eval=replace(cfg.eval, steps=args.steps))
+    return run_transfer(cfg, args.checkpoint, cfg.models if args.model else (), args.attack).results
+
+
 def cmd_run(args: argparse.Namespace) -> Path:
     from robnas.pipeline import run_study
 
@@ -190,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             cmd_list(args)
             return 0
-        where = {"train": cmd_train, "eval": cmd_eval, "run": cmd_run}[args.command](args)
+        where = {"train": cmd_train, "eval": cmd_eval, "run": cmd_run, "transfer": cmd_transfer}[args.command](args)
     except RobnasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -60,3 +60,16 @@ def test_unknown_protocol_is_one_error_line_and_no_run(cli, tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip() == "error: unknown protocol 'madry'; known: jung"
     assert not (tmp_path / "runs").exists()
+
+
+def test_transfer_command(cli, tmp_path):
+    res = cli("transfer", "--model", "resnet18", "--model", "preact_resnet18", "--kw", "width=2", "--steps", "2",
+              *TINY_RUN, "--name", "tr", check=True)
+    results = tmp_path / "runs" / "tr" / "results"
+    assert res.stdout.strip() == f"results: {results}"
+    data = json.loads((results / "transfer.json").read_text())
+    assert data["sources"] == ["resnet18", "preact_resnet18"] and data["attack"]["steps"] == 2
+    assert (results / "transfer.png").exists()
+    bad = cli("transfer", "--model", "resnet18", "--quiet", "--name", "one")
+    assert bad.returncode == 2 and "at least two models" in bad.stderr
+    assert not (tmp_path / "runs" / "one").exists()

@@ -157,10 +157,10 @@ def run_study(cfg: RunConfig, resume: bool = False) -> RunDir:
     return run
 
 
-def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], models: tuple[ModelConfig, ...] = (),
-                         resume: bool = False) -> RunDir:
-    """``robnas eval``: attack saved models (checkpoints) and freshly initialised registered models."""
-    check_plan(cfg.eval)
+def gather_models(cfg: RunConfig, checkpoints: list[str], models: tuple[ModelConfig, ...] = ()
+                  ) -> tuple[Dataset, list[tuple[str, nn.Module]]]:
+    """Saved models (checkpoints) and freshly initialised registered models, with unique labels, and the
+    dataset they are evaluated on (the checkpoints' own dataset when they record one)."""
     device = resolve_device(cfg.device)
     loaded = [load_model(path, device) for path in checkpoints]  # corrupt files fail before any output
     dataset_name = cfg.data.name
@@ -177,6 +177,14 @@ def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], models: tuple[M
         validate_models(models, data)
         for mc in models:
             entries.append((mc.label or mc.name, build_model(mc, data, cfg.seed).to(device)))
+    return data, entries
+
+
+def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], models: tuple[ModelConfig, ...] = (),
+                         resume: bool = False) -> RunDir:
+    """``robnas eval``: attack saved models (checkpoints) and freshly initialised registered models."""
+    check_plan(cfg.eval)
+    data, entries = gather_models(cfg, checkpoints, models)
     check_baseline(cfg.eval.baseline, [label for label, _ in entries])
 
     run = RunDir.create(cfg.out, cfg.name, "eval", quiet=cfg.quiet)
@@ -189,3 +197,23 @@ def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], models: tuple[M
         run.log(f"wrote {path}")
     return run
 
+
+def run_transfer(cfg: RunConfig, checkpoints: list[str], models: tuple[ModelConfig, ...], attack_name: str) -> RunDir:
+    """``robnas transfer``: the source x target matrix of AdvRush Table 2 (first eps of the config)."""
+    from robnas.attacks import create_attack
+    from robnas.evaluation.suite import attack_params
+    from robnas.evaluation.transfer import transfer_matrix
+    from robnas.report.transfer_report import write_transfer_report
+
+    params = {**attack_params(attack_name, cfg.eval.eps[0], cfg.eval, cfg.seed), "early_stop": False}
+    attack = create_attack(attack_name, **params)
+    data, entries = gather_models(cfg, checkpoints, models)
+    if len(entries) < 2:
+        raise InvalidValueError("robnas transfer needs at least two models (--checkpoint or --model)")
+    run = RunDir.create(cfg.out, cfg.name, "transfer", quiet=cfg.quiet)
+    run.write_config({**config_to_dict(cfg), "checkpoints": list(checkpoints), "attack": attack_name})
+    run.log(f"transfer {attack_name} {params} between {[label for label, _ in entries]}")
+    result = transfer_matrix(entries, data.test, attack, batch_size=cfg.eval.batch_size, quiet=cfg.quiet)
+    for path in write_transfer_report(run.results, result, {"dataset": data.name, "seed": cfg.seed}):
+        run.log(f"wrote {path}")
+    return run
