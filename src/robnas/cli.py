@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=int, default=20, help="iterations of the source attack (default 20)")
     _add_models(tr, many=True)
     _add_common(tr)
+    adv = sub.add_parser("advset", help="build a pre-generated adversarial set (RoCo-NAS) or score models on one")
+    adv.add_argument("action", choices=["build", "eval"])
+    adv.add_argument("--checkpoint", action="append", default=[], help="source (build) or scored (eval) model file")
+    adv.add_argument("--advset", help="set directory: written by build (must not exist), read by eval")
+    adv.add_argument("--thresholds", default="1,3,5,10",
+                     help="comma-separated thresholds: pixels for L0 attacks, 1/255 units for Linf (default 1,3,5,10)")
+    _add_models(adv, many=True)
+    _add_common(adv)
     run = sub.add_parser("run", help="the main job: train and evaluate the configured models, write the report")
     _add_common(run)
     ls = sub.add_parser("list", help="list registered models, attacks or datasets")
@@ -181,6 +189,22 @@ def cmd_transfer(args: argparse.Namespace) -> Path:
     return run_transfer(cfg, args.checkpoint, cfg.models if args.model else (), args.attack).results
 
 
+def cmd_advset(args: argparse.Namespace) -> Path:
+    from robnas.pipeline.advset_jobs import build_set, score_set
+
+    cfg = resolve_config(args, "advset")
+    if not args.advset:
+        raise InvalidValueError("robnas advset needs --advset DIR (the set to build or to score on)")
+    models = cfg.models if args.model else ()
+    if args.action == "build":
+        try:
+            thresholds = [float(t) for t in args.thresholds.split(",") if t.strip()]
+        except ValueError as exc:
+            raise InvalidValueError(f"--thresholds {args.thresholds!r} must be numbers like 1,3,5,10") from exc
+        return build_set(cfg, args.checkpoint, models, thresholds, Path(args.advset))
+    return score_set(cfg, args.checkpoint, models, Path(args.advset)).results
+
+
 def cmd_run(args: argparse.Namespace) -> Path:
     from robnas.pipeline import run_study
 
@@ -205,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             cmd_list(args)
             return 0
-        where = {"train": cmd_train, "eval": cmd_eval, "run": cmd_run, "transfer": cmd_transfer}[args.command](args)
+        where = {"train": cmd_train, "eval": cmd_eval, "run": cmd_run, "transfer": cmd_transfer,
+                 "advset": cmd_advset}[args.command](args)
     except RobnasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

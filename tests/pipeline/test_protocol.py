@@ -73,3 +73,18 @@ def test_transfer_command(cli, tmp_path):
     bad = cli("transfer", "--model", "resnet18", "--quiet", "--name", "one")
     assert bad.returncode == 2 and "at least two models" in bad.stderr
     assert not (tmp_path / "runs" / "one").exists()
+
+
+def test_advset_build_then_eval(cli, tmp_path):
+    built = cli("advset", "build", "--model", "resnet18", "--kw", "width=2", "--attacks", "fgsm,pgd",
+                "--thresholds", "8,64", "--advset", "sets/a", *TINY_RUN, check=True)
+    assert built.stdout.strip().endswith(str(tmp_path / "sets" / "a"))
+    manifest = json.loads((tmp_path / "sets" / "a" / "manifest.json").read_text())
+    assert manifest["thresholds"] == [8.0, 64.0] and len(manifest["cells"]) == 4
+    again = cli("advset", "build", "--model", "resnet18", "--advset", "sets/a", "--quiet")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    scored = cli("advset", "eval", "--model", "resnet18", "--kw", "width=2", "--advset", "sets/a", "--quiet",
+                 "--name", "score", check=True)
+    data = json.loads((tmp_path / "runs" / "score" / "results" / "advset_scores.json").read_text())
+    assert data["models"]["resnet18"]["n"] == manifest["total"]
+    assert scored.returncode == 0
