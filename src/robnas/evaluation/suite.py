@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from robnas.attacks import create_attack, list_attacks
+from robnas.attacks import ATTACKS, create_attack, list_attacks
 from robnas.attacks.evaluate import evaluate_attack
 from robnas.config.schema import EvalConfig
 from robnas.data import Split, iterate_batches
@@ -24,9 +24,10 @@ from robnas.metrics import confusion_matrix, hrs, mean_confidence
 
 # Column titles of Table 1 of Devaguptapu et al.
 ATTACK_TITLES = {"fgsm": "FGSM", "ffgsm": "F-FGSM", "rfgsm": "R-FGSM", "bim": "BIM", "pgd": "PGD",
-                 "apgd-ce": "AutoPGD"}
+                 "apgd-ce": "AutoPGD", "apgd-dlr": "APGD-DLR", "apgd-t": "APGD-T", "fab-t": "FAB-T",
+                 "square": "Square", "autoattack": "AutoAttack", "cw": "C&W", "deepfool": "DeepFool",
+                 "mifgsm": "MI-FGSM"}
 _ITERATIVE = ("pgd", "bim")
-_LINF_ONLY = ("fgsm", "ffgsm", "rfgsm", "bim")
 
 
 def eps_label(eps: float) -> str:
@@ -40,7 +41,7 @@ def eps_label(eps: float) -> str:
 def attack_params(name: str, eps: float, cfg: EvalConfig, seed: int) -> dict[str, Any]:
     """The paper's settings for ``name`` at ``eps`` (step = alpha_ratio * eps; AutoPGD's own schedule)."""
     params: dict[str, Any] = {"eps": eps, "seed": seed, "early_stop": cfg.early_stop}
-    if name not in _LINF_ONLY:
+    if len(ATTACKS.get(name).norms) > 1:  # single-norm attacks (FGSM family) take no norm parameter
         params["norm"] = cfg.norm
     if name in _ITERATIVE:
         params.update(alpha=cfg.alpha_ratio * eps, steps=cfg.steps)
@@ -55,8 +56,12 @@ def check_suite(cfg: EvalConfig) -> None:
     for name in cfg.attacks:
         if name not in known:
             create_attack(name)  # raises the registry's one-line UnknownNameError
-        if cfg.norm != "Linf" and name in _LINF_ONLY:
-            raise InvalidValueError(f"attack {name!r} is Linf-only; drop it or use --norm Linf")
+        if ATTACKS.get(name).norms == ("L0",):
+            raise InvalidValueError(f"attack {name!r} is an L0 (pixel budget) attack and the suite's eps are "
+                                    "Linf/L2 radii; use it through `robnas advset build` or the Python API")
+        if cfg.norm not in ATTACKS.get(name).norms:
+            raise InvalidValueError(f"attack {name!r} supports {' and '.join(ATTACKS.get(name).norms)}, not "
+                                    f"--norm {cfg.norm}; drop it or change the norm")
     for eps in cfg.eps:
         if eps < 0:
             raise InvalidValueError(f"epsilon must be >= 0, got {eps}; write it like 8/255")
@@ -99,13 +104,15 @@ def evaluate_model(model: nn.Module, split: Split, cfg: EvalConfig, num_classes:
         res = evaluate_attack(model, attack, split.images, split.labels, batch_size=cfg.batch_size)
         key = eps_label(eps)
         robust_all[key] &= ~res.success.to(correct.device)
-        record["attacks"].setdefault(name, {})[key] = {
+        entry = record["attacks"].setdefault(name, {})[key] = {
             "accuracy": _percent(~res.success),
             "confidence": res.mean_confidence,
             "cm": confusion_matrix(res.adv_pred, split.labels, num_classes),
             "seconds": res.seconds,
             "queries": res.queries,
         }
+        if hasattr(attack, "cumulative"):  # ensembles: robust accuracy after each member
+            entry["cumulative"] = {member: 100.0 * acc for member, acc in attack.cumulative}
     for key, robust in robust_all.items():
         record["worst_case"][key] = _percent(robust)
     clean = record["clean"]["accuracy"]
