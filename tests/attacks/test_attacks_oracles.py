@@ -89,3 +89,47 @@ def test_pgd_and_ffgsm_match_torchattacks_from_their_random_start(trained_cnn, b
         theirs = torchattacks.FFGSM(trained_cnn, eps=eps, alpha=1.25 * eps)(x, y)
     ours = create_attack("ffgsm", eps=eps, early_stop=False)(trained_cnn, x, y, x_init=start)
     assert (ours - theirs).abs().max().item() <= 1e-6
+
+
+@pytest.mark.parametrize("norm, eps", [("Linf", 24 / 255), ("L2", 0.5)])
+def test_apgd_dlr_and_targeted_match_autoattack(trained_cnn, batch, norm, eps):
+    from pyautoattack.autopgd_base import APGDAttack_targeted
+
+    x, y = batch[0][:60], batch[1][:60]
+    x_init = start_in_ball(x, eps, norm, seed=7)
+    steps = 30
+    with torch.no_grad():
+        target = trained_cnn(x).argsort(dim=1)[:, -2]  # APGD-T's first target: the runner-up class
+    cases = [("apgd-dlr", {}, APGDAttack(trained_cnn, n_iter=steps, norm=norm, n_restarts=1, eps=eps, loss="dlr",
+                                          rho=0.75, device="cpu")),
+             ("apgd-t", {"n_target_classes": 1},
+              APGDAttack_targeted(trained_cnn, n_iter=steps, norm=norm, n_restarts=1, eps=eps, rho=0.75,
+                                  n_target_classes=1, device="cpu"))]
+    for name, extra, oracle in cases:
+        res = create_attack(name, eps=eps, norm=norm, steps=steps, restarts=1, early_stop=False, **extra).run(
+            trained_cnn, x, y, x_init=x_init)
+        oracle.init_hyperparam(x)
+        oracle.y_target = target if name == "apgd-t" else None
+        with torch.random.fork_rng():
+            x_best, robust_any_iterate, _, _ = oracle.attack_single_run(x, y, x_init)
+        with torch.no_grad():
+            oracle_success = trained_cnn(x_best).argmax(1) != y
+        assert (res.x_adv - x_best).abs().max().item() <= 1e-5, name
+        assert torch.equal(res.success, oracle_success), name
+        evaluation = create_attack(name, eps=eps, norm=norm, steps=steps, restarts=1, **extra).run(
+            trained_cnn, x, y, x_init=x_init)
+        assert torch.equal(evaluation.success, ~robust_any_iterate), name
+
+
+def test_dlr_attacks_need_enough_classes():
+    from torch import nn
+
+    from robnas.errors import InvalidValueError
+
+    two_class = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+    x = torch.rand(4, 1, 8, 8)
+    with torch.no_grad():
+        y = two_class(x).argmax(1)  # correctly classified, so the attack has points to work on
+    for name in ("apgd-dlr", "apgd-t"):
+        with pytest.raises(InvalidValueError, match="classes"):
+            create_attack(name, steps=2).run(two_class, x, y)

@@ -11,7 +11,8 @@ from robnas.errors import InvalidValueError, UnknownNameError
 
 
 def test_registered_names():
-    assert list_attacks() == ["apgd-ce", "bim", "clean", "ffgsm", "fgsm", "pgd", "rfgsm"]
+    assert {"apgd-ce", "bim", "clean", "ffgsm", "fgsm", "pgd", "rfgsm", "apgd-dlr", "apgd-t"} <= set(list_attacks())
+    assert list_attacks() == sorted(list_attacks())
     assert list_attacks("*fgsm") == ["ffgsm", "fgsm", "rfgsm"]
     assert all(isinstance(create_attack(name), Attack) for name in ATTACKS.names())
 

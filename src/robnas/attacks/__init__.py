@@ -1,7 +1,7 @@
 """Adversarial attacks with honest, cheap evaluation semantics.
 
 ``create_attack(name, **params)`` builds one of the registered attacks (``list_attacks()``):
-``clean``, ``fgsm``, ``ffgsm``, ``rfgsm``, ``bim``, ``pgd``, ``apgd-ce``. Calling an attack returns the
+``clean``, ``fgsm``, ``ffgsm``, ``rfgsm``, ``bim``, ``pgd``, ``apgd-ce``, ``apgd-dlr``, ``apgd-t``. Calling an attack returns the
 adversarial images; :meth:`Attack.run` returns an :class:`AttackResult` with the per-sample
 success, the logits at the adversarial points and the number of queries spent.
 """

@@ -29,7 +29,9 @@ from torch import nn
 
 from robnas.attacks.base import Attack, screen_clean
 from robnas.attacks.checks import check_fraction, check_positive_int
-from robnas.attacks.gradient import LossGradient, QueryCounter, cross_entropy_gradient
+from robnas.errors import InvalidValueError
+from robnas.attacks import losses
+from robnas.attacks.gradient import LossGradient, QueryCounter, forward, loss_gradient
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
 from robnas.attacks.state import SampleState
@@ -63,6 +65,7 @@ class _ApgdState(SampleState):
     loss_history: torch.Tensor      # [n, steps + 1]; column t is the loss of iterate t, column 0 stays 0
     best_at_check: torch.Tensor     # best loss at the previous checkpoint
     halved_at_check: torch.Tensor   # whether the step was halved at the previous checkpoint
+    target: torch.Tensor | None     # APGD-T: the class each sample is pushed towards
 
 
 @register_attack("apgd-ce")
@@ -75,6 +78,8 @@ class APGD(Attack):
     """
 
     name = "apgd-ce"
+    # Per-sample loss to maximise: (logits, labels, targets or None) -> [n].
+    loss = staticmethod(losses.cross_entropy)
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 10,
                  rho: float = 0.75, momentum: float = 0.75, seed: int = 0, early_stop: bool = True,
@@ -108,10 +113,15 @@ class APGD(Attack):
             self._single_run(model, x_a, y[active], project_start(start[active], x_a, self.eps, self.norm), active,
                              outcome, counter)
 
+    def _gradient(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None,
+                  counter: QueryCounter) -> LossGradient:
+        return loss_gradient(model, x, y, counter, lambda logits, labels: self.loss(logits, labels, target))
+
     def _single_run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_start: torch.Tensor,
-                    idx: torch.Tensor, outcome: Outcome, counter: QueryCounter) -> None:
+                    idx: torch.Tensor, outcome: Outcome, counter: QueryCounter,
+                    target: torch.Tensor | None = None) -> None:
         """One restart; offers broken samples as they break (early stop) and best-loss points at the end."""
-        g = cross_entropy_gradient(model, x_start, y, counter)
+        g = self._gradient(model, x_start, y, target, counter)
         s = _ApgdState(idx=idx, x=x, y=y, x_adv=x_start, x_prev=x_start.clone(), grad=g.grad,
                        step=torch.full((x.shape[0],) + (1,) * (x.dim() - 1), 2 * self.eps, device=x.device,
                                        dtype=x.dtype),
@@ -119,7 +129,7 @@ class APGD(Attack):
                        logits_best=g.logits.clone(),
                        loss_history=torch.zeros(x.shape[0], self.steps + 1, device=x.device, dtype=g.loss.dtype),
                        best_at_check=g.loss.clone(),
-                       halved_at_check=torch.ones(x.shape[0], dtype=torch.bool, device=x.device))
+                       halved_at_check=torch.ones(x.shape[0], dtype=torch.bool, device=x.device), target=target)
         if self._drop_broken(s, g, outcome):
             return
         for i in range(self.steps):
@@ -130,7 +140,7 @@ class APGD(Attack):
                 z = project(s.x_adv + s.step * ascent_direction(s.grad, self.norm), s.x, self.eps, self.norm)
                 s.x_adv = project(s.x_adv + (z - s.x_adv) * weight + displacement * (1 - weight),
                                   s.x, self.eps, self.norm)
-            g = cross_entropy_gradient(model, s.x_adv, s.y, counter)
+            g = self._gradient(model, s.x_adv, s.y, s.target, counter)
             if self._drop_broken(s, g, outcome):
                 return
             s.grad = g.grad
@@ -170,3 +180,63 @@ class APGD(Attack):
         s.step[halve] /= 2.0
         s.x_adv[halve] = s.x_best[halve]
         s.grad[halve] = s.grad_best[halve]
+
+
+@register_attack("apgd-dlr")
+class APGDDLR(APGD):
+    """APGD on the DLR loss (untargeted); AutoAttack+ runs it after APGD-CE."""
+
+    name = "apgd-dlr"
+    loss = staticmethod(losses.dlr)
+
+    def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 1,
+                 rho: float = 0.75, momentum: float = 0.75, seed: int = 0, early_stop: bool = True,
+                 batch_size: int | None = None) -> None:
+        super().__init__(eps=eps, norm=norm, steps=steps, restarts=restarts, rho=rho, momentum=momentum, seed=seed,
+                         early_stop=early_stop, batch_size=batch_size)
+
+
+@register_attack("apgd-t")
+class APGDTargeted(APGD):
+    """APGD-T: APGD on the targeted DLR loss, once per target among the ``n_target_classes`` classes the
+    clean point ranks highest after its top class (AutoAttack: 9), each with ``restarts`` runs.
+
+    As in the official ``APGDAttack_targeted``, each target run covers only the points still robust
+    and success is untargeted (any wrong class). Without early stopping a point keeps, across targets,
+    the first fooling point or else the highest-loss one.
+    """
+
+    name = "apgd-t"
+    loss = staticmethod(losses.targeted_dlr)
+
+    def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 1,
+                 n_target_classes: int = 9, rho: float = 0.75, momentum: float = 0.75, seed: int = 0,
+                 early_stop: bool = True, batch_size: int | None = None) -> None:
+        super().__init__(eps=eps, norm=norm, steps=steps, restarts=restarts, rho=rho, momentum=momentum, seed=seed,
+                         early_stop=early_stop, batch_size=batch_size)
+        self.n_target_classes = check_positive_int(self.name, "n_target_classes", n_target_classes)
+
+    def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
+                gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:
+        clean_logits = forward(model, x, counter)
+        if self.n_target_classes > clean_logits.shape[1] - 1:
+            raise InvalidValueError(f"attack 'apgd-t': n_target_classes={self.n_target_classes} but the model has "
+                                    f"only {clean_logits.shape[1] - 1} wrong classes; lower n_target_classes")
+        ranking = clean_logits.argsort(dim=1)  # ascending: column -k is the k-th highest class
+        all_idx = torch.arange(x.shape[0], device=x.device)
+        first = True
+        for k in range(2, self.n_target_classes + 2):
+            for _ in range(self.restarts):
+                start = x_init if first and x_init is not None else random_on_sphere(x, self.eps, self.norm, gen)
+                if not self.early_stop:
+                    active = all_idx
+                elif first:
+                    active = screen_clean(model, x, y, outcome, counter)
+                else:
+                    active = outcome.robust_indices()
+                first = False
+                if active.numel() == 0:
+                    return
+                x_a = x[active]
+                self._single_run(model, x_a, y[active], project_start(start[active], x_a, self.eps, self.norm),
+                                 active, outcome, counter, target=ranking[active, -k])

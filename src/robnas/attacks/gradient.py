@@ -7,6 +7,7 @@ the model's parameters (``p.grad`` stays as the caller left it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -40,9 +41,9 @@ class LossGradient:
     grad: torch.Tensor
 
 
-def cross_entropy_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                           counter: QueryCounter) -> LossGradient:
-    """Per-sample CE loss at ``x`` and the gradient of its sum w.r.t. ``x``.
+def loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, counter: QueryCounter,
+                  loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> LossGradient:
+    """Per-sample ``loss_fn(logits, y)`` at ``x`` and the gradient of its sum w.r.t. ``x``.
 
     The sum (not the mean) makes each sample's gradient independent of the batch size, so a
     sample's trajectory does not change when broken samples leave the batch.
@@ -51,6 +52,12 @@ def cross_entropy_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         logits = model(x)
-        loss = F.cross_entropy(logits, y, reduction="none")
+        loss = loss_fn(logits, y)
         (grad,) = torch.autograd.grad(loss.sum(), [x])
     return LossGradient(logits.detach(), loss.detach(), grad.detach())
+
+
+def cross_entropy_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                           counter: QueryCounter) -> LossGradient:
+    """Per-sample cross-entropy at ``x`` and its input gradient (see :func:`loss_gradient`)."""
+    return loss_gradient(model, x, y, counter, lambda logits, labels: F.cross_entropy(logits, labels, reduction="none"))
