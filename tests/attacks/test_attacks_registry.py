@@ -11,7 +11,7 @@ from robnas.errors import InvalidValueError, UnknownNameError
 
 
 def test_registered_names():
-    assert {"apgd-ce", "bim", "clean", "ffgsm", "fgsm", "pgd", "rfgsm", "apgd-dlr", "apgd-t"} <= set(list_attacks())
+    assert {"apgd-ce", "bim", "clean", "ffgsm", "fgsm", "pgd", "rfgsm", "apgd-dlr", "apgd-t", "square"} <= set(list_attacks())
     assert list_attacks() == sorted(list_attacks())
     assert list_attacks("*fgsm") == ["ffgsm", "fgsm", "rfgsm"]
     assert all(isinstance(create_attack(name), Attack) for name in ATTACKS.names())
