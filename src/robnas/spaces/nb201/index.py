@@ -28,7 +28,7 @@ NUM_CLASSES = 6466
 _SHUFFLE_SEED = 88
 
 
-def _arch_from_ops(ops: tuple[str, ...]) -> Arch:
+def arch_from_ops(ops: tuple[str, ...]) -> Arch:
     """Six ops in edge order (1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2) -> nodes."""
     return ((ops[0], 0),), ((ops[1], 0), (ops[2], 1)), ((ops[3], 0), (ops[4], 1), (ops[5], 2))
 
@@ -36,7 +36,7 @@ def _arch_from_ops(ops: tuple[str, ...]) -> Arch:
 @lru_cache(maxsize=1)
 def all_archs() -> tuple[str, ...]:
     """Every arch string, position = NAS-Bench-201 id."""
-    archs = [arch_to_str(_arch_from_ops(ops)) for ops in itertools.product(OPS_NB201, repeat=6)]
+    archs = [arch_to_str(arch_from_ops(ops)) for ops in itertools.product(OPS_NB201, repeat=6)]
     random.Random(_SHUFFLE_SEED).shuffle(archs)
     return tuple(archs)
 
