@@ -19,8 +19,10 @@ from robnas.attacks.registry import ATTACKS
 # Small budgets keep every example fast; the semantics do not depend on the budget.
 _FAST = {"pgd": {"steps": 3, "restarts": 2}, "bim": {"steps": 3}, "apgd-ce": {"steps": 6, "restarts": 2},
          "square": {"queries": 20}, "apgd-dlr": {"steps": 6, "restarts": 2},
-         "apgd-t": {"steps": 6, "n_target_classes": 2}}
-_EPS = {"Linf": [1 / 255, 8 / 255, 0.3], "L2": [0.1, 1.0, 3.0]}
+         "apgd-t": {"steps": 6, "n_target_classes": 2}, "cw": {"steps": 4, "search_steps": 2},
+         "deepfool": {"steps": 3}, "mifgsm": {"steps": 3}, "fab-t": {"steps": 5, "restarts": 2, "n_target_classes": 2},
+         "onepixel": {"population": 8, "generations": 3}, "pgd-l0": {"steps": 3, "restarts": 2}}
+_EPS = {"Linf": [1 / 255, 8 / 255, 0.3], "L2": [0.1, 1.0, 3.0], "L0": [1, 3, 10]}
 
 CASES = [(name, norm) for name in list_attacks() for norm in ATTACKS.get(name).norms]
 SLACK = 1e-6

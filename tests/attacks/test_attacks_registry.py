@@ -11,9 +11,9 @@ from robnas.errors import InvalidValueError, UnknownNameError
 
 
 def test_registered_names():
-    assert {"apgd-ce", "bim", "clean", "ffgsm", "fgsm", "pgd", "rfgsm", "apgd-dlr", "apgd-t", "square"} <= set(list_attacks())
+    assert {"apgd-ce", "bim", "clean", "ffgsm", "fgsm", "pgd", "rfgsm", "apgd-dlr", "apgd-t", "square", "fab-t", "cw", "deepfool", "mifgsm", "onepixel", "pgd-l0"} <= set(list_attacks())
     assert list_attacks() == sorted(list_attacks())
-    assert list_attacks("*fgsm") == ["ffgsm", "fgsm", "rfgsm"]
+    assert list_attacks("*fgsm") == ["ffgsm", "fgsm", "mifgsm", "rfgsm"]
     assert all(isinstance(create_attack(name), Attack) for name in ATTACKS.names())
 
 
@@ -31,7 +31,7 @@ def test_paper_defaults():
 
 def test_unknown_name():
     with pytest.raises(UnknownNameError, match="choose one of"):
-        create_attack("cw")
+        create_attack("carlini-wagner-linf")
 
 
 @pytest.mark.parametrize("name, params", [

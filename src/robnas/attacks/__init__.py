@@ -1,7 +1,9 @@
 """Adversarial attacks with honest, cheap evaluation semantics.
 
 ``create_attack(name, **params)`` builds one of the registered attacks (``list_attacks()``):
-``clean``, ``fgsm``, ``ffgsm``, ``rfgsm``, ``bim``, ``pgd``, ``apgd-ce``, ``apgd-dlr``, ``apgd-t``, ``square`` (score-based, black-box). Calling an attack returns the
+``clean``, ``fgsm``, ``ffgsm``, ``rfgsm``, ``bim``, ``pgd``, ``mifgsm``, ``apgd-ce``, ``apgd-dlr``,
+``apgd-t``, ``fab-t``, ``cw``, ``deepfool``, ``square`` (score-based, black-box), and the pixel (L0)
+attacks ``onepixel`` (differential evolution) and ``pgd-l0`` (sparse PGD). Calling an attack returns the
 adversarial images; :meth:`Attack.run` returns an :class:`AttackResult` with the per-sample
 success, the logits at the adversarial points and the number of queries spent.
 """
@@ -10,7 +12,8 @@ from robnas.attacks.base import Attack, AttackResult
 from robnas.attacks.registry import ATTACKS, attack_parameters, create_attack, list_attacks, register_attack
 
 # Importing the attack modules registers them.
-from robnas.attacks import apgd, clean, fgsm, pgd, square  # noqa: E402,F401  isort: skip
+from robnas.attacks import (apgd, clean, cw, deepfool, fab, fgsm, mifgsm, onepixel, pgd, sparse,  # noqa: E402,F401  isort: skip
+                            square)
 
 __all__ = ["ATTACKS", "Attack", "AttackResult", "attack_parameters", "create_attack", "list_attacks",
            "register_attack"]

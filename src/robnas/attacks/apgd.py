@@ -1,4 +1,7 @@
-"""APGD-CE: Auto-PGD on the cross-entropy loss (Croce & Hein, ICML 2020), Linf and L2.
+"""Auto-PGD (Croce & Hein, ICML 2020), Linf and L2: APGD-CE, APGD-DLR and APGD-T.
+
+The three attacks share one loop and differ only in the per-sample loss they maximise
+(:mod:`robnas.attacks.losses`): cross-entropy, DLR, or targeted DLR towards a class ``t``.
 
 Step size adapted at checkpoints instead of fixed: start at 2*eps; momentum-mixed steps
 ``x <- P(x + m (z - x) + (1 - m)(x - x_prev))`` with ``z = P(x + eta * direction(grad))``;
@@ -18,6 +21,18 @@ Where the paper's text and the official code (``autoattack/autopgd_base.py``, pi
   start (the official code reads an unfilled, zero-initialised history there);
 * condition (2) is not applied at the first checkpoint;
 * after a restart from the best point, the next momentum term is (best point - previous iterate).
+
+APGD-T follows ``APGDAttack_targeted.perturb``: one run per target among the ``n_target_classes``
+classes the clean point ranks highest after its top class (sorting the clean logits), each run
+from a fresh random start and only on the points still robust; success is untargeted. Departures:
+
+* the ranking is computed once per chunk from one clean forward pass (the official code re-sorts
+  the clean logits of the still-robust points for each target: the same classes);
+* ``x_init`` replaces the start of the first run only (the official ``perturb`` ignores it);
+* without early stopping every target runs on every point and a point keeps the first fooling
+  point, else the highest targeted-DLR loss over all targets (the official code has no such mode);
+* DLR takes ``max_{i != y} z_i`` directly (the official code reads the 2nd or 1st sorted logit
+  depending on whether ``y`` is on top: the same value).
 """
 
 from __future__ import annotations
@@ -219,6 +234,7 @@ class APGDTargeted(APGD):
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:
         clean_logits = forward(model, x, counter)
+        losses.need_classes(clean_logits, 4, "targeted DLR")  # first: fewer target classes would not help
         if self.n_target_classes > clean_logits.shape[1] - 1:
             raise InvalidValueError(f"attack 'apgd-t': n_target_classes={self.n_target_classes} but the model has "
                                     f"only {clean_logits.shape[1] - 1} wrong classes; lower n_target_classes")

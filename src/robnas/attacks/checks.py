@@ -17,6 +17,14 @@ def check_eps(attack: str, eps: object) -> float:
     return float(eps)
 
 
+def check_radius_or_inf(attack: str, eps: object) -> float:
+    """A radius >= 0 that may be +inf: minimum-norm attacks (C&W, DeepFool) are unbounded by default."""
+    if isinstance(eps, bool) or not isinstance(eps, Real) or math.isnan(float(eps)) or float(eps) < 0:
+        raise InvalidValueError(f"attack {attack!r}: eps must be a number >= 0 such as 0.5, or float('inf') for "
+                                f"an unbounded minimum-norm attack, got {eps!r}")
+    return float(eps)
+
+
 def check_norm(attack: str, norm: object, supported: tuple[str, ...]) -> str:
     if norm not in supported:
         raise InvalidValueError(f"attack {attack!r} supports norm {' or '.join(supported)}, got {norm!r}; "
@@ -39,6 +47,20 @@ def check_step(attack: str, name: str, value: object) -> float:
     return float(value)
 
 
+def check_positive(attack: str, name: str, value: object) -> float:
+    """A finite number > 0 that is not a step size (a loss weight such as C&W's c, a learning rate)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)) or float(value) <= 0:
+        raise InvalidValueError(f"attack {attack!r}: {name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_non_negative(attack: str, name: str, value: object) -> float:
+    """A finite number >= 0 (a confidence margin, an overshoot, a momentum decay)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)) or float(value) < 0:
+        raise InvalidValueError(f"attack {attack!r}: {name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 def check_fraction(attack: str, name: str, value: object, include_one: bool = False) -> float:
     """A number in (0, 1) (or (0, 1] with ``include_one``)."""
     ok = (not isinstance(value, bool) and isinstance(value, Real)
@@ -46,6 +68,33 @@ def check_fraction(attack: str, name: str, value: object, include_one: bool = Fa
     if not ok:
         bound = "(0, 1]" if include_one else "(0, 1)"
         raise InvalidValueError(f"attack {attack!r}: {name} must be a number in {bound}, got {value!r}")
+    return float(value)
+
+
+def check_pixel_budget(attack: str, eps: object) -> int:
+    """L0 attacks: ``eps`` is a number of pixels, a whole number >= 0 (an integral float such as 3.0 is accepted).
+
+    0 is the clean point, as eps 0 is for the other norms (the base class then attacks nothing).
+    """
+    whole = (not isinstance(eps, bool) and isinstance(eps, Real) and math.isfinite(float(eps))
+             and float(eps).is_integer() and float(eps) >= 0)
+    if not whole:
+        raise InvalidValueError(f"attack {attack!r} is an L0 attack: eps is its pixel budget and must be a whole "
+                                f"number of pixels >= 0 such as 1, 3 or 10, got {eps!r}")
+    return int(eps)
+
+
+def check_int_at_least(attack: str, name: str, value: object, minimum: int, why: str) -> int:
+    """An integer >= ``minimum``; ``why`` says what needs that many (it ends the message)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < minimum:
+        raise InvalidValueError(f"attack {attack!r}: {name} must be an integer >= {minimum} ({why}), got {value!r}")
+    return int(value)
+
+
+def check_number_in(attack: str, name: str, value: object, low: float, high: float) -> float:
+    """A number in ``(low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not low < float(value) <= high:
+        raise InvalidValueError(f"attack {attack!r}: {name} must be a number in ({low:g}, {high:g}], got {value!r}")
     return float(value)
 
 

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from robnas.errors import InvalidValueError
 
 
-def _need_classes(logits: torch.Tensor, n: int, loss: str) -> None:
+def need_classes(logits: torch.Tensor, n: int, loss: str) -> None:
+    """DLR divides by a gap between sorted logits that only exists with ``n`` classes or more."""
     if logits.shape[1] < n:
         raise InvalidValueError(f"the {loss} loss needs a model with at least {n} classes, this one has "
                                 f"{logits.shape[1]}; use a cross-entropy attack (apgd-ce, pgd)")
@@ -25,7 +26,7 @@ def cross_entropy(logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | 
 
 
 def dlr(logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
-    _need_classes(logits, 3, "DLR")
+    need_classes(logits, 3, "DLR")
     ordered = logits.sort(dim=1, descending=True).values
     true = logits.gather(1, y[:, None]).squeeze(1)
     best_other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
@@ -34,7 +35,7 @@ def dlr(logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None = Non
 
 def targeted_dlr(logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
     assert target is not None, "targeted DLR needs a target class per sample"
-    _need_classes(logits, 4, "targeted DLR")
+    need_classes(logits, 4, "targeted DLR")
     ordered = logits.sort(dim=1, descending=True).values
     true = logits.gather(1, y[:, None]).squeeze(1)
     aimed = logits.gather(1, target[:, None]).squeeze(1)

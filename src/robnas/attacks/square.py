@@ -18,14 +18,15 @@ L2: start with a grid of ``H // 5``-sided windows, each filled with the official
 scaled to length eps. A step (odd side >= 3) takes two random windows: the perturbation in the
 second is removed and its mass, plus the budget still unused, is moved into the first, where the
 old content (normalised) plus a fresh ``eta`` with random signs is rescaled per channel to
-``sqrt(unused^2 / C + ||delta over both windows||^2)``; the whole perturbation is then
+``sqrt((eps^2 - ||delta||^2) / C + ||delta over both windows||^2)``; the whole perturbation is then
 rescaled to length eps and clipped to [0, 1].
 
-Departures from the official code (``pyautoattack/square.py``), none of which change the
-distribution a single sample's search follows:
+Departures from the official code (``pyautoattack/square.py``):
 
 * windows, signs and ``eta``'s orientation are drawn per sample, not once per batch, so a
-  sample's trajectory does not depend on which samples share its batch (they leave as they break);
+  sample's trajectory does not depend on which samples share its batch (they leave as they break).
+  Each sample's search follows the same distribution; only the correlation between samples goes,
+  so a batch's robust accuracy varies less from seed to seed than the official code's;
 * the official loop makes ``queries`` iterations after the initial query; we make ``queries - 1``,
   so ``queries`` is the whole per-point budget (plus one clean screening query in evaluation mode);
 * success is the argmax differing from the label (the official code uses margin <= 0, which
@@ -130,15 +131,15 @@ def random_eta(shape: tuple[int, ...], side: int, gen: torch.Generator, like: to
     return torch.where(flip, pattern.T, pattern)
 
 
-def place(patterns: torch.Tensor, top: torch.Tensor, left: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """``[m, 1, H, W]``: each sample's ``side x side`` pattern ``patterns[i]`` at its offset, zero elsewhere."""
-    side = patterns.shape[-1]
-    rows = torch.arange(h, device=top.device)[None] - top[:, None]
-    cols = torch.arange(w, device=top.device)[None] - left[:, None]
-    inside = ((rows >= 0) & (rows < side))[:, :, None] & ((cols >= 0) & (cols < side))[:, None, :]
-    batch = torch.arange(top.shape[0], device=top.device)[:, None, None]
-    placed = patterns[batch, rows.clamp(0, side - 1)[:, :, None], cols.clamp(0, side - 1)[:, None, :]]
-    return (placed * inside)[:, None]
+def selector(offset: torch.Tensor, side: int, extent: int, like: torch.Tensor) -> torch.Tensor:
+    """One-hot ``[m, extent, side]``: entry ``(i, r, j)`` is 1 where ``r == offset[i] + j``.
+
+    A window is a pair of selectors ``R`` (rows) and ``C`` (columns): ``R @ P @ C^T`` places a
+    ``side x side`` pattern ``P`` at the window, and ``R 1 1^T C^T`` is the window's mask. Two
+    small batched matrix products are much cheaper than gathering with per-sample indices.
+    """
+    positions = torch.arange(extent, device=offset.device)[None, :, None] - offset[:, None, None]
+    return (positions == torch.arange(side, device=offset.device)[None, None, :]).to(like.dtype)
 
 
 def linf_start(x: torch.Tensor, eps: float, gen: torch.Generator) -> torch.Tensor:
@@ -172,22 +173,34 @@ def linf_candidate(x: torch.Tensor, x_best: torch.Tensor, eps: float, p: float, 
 
 
 def l2_candidate(x: torch.Tensor, x_best: torch.Tensor, eps: float, p: float, gen: torch.Generator) -> torch.Tensor:
-    """One L2 proposal per sample: window 2 is emptied into window 1, which gets a fresh ``eta``."""
+    """One L2 proposal per sample: two random windows, a random ``eta`` orientation and channel signs."""
     m, c, h, w = x.shape
     side = max(int(round(math.sqrt(p * h * w))), 3)
     side = min(side + 1 - side % 2, h, w)  # odd, as the official code
-    top1, left1 = random_offsets(m, h, side, gen, x), random_offsets(m, w, side, gen, x)
-    top2, left2 = random_offsets(m, h, side, gen, x), random_offsets(m, w, side, gen, x)
+    first = (random_offsets(m, h, side, gen, x), random_offsets(m, w, side, gen, x))
+    second = (random_offsets(m, h, side, gen, x), random_offsets(m, w, side, gen, x))
+    return l2_step(x, x_best, eps, first, second, random_eta((m,), side, gen, x), random_signs((m, c, 1, 1), gen, x))
+
+
+def l2_step(x: torch.Tensor, x_best: torch.Tensor, eps: float, first: tuple[torch.Tensor, torch.Tensor],
+            second: tuple[torch.Tensor, torch.Tensor], patterns: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    """The L2 update for given windows (``(top, left)`` per sample, side ``patterns.shape[-1]``):
+    window 2 is emptied into window 1, which gets ``patterns * signs`` plus its old content."""
+    c, h, w = x.shape[1:]
+    side = patterns.shape[-1]
     delta = x_best - x
-    first, second = window_mask(top1, left1, side, h, w), window_mask(top2, left2, side, h, w)
+    rows, cols = selector(first[0], side, h, x), selector(first[1], side, w, x)
+    inside = (rows.sum(-1)[:, :, None] * cols.sum(-1)[:, None, :])[:, None]  # float masks [m, 1, H, W]
+    both = torch.maximum(inside, window_mask(second[0], second[1], side, h, w).to(x.dtype))
     # Window sums are taken over the whole image with the other pixels masked to zero.
-    old = delta * first
+    old = delta * inside
     old_unit = old / (_TINY + _channel_norm(old))
-    mass_in_windows = _channel_norm(delta * (first | second))
+    mass_in_windows = _channel_norm(delta * both)
     unused = (eps ** 2 - l2_norm(delta) ** 2).clamp(min=0.0)
-    fresh = place(random_eta((m,), side, gen, x), top1, left1, h, w) * random_signs((m, c, 1, 1), gen, x) + old_unit
+    fresh = (rows @ patterns @ cols.transpose(1, 2))[:, None] * signs + old_unit
     fresh = fresh / (_TINY + _channel_norm(fresh)) * (unused / c + mass_in_windows ** 2).sqrt()
-    delta = torch.where(first, fresh, delta.masked_fill(second, 0.0))
+    # Window 2 is emptied, window 1 replaced (fresh is exactly zero outside window 1).
+    delta = delta * (1.0 - both) + fresh
     return (x + eps * unit(delta, "L2")).clamp(0.0, 1.0)
 
 
@@ -232,7 +245,10 @@ class Square(Attack):
         if x.dim() != 4:
             raise InvalidValueError(f"attack 'square' needs images shaped [N, C, H, W], got {tuple(x.shape)}; "
                                     f"reshape flat inputs to images")
-        active = screen_clean(model, x, y, outcome, counter) if self.early_stop else torch.arange(x.shape[0], device=x.device)
+        if self.early_stop:
+            active = screen_clean(model, x, y, outcome, counter)
+        else:  # every point is searched, including those misclassified when clean
+            active = torch.arange(x.shape[0], device=x.device)
         if active.numel() == 0:
             return
         x_a, y_a = x[active], y[active]

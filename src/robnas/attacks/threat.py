@@ -28,7 +28,9 @@ def linf_norm(v: torch.Tensor) -> torch.Tensor:
 
 
 def perturbation_norm(v: torch.Tensor, norm: str) -> torch.Tensor:
-    """Per-sample ``||v||_p`` as a flat ``[N]`` tensor."""
+    """Per-sample ``||v||_p`` as a flat ``[N]`` tensor; for ``"L0"`` the number of changed pixels."""
+    if norm == "L0":
+        return changed_pixels(v).to(v.dtype)
     return (linf_norm(v) if norm == "Linf" else l2_norm(v)).flatten()
 
 
@@ -87,3 +89,38 @@ def random_on_sphere(x: torch.Tensor, eps: float, norm: str, gen: torch.Generato
     """
     noise = uniform(x.shape, gen, x, -1.0, 1.0) if norm == "Linf" else normal(x.shape, gen, x)
     return x + eps * unit(noise, norm)
+
+
+# ---- The pixel (L0) threat model: at most k spatial positions change, each by any amount within [0, 1].
+# A pixel is one spatial position of an image [N, C, H, W]; all its channels may change together
+# (the threat model of one-pixel attacks and of Croce & Hein's PGD_0). Inputs without a channel
+# axis ([N, D]) count every feature as a pixel.
+
+
+def _pixels(v: torch.Tensor) -> torch.Tensor:
+    """``v`` seen as ``[N, C, P]``: channels, then the flattened spatial positions."""
+    return v.flatten(2) if v.dim() >= 3 else v[:, None, :]
+
+
+def changed_pixels(v: torch.Tensor) -> torch.Tensor:
+    """Per-sample number (int64, ``[N]``) of spatial positions where any channel of ``v`` is nonzero."""
+    return (_pixels(v) != 0).any(1).sum(1)
+
+
+def project_pixels(x_adv: torch.Tensor, x: torch.Tensor, k: int) -> torch.Tensor:
+    """Closest point (Euclidean) to ``x_adv`` that lies in [0, 1] and differs from ``x`` in at most ``k`` pixels.
+
+    Clipping into [0, 1] is the box projection of each coordinate; keeping pixel ``j`` (clipped)
+    instead of resetting it to ``x`` then lowers the squared distance by
+    ``||d_j||^2 - ||d_j - clip(d_j)||^2`` (``d = x_adv - x``), so the projection keeps the ``k``
+    pixels with the largest such gain: the projection of Croce & Hein (ICCV 2019, PGD_0). Unlike
+    their code, ties never keep more than ``k`` pixels, and pixels not kept equal ``x`` bit for bit.
+    """
+    clipped = x_adv.clamp(0.0, 1.0)
+    delta, kept = _pixels(x_adv - x), _pixels(clipped - x)
+    gain = (delta.pow(2) - (delta - kept).pow(2)).sum(1)
+    if k >= gain.shape[1]:
+        return clipped
+    mask = torch.zeros_like(gain, dtype=torch.bool).scatter_(1, gain.topk(k, dim=1).indices, True)
+    shape = (x.shape[0], 1, *x.shape[2:]) if x.dim() >= 3 else x.shape
+    return torch.where(mask.view(shape), clipped, x)

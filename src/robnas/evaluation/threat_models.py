@@ -58,7 +58,7 @@ PROTOCOLS: dict[str, tuple[ThreatModel, ...]] = {
         ThreatModel("fgsm", "Linf", FGSM_EPS_255),
         ThreatModel("pgd", "Linf", OTHER_EPS_255, {"steps": 10, "norm": "Linf"}),
         ThreatModel("apgd-ce", "Linf", OTHER_EPS_255, {"steps": 100, "restarts": 1, "norm": "Linf"}, prefix="aa_"),
-        ThreatModel("square", "Linf", OTHER_EPS_255, {"queries": 5000, "norm": "Linf"}, prefix="aa_"),
+        ThreatModel("square", "Linf", OTHER_EPS_255, {"queries": 5000, "norm": "Linf", "rescale_schedule": False}, prefix="aa_"),
     ),
 }
 
