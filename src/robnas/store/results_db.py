@@ -1,0 +1,307 @@
+"""The results database: one SQLite row per architecture evaluation, and the search's cache.
+
+A row is identified by ``(space, key, dataset, budget, seed)``: the canonical key of the
+architecture (equivalent architectures share it), the dataset, the budget -- everything that
+determines the measured numbers (epochs, adversarial training, subset sizes, objectives, ...) as a
+canonical JSON string -- and the evaluation seed. A search asks the database before it trains, so
+a re-proposed or equivalent architecture is read back instead of retrained.
+
+Durability and concurrency: the database runs in WAL mode with ``synchronous=FULL`` and a busy
+timeout, and every write is one ``BEGIN IMMEDIATE`` transaction, so ``kill -9`` of a writer at any
+moment loses no committed evaluation, and several processes can write at once (SQLite serialises
+them; readers never block). A row moves ``pending`` -> ``running`` -> ``done`` or ``failed``; the
+first ``done`` wins, so two searches that evaluate the same architecture concurrently keep one
+answer. ``attempts`` counts how often an evaluation was started, which makes "nothing completed
+was redone" checkable after a resume.
+
+Tabular mode: rows imported from a benchmark table (:func:`robnas.store.benchmark_tables`) are
+ordinary ``done`` rows whose budget is ``{"table": name}``; :class:`TableEvaluator
+<robnas.search.discrete.evaluators.TableEvaluator>` answers from them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from robnas.errors import DataError, InvalidValueError
+from robnas.store.atomic import write_atomic, write_json_atomic
+
+SCHEMA_VERSION = 1
+STATUSES = ("pending", "running", "done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evaluations (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    space     TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    arch      TEXT NOT NULL,
+    dataset   TEXT NOT NULL,
+    budget    TEXT NOT NULL,
+    seed      INTEGER NOT NULL,
+    status    TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    metrics   TEXT NOT NULL DEFAULT '{}',
+    error     TEXT,
+    seconds   REAL,
+    worker    TEXT,
+    run       TEXT,
+    attempts  INTEGER NOT NULL DEFAULT 0,
+    created   REAL NOT NULL,
+    started   REAL,
+    finished  REAL,
+    UNIQUE (space, key, dataset, budget, seed)
+);
+CREATE INDEX IF NOT EXISTS evaluations_by_run ON evaluations (run);
+"""
+
+_COLUMNS = ("id", "space", "key", "arch", "dataset", "budget", "seed", "status", "metrics", "error", "seconds",
+            "worker", "run", "attempts", "created", "started", "finished")
+
+
+def budget_key(budget: dict[str, Any]) -> str:
+    """The canonical JSON string of a budget: sorted keys, no whitespace, so equal budgets compare equal."""
+    try:
+        return json.dumps(budget, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidValueError(f"an evaluation budget must be plain JSON data without NaN, got {budget!r:.200}") from exc
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where an evaluation lives: every field of the unique key except the architecture's key."""
+
+    space: str
+    dataset: str
+    budget: str   # budget_key(...) output
+    seed: int
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of the ``evaluations`` table."""
+
+    id: int
+    space: str
+    key: str
+    arch: str
+    dataset: str
+    budget: str
+    seed: int
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float | None = None
+    worker: str | None = None
+    run: str | None = None
+    attempts: int = 0
+    created: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status == "done"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _record(row: sqlite3.Row) -> Record:
+    values = dict(zip(_COLUMNS, row))
+    values["metrics"] = json.loads(values["metrics"])
+    return Record(**values)
+
+
+class ResultsDB:
+    """A handle on one results database file (created on first use). Not shared between processes:
+    each process opens its own handle on the same path."""
+
+    def __init__(self, path: str | Path, timeout: float = 60.0, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly:
+            if not self.path.is_file():
+                raise DataError(f"results database {self.path} does not exist")
+            uri = f"file:{self.path.resolve()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        try:
+            if not readonly:
+                self._init_schema()
+            self._check_version()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise DataError(f"{self.path} is not a robnas results database ({exc}); move it away or pick "
+                            "another path") from exc
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _init_schema(self) -> None:
+        # WAL: readers never block the writer and a crashed writer's committed transactions stay.
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = FULL")
+        with self._write() as conn:
+            for statement in filter(str.strip, _SCHEMA.split(";")):  # executescript would COMMIT first
+                conn.execute(statement)
+            conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)",
+                         (str(SCHEMA_VERSION),))
+
+    def _check_version(self) -> None:
+        row = self._conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            raise DataError(f"{self.path} has results-database schema {row[0] if row else None!r}, this robnas "
+                            f"reads version {SCHEMA_VERSION}; export it with the robnas that wrote it")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; IMMEDIATE takes the write lock up front so concurrent writers queue
+        on the busy timeout instead of failing on a lock upgrade."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "ResultsDB":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def get(self, slot: Slot, key: str) -> Record | None:
+        row = self._conn.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM evaluations WHERE space=? AND key=? AND dataset=? AND budget=? "
+            "AND seed=?", (slot.space, key, slot.dataset, slot.budget, slot.seed)).fetchone()
+        return _record(row) if row else None
+
+    def get_many(self, slot: Slot, keys: Sequence[str]) -> dict[str, Record]:
+        """The rows of ``keys`` in ``slot`` that exist, by key."""
+        out: dict[str, Record] = {}
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), 500):  # stay under SQLite's host-parameter limit
+            chunk = unique[i:i + 500]
+            rows = self._conn.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM evaluations WHERE space=? AND dataset=? AND budget=? AND seed=? "
+                f"AND key IN ({', '.join('?' * len(chunk))})",
+                (slot.space, slot.dataset, slot.budget, slot.seed, *chunk)).fetchall()
+            out.update((r.key, r) for r in map(_record, rows))
+        return out
+
+    def records(self, *, space: str | None = None, dataset: str | None = None, budget: str | None = None,
+                status: str | None = None, run: str | None = None) -> list[Record]:
+        """Rows matching every given filter, in insertion order."""
+        filters = {"space": space, "dataset": dataset, "budget": budget, "status": status, "run": run}
+        where = [(f"{name} = ?", value) for name, value in filters.items() if value is not None]
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM evaluations"
+        if where:
+            sql += " WHERE " + " AND ".join(w for w, _ in where)
+        return [_record(r) for r in self._conn.execute(sql + " ORDER BY id", [v for _, v in where]).fetchall()]
+
+    def count(self, **filters: Any) -> int:
+        return len(self.records(**filters))
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def add_pending(self, slot: Slot, items: Iterable[tuple[str, str]], run: str | None = None) -> None:
+        """Register ``(key, arch)`` pairs a search is about to evaluate (existing rows are left alone)."""
+        now = time.time()
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO evaluations (space, key, arch, dataset, budget, seed, status, run, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                [(slot.space, key, arch, slot.dataset, slot.budget, slot.seed, run, now) for key, arch in items])
+
+    def start(self, slot: Slot, key: str, arch: str, run: str | None = None) -> Record:
+        """Mark an evaluation as running (creating its row if needed) and count the attempt.
+
+        A row that is already ``done`` is returned unchanged: the caller must use it, not re-evaluate."""
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO evaluations (space, key, arch, dataset, budget, seed, status, run, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
+                (slot.space, key, arch, slot.dataset, slot.budget, slot.seed, run, now))
+            conn.execute(
+                "UPDATE evaluations SET status='running', attempts=attempts+1, started=?, run=?, error=NULL "
+                "WHERE space=? AND key=? AND dataset=? AND budget=? AND seed=? AND status != 'done'",
+                (now, run, slot.space, key, slot.dataset, slot.budget, slot.seed))
+        record = self.get(slot, key)
+        assert record is not None
+        return record
+
+    def finish(self, slot: Slot, key: str, arch: str, metrics: dict[str, float], *, seconds: float | None = None,
+               worker: str | None = None, run: str | None = None, error: str | None = None) -> Record:
+        """Store a finished evaluation (``error`` set: a failed one). The first ``done`` row wins."""
+        status = "failed" if error is not None else "done"
+        clean = {str(k): float(v) for k, v in metrics.items()}
+        if any(math.isnan(v) for v in clean.values()):
+            raise InvalidValueError(f"evaluation of {arch!r} produced NaN metrics {clean}")
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO evaluations (space, key, arch, dataset, budget, seed, status, metrics, error, seconds, "
+                "worker, run, attempts, created, started, finished) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) "
+                "ON CONFLICT (space, key, dataset, budget, seed) DO UPDATE SET status=excluded.status, "
+                "metrics=excluded.metrics, error=excluded.error, seconds=excluded.seconds, worker=excluded.worker, "
+                "run=excluded.run, finished=excluded.finished WHERE evaluations.status != 'done'",
+                (slot.space, key, arch, slot.dataset, slot.budget, slot.seed, status, json.dumps(clean), error,
+                 seconds, worker, run, now, now, now))
+        record = self.get(slot, key)
+        assert record is not None
+        return record
+
+    def import_table(self, slot: Slot, rows: Iterable[tuple[str, str, dict[str, float]]], source: str) -> int:
+        """Insert ``(key, arch, metrics)`` rows of a benchmark table as ``done`` rows in one transaction;
+        the first row of a key wins (equivalent architectures share one row). Returns rows added."""
+        now = time.time()
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO evaluations (space, key, arch, dataset, budget, seed, status, metrics, worker, "
+                "run, created, finished) VALUES (?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?, ?)",
+                [(slot.space, key, arch, slot.dataset, slot.budget, slot.seed,
+                  json.dumps({str(k): float(v) for k, v in metrics.items()}), "table", source, now, now)
+                 for key, arch, metrics in rows])
+            return conn.total_changes - before
+
+    # --- export --------------------------------------------------------------------------------
+
+    def export_json(self, path: str | Path, **filters: Any) -> Path:
+        """Every matching row as a JSON list (written atomically)."""
+        write_json_atomic(path, [r.as_dict() for r in self.records(**filters)])
+        return Path(path)
+
+    def export_csv(self, path: str | Path, **filters: Any) -> Path:
+        """Every matching row as CSV; each metric becomes a ``metric:<name>`` column."""
+        records = self.records(**filters)
+        metric_names = sorted({name for r in records for name in r.metrics})
+        head = [c for c in _COLUMNS if c != "metrics"] + [f"metric:{m}" for m in metric_names]
+
+        def write(fh: Any) -> None:
+            writer = csv.writer(fh)
+            writer.writerow(head)
+            for r in records:
+                row = r.as_dict()
+                writer.writerow([row[c] for c in head if not c.startswith("metric:")]
+                                + [r.metrics.get(m, "") for m in metric_names])
+
+        write_atomic(path, write)
+        return Path(path)
