@@ -2,7 +2,7 @@
 
 ``darts_v2``, ``pdarts``, ``advrush``, ... build the DARTS evaluation network of a published
 genotype (defaults: the published CIFAR setting C=36, 20 cells); ``darts`` takes any genotype
-text; ``nb201`` takes a NAS-Bench-201 arch string.
+text; ``nb201`` takes a NAS-Bench-201 arch string; ``macro`` takes an NSGA-Net / RoCo-NAS genome.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from robnas.errors import InvalidValueError
 from robnas.models.checks import flag, positive_int, probability
 from robnas.models.registry import ModelFactory, register_model
 from robnas.spaces.darts import GENOTYPES, DartsNetwork, Genotype, genotype_from
+from robnas.spaces.macro import MacroNetwork
 from robnas.spaces.nb201 import NB201Network, parse_arch
 
 # Two reduction cells at layers//3 and 2*layers//3 must be distinct cells.
@@ -60,3 +61,9 @@ def nb201(num_classes: int, in_channels: int, arch: str, C: int = 16, N: int = 5
     # Only the string form is accepted here: it is what the model spec stores and reloads.
     return NB201Network(parse_arch(arch), C=positive_int("nb201", "C", C), N=positive_int("nb201", "N", N),
                         num_classes=num_classes, in_channels=in_channels)
+
+
+@register_model(tiny=dict(genome="1011010010000101-0000000000000001-1111111111111110", C=4))
+def macro(num_classes: int, in_channels: int, genome: str, C: int = 32) -> nn.Module:
+    """NSGA-Net / RoCo-NAS macro network of a genome string (default width C=32, RoCo-NAS' final training)."""
+    return MacroNetwork(genome, C=positive_int("macro", "C", C), num_classes=num_classes, in_channels=in_channels)
