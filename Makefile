@@ -28,8 +28,9 @@ $(VENV)/.test: pyproject.toml $(VENV)/.base
 run: $(VENV)/.base
 	$(VENV)/bin/robnas run --config $(CONFIG)
 
+# Two workers: the suite is CPU-bound and each test runs on one torch thread (tests/conftest.py).
 test: $(VENV)/.test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 bench: $(VENV)/.test
 	$(PY) benchmarks/attacks.py

@@ -38,6 +38,12 @@ COMMON_FLAGS = {
     "--baseline": ("eval.baseline", {"help": "model label used as the PP-HRS baseline"}),
 }
 
+SEARCH_FLAGS = {
+    "--space": ("search.space", {"help": "search space: darts, nb201 or macro"}),
+    "--method": ("search.method", {"help": "search method: darts, advrush, rnas (differentiable); "
+                                             "nsga2, rs, ls, re, bananas (discrete)"}),
+}
+
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="TOML config file (see configs/)")
@@ -83,8 +89,25 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma-separated thresholds: pixels for L0 attacks, 1/255 units for Linf (default 1,3,5,10)")
     _add_models(adv, many=True)
     _add_common(adv)
-    run = sub.add_parser("run", help="the main job: train and evaluate the configured models, write the report")
+    se = sub.add_parser("search", help="architecture search: differentiable (darts, advrush, rnas) "
+                                       "or discrete (nsga2, rs, ls, re, bananas)")
+    se.add_argument("--objectives", default=None,
+                    help="discrete search: comma-separated objectives, e.g. clean_error,flops,advset_error")
+    for flag, (_, kw) in SEARCH_FLAGS.items():
+        se.add_argument(flag, default=None, **kw)
+    _add_common(se)
+    run = sub.add_parser("run", help="the main job: search (when [searched] is enabled), train and evaluate "
+                                     "the configured models, write the report")
     _add_common(run)
+    la = sub.add_parser("landscape", help="input loss landscape along the gradient sign and a random direction "
+                                          "(AdvRush Figure 3): JSON grid + PNG")
+    la.add_argument("--checkpoint", action="append", default=[], help="checkpoint .pt file (repeatable)")
+    la.add_argument("--points", type=int, default=None, help="test points the loss is averaged over (default 100)")
+    la.add_argument("--range", default=None, help="half-width R of the grid over [-R, R]^2, e.g. 8/255 (default)")
+    la.add_argument("--resolution", type=int, default=None, help="grid points per axis, odd (default 21)")
+    la.add_argument("--per-point", action="store_true", help="also store every point's grid in the JSON")
+    _add_models(la, many=True)
+    _add_common(la)
     ls = sub.add_parser("list", help="list registered models, attacks or datasets")
     ls.add_argument("kind", choices=["models", "attacks", "datasets"])
     ls.add_argument("pattern", nargs="?", default="*")
@@ -119,8 +142,8 @@ def resolve_config(args: argparse.Namespace, command: str) -> Any:
     from robnas.config.loading import read_toml
 
     data: dict[str, Any] = read_toml(args.config) if args.config else {}
-    for flag, (path, _) in COMMON_FLAGS.items():
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+    for flag, (path, _) in {**COMMON_FLAGS, **SEARCH_FLAGS}.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)  # search flags exist on `search` only
         if value is not None:
             _set_path(data, path, value)
     if args.quiet:
@@ -205,11 +228,44 @@ def cmd_advset(args: argparse.Namespace) -> Path:
     return score_set(cfg, args.checkpoint, models, Path(args.advset)).results
 
 
+DIFFERENTIABLE_METHODS = ("darts", "advrush", "rnas")
+DISCRETE_METHODS = ("nsga2", "rs", "ls", "re", "bananas")
+
+
+def cmd_search(args: argparse.Namespace) -> Path:
+    """Dispatch on the method: one-shot supernet search or a black-box discrete search."""
+    cfg = resolve_config(args, "search")
+    method = cfg.search.method.lower()
+    if method in DIFFERENTIABLE_METHODS:
+        from robnas.pipeline.differentiable_search import run_differentiable_search
+
+        return run_differentiable_search(cfg, resume=args.resume)
+    if method in DISCRETE_METHODS:
+        from robnas.pipeline.discrete_search import run_discrete_search
+
+        if args.objectives:
+            objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
+            cfg = replace(cfg, search=replace(cfg.search, discrete=replace(cfg.search.discrete, objectives=objectives)))
+        return run_discrete_search(cfg, resume=args.resume)
+    raise InvalidValueError(f"unknown search method {cfg.search.method!r}; choose one of: "
+                            f"{', '.join(DIFFERENTIABLE_METHODS + DISCRETE_METHODS)}")
+
+
 def cmd_run(args: argparse.Namespace) -> Path:
     from robnas.pipeline import run_study
 
     cfg = resolve_config(args, "run")
     return run_study(cfg, resume=args.resume).results
+
+
+def cmd_landscape(args: argparse.Namespace) -> Path:
+    from robnas.pipeline.landscape_job import run_landscape
+
+    flags = {"points": args.points, "eps_range": args.range, "resolution": args.resolution,
+             "per_point": True if args.per_point else None}
+    args.set = [f"landscape.{key}={value}" for key, value in flags.items() if value is not None] + args.set
+    cfg = resolve_config(args, "landscape")
+    return run_landscape(cfg, args.checkpoint, cfg.models if args.model else ()).results
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -230,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd_list(args)
             return 0
         where = {"train": cmd_train, "eval": cmd_eval, "run": cmd_run, "transfer": cmd_transfer,
-                 "advset": cmd_advset}[args.command](args)
+                 "advset": cmd_advset, "search": cmd_search, "landscape": cmd_landscape}[args.command](args)
     except RobnasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

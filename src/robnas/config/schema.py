@@ -81,6 +81,51 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class DifferentiableSearchConfig:
+    """One-shot search (DARTS, AdvRush, RNAS) over a supernet: see robnas.search.differentiable."""
+
+    epochs: int = 10
+
+
+@dataclass(frozen=True)
+class DiscreteSearchConfig:
+    """Black-box search (NSGA-II, RS, LS, RE, BANANAS) over a discrete space: see robnas.search.discrete."""
+
+    objectives: tuple[str, ...] = ("clean_error", "flops")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """``robnas search``: which space and which method; the method's own settings in its sub-section."""
+
+    space: str = "darts"             # darts | nb201 | macro
+    method: str = "darts"            # darts | advrush | rnas (differentiable); nsga2 | rs | ls | re | bananas (discrete)
+    differentiable: DifferentiableSearchConfig = field(default_factory=DifferentiableSearchConfig)
+    discrete: DiscreteSearchConfig = field(default_factory=DiscreteSearchConfig)
+
+
+@dataclass(frozen=True)
+class SearchedModelConfig:
+    """``robnas run``: when enabled, search first ([search]) and train the derived architecture as one more row."""
+
+    enabled: bool = False
+    label: str | None = None         # row label; default "searched (<method>)"
+    kwargs: dict[str, Any] = field(default_factory=dict)  # network size of the derived cell, e.g. { C = 4, layers = 3 }
+    train: dict[str, Any] = field(default_factory=dict)   # per-model overrides of [train], as in [[models]]
+
+
+@dataclass(frozen=True)
+class LandscapeConfig:
+    """Input loss landscape (AdvRush Figure 3): ``robnas landscape``, and every model of ``robnas run`` when enabled."""
+
+    enabled: bool = False            # robnas run: add each trained model's landscape to the report
+    points: int = 100                # first test points the loss is averaged over
+    eps_range: float = 8 / 255       # grid over [-eps_range, eps_range]^2
+    resolution: int = 21             # grid points per axis (odd: the centre is the clean input)
+    per_point: bool = False          # also store every point's own grid in the JSON
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Shared top level of every command's config file."""
 
@@ -94,3 +139,6 @@ class RunConfig:
     models: tuple[ModelConfig, ...] = (ModelConfig(),)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    searched: SearchedModelConfig = field(default_factory=SearchedModelConfig)
+    landscape: LandscapeConfig = field(default_factory=LandscapeConfig)
