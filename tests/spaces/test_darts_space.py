@@ -11,8 +11,9 @@ from robnas.spaces.darts import GENOTYPES, parse_genotype
 from robnas.spaces.darts.genotype import edges_by_node
 
 SPACE = get_space("darts")
-REDUCE = "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 0), ('skip_connect', 2), " \
-         "('avg_pool_3x3', 1), ('sep_conv_3x3', 3), ('dil_conv_3x3', 0), ('sep_conv_5x5', 4)], reduce_concat=[2, 3, 4, 5]"
+REDUCE = ("reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 0), ('skip_connect', 2), "
+          "('avg_pool_3x3', 1), ('sep_conv_3x3', 3), ('dil_conv_3x3', 0), ('sep_conv_5x5', 4)], "
+          "reduce_concat=[2, 3, 4, 5]")
 
 
 def _genotype(normal: str, concat: str = "[2, 3, 4, 5]") -> str:
