@@ -59,7 +59,7 @@ class NB201Space(DiscreteSpace):
         return arch_to_str(parse_arch(arch))
 
     def key(self, arch: str) -> str:
-        return canonical_key(arch)
+        return canonical_key(parse_arch(arch))
 
     def size(self) -> int:
         return NUM_ARCHS
