@@ -1,0 +1,11 @@
+"""Discrete (black-box) search strategies behind one ask/tell contract.
+
+``create_strategy(name, space, objectives, seed, **params)`` makes one of: ``rs`` (random search),
+``ls`` (local search), ``re`` (regularised evolution), ``bananas`` (BANANAS) and ``nsga2``
+(NSGA-II via pymoo). See :mod:`robnas.search.discrete.strategy` for the contract.
+"""
+
+from robnas.search.discrete import random_search as _random_search  # noqa: F401  (registers "rs")
+from robnas.search.discrete.strategy import STRATEGIES, Strategy, create_strategy, list_strategies
+
+__all__ = ["STRATEGIES", "Strategy", "create_strategy", "list_strategies"]
