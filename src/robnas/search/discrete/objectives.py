@@ -1,0 +1,185 @@
+"""Search objectives as small composable pieces: ``parse_objective("robust_error:pgd@8/255")``.
+
+Every objective is minimised and measured on one model: its ``name`` (the canonical spelling, the
+metric's name in the results database), whether it ``needs_training`` (FLOPs and parameters do
+not, so a search over cost alone trains nothing) and ``compute(model, data) -> float``.
+
+* ``clean_error`` -- top-1 error in percent on the evaluation split;
+* ``robust_error:<attack>@<eps>`` -- error in percent under any registered attack at ``eps`` with
+  the evaluation settings of the run (step = ``eval.alpha_ratio * eps``, ``eval.steps``, ``eval.norm``,
+  AutoPGD's own schedule), seeded from the evaluation seed;
+* ``advset_error`` -- error in percent on a pre-generated adversarial set (RoCo-NAS; the set's
+  directory is ``search.discrete.advset``), scored by :func:`robnas.advsets.evaluate_advset`;
+* ``flops`` -- forward FLOPs of one input (multiply-add = 2), ``params`` -- parameter count.
+
+Errors are percentages (0-100) so that table rows (the robustness dataset stores accuracies in
+percent) and trained candidates speak the same units.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from torch import nn
+
+from robnas.config.numbers import parse_eps
+from robnas.config.schema import EvalConfig
+from robnas.errors import InvalidValueError, ParseError
+from robnas.registry import Registry
+
+if TYPE_CHECKING:
+    from robnas.advsets import AdvSet
+    from robnas.data import Split
+
+
+@dataclass
+class ObjectiveData:
+    """What objectives measure a model on."""
+
+    split: "Split"                         # evaluation points (the search's validation split)
+    input_shape: tuple[int, int, int]      # (C, H, W) of one image, for FLOPs
+    seed: int = 0                          # the evaluation seed (attack random starts)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    advset: "AdvSet | None" = None
+
+
+class Objective(ABC):
+    """One minimised quantity of a trained (or untrained, for cost) model."""
+
+    name: str
+    needs_training: bool = True
+
+    @abstractmethod
+    def compute(self, model: nn.Module, data: ObjectiveData) -> float:
+        """The objective's value for ``model``."""
+
+    def __repr__(self) -> str:
+        return f"<objective {self.name}>"
+
+
+OBJECTIVES: Registry[Callable[[str | None, EvalConfig], Objective]] = Registry("objective")
+
+
+def _no_argument(name: str, arg: str | None) -> None:
+    if arg is not None:
+        raise ParseError(f"objective {name!r} takes no argument, got {name}:{arg}")
+
+
+class CleanError(Objective):
+    name = "clean_error"
+
+    def compute(self, model: nn.Module, data: ObjectiveData) -> float:
+        from robnas.train.trainer import clean_accuracy
+
+        return 100.0 * (1.0 - clean_accuracy(model, data.split, batch_size=data.eval.batch_size))
+
+
+class RobustError(Objective):
+    def __init__(self, attack: str, eps: float, eval_cfg: EvalConfig) -> None:
+        from robnas.evaluation.suite import eps_label
+
+        self.attack, self.eps, self.eval_cfg = attack, eps, eval_cfg
+        self.name = f"robust_error:{attack}@{eps_label(eps)}"
+
+    def compute(self, model: nn.Module, data: ObjectiveData) -> float:
+        from robnas.attacks import create_attack
+        from robnas.evaluation.suite import attack_params
+        from robnas.train.trainer import robust_accuracy
+
+        model.eval()
+        attack = create_attack(self.attack, **attack_params(self.attack, self.eps, self.eval_cfg, data.seed))
+        return 100.0 * (1.0 - robust_accuracy(model, data.split, attack, batch_size=data.eval.batch_size))
+
+
+class AdvSetError(Objective):
+    name = "advset_error"
+
+    def compute(self, model: nn.Module, data: ObjectiveData) -> float:
+        from robnas.advsets import evaluate_advset
+
+        if data.advset is None:
+            raise InvalidValueError("objective advset_error needs a pre-generated adversarial set: "
+                                    "--set search.discrete.advset=DIR (built by `robnas advset build`)")
+        return float(evaluate_advset(model, data.advset, batch_size=data.eval.batch_size)["error"])
+
+
+class Flops(Objective):
+    name = "flops"
+    needs_training = False
+
+    def compute(self, model: nn.Module, data: ObjectiveData) -> float:
+        from robnas.metrics import count_flops
+
+        return float(count_flops(model, data.input_shape))
+
+
+class Params(Objective):
+    name = "params"
+    needs_training = False
+
+    def compute(self, model: nn.Module, data: ObjectiveData) -> float:
+        from robnas.metrics import count_params
+
+        return float(count_params(model))
+
+
+def _simple(cls: type[Objective]) -> Callable[[str | None, EvalConfig], Objective]:
+    def make(arg: str | None, eval_cfg: EvalConfig) -> Objective:  # noqa: ARG001 (uniform factory signature)
+        _no_argument(cls.name, arg)
+        return cls()
+
+    return make
+
+
+def _robust_error(arg: str | None, eval_cfg: EvalConfig) -> Objective:
+    from robnas.attacks import ATTACKS, create_attack
+    from robnas.evaluation.suite import attack_params
+
+    attack, sep, eps_text = (arg or "").partition("@")
+    if not attack or not sep or not eps_text:
+        raise ParseError(f"objective robust_error needs an attack and a radius, e.g. robust_error:pgd@8/255, "
+                         f"got {'robust_error:' + arg if arg else 'robust_error'}")
+    eps = parse_eps(eps_text)
+    norms = ATTACKS.get(attack).norms  # unknown attack -> the registry's one-line error
+    if norms == ("L0",):
+        raise InvalidValueError(f"robust_error: {attack!r} is an L0 attack; use it through advset_error "
+                                "(a pre-generated set) instead")
+    if eval_cfg.norm not in norms:
+        raise InvalidValueError(f"robust_error: attack {attack!r} supports {' and '.join(norms)}, not eval.norm "
+                                f"{eval_cfg.norm}")
+    create_attack(attack, **attack_params(attack, eps, eval_cfg, 0))  # bad parameters fail now, not in a worker
+    return RobustError(attack, eps, eval_cfg)
+
+
+OBJECTIVES.add("clean_error", _simple(CleanError))
+OBJECTIVES.add("robust_error", _robust_error)
+OBJECTIVES.add("advset_error", _simple(AdvSetError))
+OBJECTIVES.add("flops", _simple(Flops))
+OBJECTIVES.add("params", _simple(Params))
+
+
+def parse_objective(spec: str, eval_cfg: EvalConfig | None = None) -> Objective:
+    """An objective from its spelling ``name`` or ``name:argument``."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise ParseError(f"an objective must be a name like clean_error or robust_error:pgd@8/255, got {spec!r}")
+    base, sep, arg = spec.strip().partition(":")
+    return OBJECTIVES.get(base)(arg if sep else None, eval_cfg or EvalConfig())
+
+
+def parse_objectives(specs: tuple[str, ...] | list[str], eval_cfg: EvalConfig | None = None) -> list[Objective]:
+    """Several objectives; at least one, no two with the same canonical name."""
+    objectives = [parse_objective(s, eval_cfg) for s in specs]
+    if not objectives:
+        raise InvalidValueError("a search needs at least one objective, e.g. --objectives clean_error,flops")
+    names = [o.name for o in objectives]
+    if len(set(names)) != len(names):
+        raise InvalidValueError(f"objectives repeat: {', '.join(names)}")
+    return objectives
+
+
+def list_objectives(pattern: str = "*") -> list[str]:
+    return OBJECTIVES.names(pattern)
+
