@@ -161,3 +161,15 @@ def screen_clean(model: nn.Module, x: torch.Tensor, y: torch.Tensor, outcome: Ou
     all_idx = torch.arange(x.shape[0], device=x.device)
     outcome.offer(all_idx[wrong], x[wrong], logits[wrong], F.cross_entropy(logits[wrong], y[wrong], reduction="none"))
     return all_idx[~wrong]
+
+
+def points_to_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor, outcome: Outcome, counter: QueryCounter,
+                     early_stop: bool) -> torch.Tensor:
+    """Indices of the points a search attack works on.
+
+    Evaluation mode: the clean-correct points (clean-misclassified ones are kept as they are, one
+    forward pass); otherwise every point, misclassified ones included, gets the full search.
+    """
+    if early_stop:
+        return screen_clean(model, x, y, outcome, counter)
+    return torch.arange(x.shape[0], device=x.device)

@@ -151,3 +151,10 @@ def _describe(value: object) -> str:
     if isinstance(value, torch.Tensor):
         return f"{value.dtype} tensor of shape {tuple(value.shape)}"
     return type(value).__name__
+
+
+def check_images(name: str, x: torch.Tensor) -> None:
+    """Attacks that move pixels or squares need the spatial layout ``[N, C, H, W]``."""
+    if x.dim() != 4:
+        raise InvalidValueError(f"attack {name!r} needs images shaped [N, C, H, W], got {tuple(x.shape)}; "
+                                f"reshape flat inputs to images")

@@ -22,12 +22,13 @@ from robnas.attacks.checks import check_non_negative
 from robnas.attacks.gradient import QueryCounter, cross_entropy_gradient, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
-from robnas.attacks.stepping import FixedStepAttack, _Iterates
+from robnas.attacks.state import Iterates, retire_broken
+from robnas.attacks.stepping import FixedStepAttack
 from robnas.attacks.threat import ascent_direction, project
 
 
 @dataclass
-class _MomentumIterates(_Iterates):
+class _MomentumIterates(Iterates):
     momentum: torch.Tensor
 
 
@@ -45,21 +46,15 @@ class MIFGSM(FixedStepAttack):
         if alpha is None:  # the paper's alpha = eps / T (so T sign steps just reach the Linf sphere)
             self.alpha = self.eps / self.steps
 
-    def _ascend(self, model: nn.Module, s: _Iterates, outcome: Outcome, counter: QueryCounter,
+    def _ascend(self, model: nn.Module, s: Iterates, outcome: Outcome, counter: QueryCounter,
                 need_logits: bool) -> None:
         """FixedStepAttack's ascent with the momentum as the direction; broken samples leave as they break."""
         m = _MomentumIterates(idx=s.idx, x=s.x, y=s.y, x_adv=s.x_adv, momentum=torch.zeros_like(s.x_adv))
         for _ in range(self.steps):
             g = cross_entropy_gradient(model, m.x_adv, m.y, counter)
-            grad = g.grad
-            if self.early_stop:
-                broken = g.logits.argmax(1) != m.y
-                if broken.any():
-                    outcome.offer(m.idx[broken], m.x_adv[broken], g.logits[broken], g.loss[broken])
-                    m.keep(~broken)
-                    grad = grad[~broken]
-                    if len(m) == 0:
-                        return
+            grad = retire_broken(g, m, outcome) if self.early_stop else g.grad
+            if grad is None:  # every sample broke
+                return
             # A zero gradient stays zero (clamp) instead of becoming NaN.
             scale = grad.abs().mean(dim=tuple(range(1, grad.dim())), keepdim=True).clamp_min(1e-12)
             m.momentum = grad / scale + self.decay * m.momentum

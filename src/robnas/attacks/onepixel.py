@@ -39,14 +39,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.attacks.base import Attack, screen_clean
-from robnas.attacks.checks import check_int_at_least, check_number_in, check_pixel_budget, check_positive_int
+from robnas.attacks.base import Attack, points_to_search
+from robnas.attacks.checks import (check_images, check_int_at_least, check_number_in, check_pixel_budget,
+                                   check_positive_int)
 from robnas.attacks.gradient import QueryCounter, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
 from robnas.attacks.state import SampleState
 from robnas.attacks.threat import project_pixels
-from robnas.errors import InvalidValueError
 from robnas.rng import normal, uniform
 
 # DE/rand/1 draws three donors other than the member itself.
@@ -119,13 +119,8 @@ class OnePixel(Attack):
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:
-        if x.dim() != 4:
-            raise InvalidValueError(f"attack 'onepixel' needs images shaped [N, C, H, W], got {tuple(x.shape)}; "
-                                    f"reshape flat inputs to images")
-        if self.early_stop:
-            active = screen_clean(model, x, y, outcome, counter)
-        else:  # every point is searched, including those misclassified when clean
-            active = torch.arange(x.shape[0], device=x.device)
+        check_images(self.name, x)
+        active = points_to_search(model, x, y, outcome, counter, self.early_stop)
         if active.numel() == 0:
             return
         x_a = x[active]

@@ -30,7 +30,6 @@ Departures from the official code (``fra31/sparse-imperceivable-attacks``, ``pgd
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +40,7 @@ from robnas.attacks.checks import check_pixel_budget, check_positive_int, check_
 from robnas.attacks.gradient import QueryCounter, cross_entropy_gradient, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
-from robnas.attacks.state import SampleState
+from robnas.attacks.state import Iterates, retire_broken
 from robnas.attacks.threat import project_pixels
 from robnas.rng import uniform
 
@@ -50,12 +49,6 @@ OFFICIAL_ALPHA = 120000 / 255
 # Official constant: keeps the L1 normalisation finite at a zero gradient.
 _TINY = 1e-10
 
-
-@dataclass
-class _Iterates(SampleState):
-    x: torch.Tensor
-    y: torch.Tensor
-    x_adv: torch.Tensor
 
 
 @register_attack("pgd-l0")
@@ -92,23 +85,19 @@ class SparsePGD(Attack):
                 return
             x_a = x[active]
             start = x_init[active] if restart == 0 and x_init is not None else uniform(x_a.shape, gen, x_a)
-            state = _Iterates(idx=active, x=x_a, y=y[active], x_adv=project_pixels(start, x_a, self.eps))
+            state = Iterates(idx=active, x=x_a, y=y[active], x_adv=project_pixels(start, x_a, self.eps))
             self._ascend(model, state, outcome, counter)
 
-    def _ascend(self, model: nn.Module, s: _Iterates, outcome: Outcome, counter: QueryCounter) -> None:
+    def _ascend(self, model: nn.Module, s: Iterates, outcome: Outcome, counter: QueryCounter) -> None:
         """One restart; every evaluated iterate is offered (only broken ones in evaluation mode, which drops them)."""
         for _ in range(self.steps):
             g = cross_entropy_gradient(model, s.x_adv, s.y, counter)
-            grad = g.grad
             if self.early_stop:
-                broken = g.logits.argmax(1) != s.y
-                if broken.any():
-                    outcome.offer(s.idx[broken], s.x_adv[broken], g.logits[broken], g.loss[broken])
-                    s.keep(~broken)
-                    grad = grad[~broken]
-                    if len(s) == 0:
-                        return
+                grad = retire_broken(g, s, outcome)
+                if grad is None:  # every sample broke
+                    return
             else:
+                grad = g.grad
                 outcome.offer(s.idx, s.x_adv, g.logits, g.loss)
             l1 = grad.abs().flatten(1).sum(1).view(-1, *([1] * (grad.dim() - 1)))
             s.x_adv = project_pixels(s.x_adv + self.alpha * grad / (_TINY + l1), s.x, self.eps)

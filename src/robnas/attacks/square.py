@@ -50,14 +50,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.attacks.base import Attack, screen_clean
-from robnas.attacks.checks import check_flag, check_fraction, check_positive_int
+from robnas.attacks.base import Attack, points_to_search
+from robnas.attacks.checks import check_flag, check_fraction, check_images, check_positive_int
 from robnas.attacks.gradient import QueryCounter, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
 from robnas.attacks.state import SampleState
 from robnas.attacks.threat import l2_norm, project, project_start, unit
-from robnas.errors import InvalidValueError
 from robnas.rng import uniform
 
 _HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -242,13 +241,8 @@ class Square(Attack):
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:
-        if x.dim() != 4:
-            raise InvalidValueError(f"attack 'square' needs images shaped [N, C, H, W], got {tuple(x.shape)}; "
-                                    f"reshape flat inputs to images")
-        if self.early_stop:
-            active = screen_clean(model, x, y, outcome, counter)
-        else:  # every point is searched, including those misclassified when clean
-            active = torch.arange(x.shape[0], device=x.device)
+        check_images(self.name, x)
+        active = points_to_search(model, x, y, outcome, counter, self.early_stop)
         if active.numel() == 0:
             return
         x_a, y_a = x[active], y[active]

@@ -7,7 +7,6 @@ its normalised value (L2), and Proj maps back into the eps-ball intersected with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -17,15 +16,9 @@ from robnas.attacks.base import Attack, screen_clean
 from robnas.attacks.checks import check_flag, check_positive_int, check_step
 from robnas.attacks.gradient import QueryCounter, cross_entropy_gradient, forward
 from robnas.attacks.outcome import Outcome
-from robnas.attacks.state import SampleState
+from robnas.attacks.state import Iterates, retire_broken
 from robnas.attacks.threat import ascent_direction, project, project_start, random_in_ball
 
-
-@dataclass
-class _Iterates(SampleState):
-    x: torch.Tensor
-    y: torch.Tensor
-    x_adv: torch.Tensor
 
 
 class FixedStepAttack(Attack):
@@ -81,23 +74,17 @@ class FixedStepAttack(Attack):
                 return
             x_a = x[active]
             x_start = project_start(start[active], x_a, self.eps, self.norm)
-            state = _Iterates(idx=active, x=x_a, y=y[active], x_adv=x_start)
+            state = Iterates(idx=active, x=x_a, y=y[active], x_adv=x_start)
             self._ascend(model, state, outcome, counter, need_logits or self.restarts > 1)
 
-    def _ascend(self, model: nn.Module, s: _Iterates, outcome: Outcome, counter: QueryCounter,
+    def _ascend(self, model: nn.Module, s: Iterates, outcome: Outcome, counter: QueryCounter,
                 need_logits: bool) -> None:
         """One restart from ``s.x_adv``; offers broken samples as they break and the rest at the end."""
         for _ in range(self.steps):
             g = cross_entropy_gradient(model, s.x_adv, s.y, counter)
-            grad = g.grad
-            if self.early_stop:
-                broken = g.logits.argmax(1) != s.y
-                if broken.any():
-                    outcome.offer(s.idx[broken], s.x_adv[broken], g.logits[broken], g.loss[broken])
-                    s.keep(~broken)
-                    grad = grad[~broken]
-                    if len(s) == 0:
-                        return
+            grad = retire_broken(g, s, outcome) if self.early_stop else g.grad
+            if grad is None:  # every sample broke
+                return
             s.x_adv = project(s.x_adv + self.step_size * ascent_direction(grad, self.norm), s.x, self.eps, self.norm)
         if self.early_stop or need_logits:
             logits = forward(model, s.x_adv, counter)
