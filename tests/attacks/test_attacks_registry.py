@@ -11,7 +11,7 @@ from robnas.errors import InvalidValueError, UnknownNameError
 
 
 def test_registered_names():
-    assert {"apgd-ce", "bim", "clean", "ffgsm", "fgsm", "pgd", "rfgsm", "apgd-dlr", "apgd-t", "square", "fab-t", "cw", "deepfool", "mifgsm", "onepixel", "pgd-l0"} <= set(list_attacks())
+    assert {"apgd-ce", "bim", "clean", "ffgsm", "fgsm", "pgd", "rfgsm", "apgd-dlr", "apgd-t", "square", "fab-t", "cw", "deepfool", "mifgsm", "onepixel", "pgd-l0", "autoattack"} <= set(list_attacks())
     assert list_attacks() == sorted(list_attacks())
     assert list_attacks("*fgsm") == ["ffgsm", "fgsm", "mifgsm", "rfgsm"]
     assert all(isinstance(create_attack(name), Attack) for name in ATTACKS.names())
@@ -26,6 +26,9 @@ def test_paper_defaults():
     assert rfgsm.alpha == pytest.approx(0.05) and rfgsm.step_size == pytest.approx(0.05)
     apgd = create_attack("apgd-ce")
     assert (apgd.steps, apgd.restarts, apgd.rho, apgd.momentum) == (100, 10, 0.75, 0.75)
+    autoattack = create_attack("autoattack")
+    assert (autoattack.version, autoattack.steps, autoattack.n_target_classes, autoattack.queries) == (
+        "standard", 100, 9, 5000)
     assert all(create_attack(name).early_stop for name in list_attacks())
 
 
@@ -53,6 +56,10 @@ def test_unknown_name():
     ("pgd", {"early_stop": "yes"}),
     ("pgd", {"batch_size": 0}),
     ("fgsm", {"steps": 3}),
+    ("autoattack", {"version": "plus"}),
+    ("autoattack", {"queries": 0}),
+    ("autoattack", {"n_target_classes": 0}),
+    ("autoattack", {"norm": "L0"}),
 ])
 def test_bad_parameters_are_one_line_errors(name, params):
     with pytest.raises(InvalidValueError) as info:

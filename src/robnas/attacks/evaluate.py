@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from robnas.attacks.autoattack import AutoAttackReport, AutoAttackResult
 from robnas.attacks.base import Attack
 from robnas.errors import InvalidValueError
 from robnas.rng import make_generator
@@ -29,6 +30,7 @@ class AttackEvaluation:
     mean_confidence: float         # mean max softmax probability at the adversarial points
     seconds: float
     queries: int
+    report: AutoAttackReport | None = None   # composites (AutoAttack): robust accuracy after each member
 
 
 def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
@@ -49,7 +51,8 @@ def evaluate_attack(model: nn.Module, attack: Attack, images: torch.Tensor, labe
         raise InvalidValueError(f"{images.shape[0]} images but {labels.shape[0]} labels; pass one label per image")
     device = _model_device(model, images.device)
     gen = make_generator(attack.seed, device)
-    successes, predictions = [], []
+    successes, predictions, broken_by = [], [], []
+    members: tuple[str, ...] = ()
     confidence_sum, queries = 0.0, 0
     started = time.perf_counter()
     for start in range(0, images.shape[0], batch_size):
@@ -60,6 +63,9 @@ def evaluate_attack(model: nn.Module, attack: Attack, images: torch.Tensor, labe
         predictions.append(result.logits.argmax(1))
         confidence_sum += torch.softmax(result.logits.float(), dim=1).amax(1).sum().item()
         queries += result.queries
+        if isinstance(result, AutoAttackResult) and result.broken_by is not None:
+            broken_by.append(result.broken_by)
+            members = result.members
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - started
@@ -73,4 +79,5 @@ def evaluate_attack(model: nn.Module, attack: Attack, images: torch.Tensor, labe
         mean_confidence=0.0 if n == 0 else confidence_sum / n,
         seconds=seconds,
         queries=queries,
+        report=AutoAttackReport.from_broken_by(members, torch.cat(broken_by).to(labels.device)) if broken_by else None,
     )
