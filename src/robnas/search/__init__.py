@@ -1,0 +1,1 @@
+"""Architecture search strategies: ``differentiable/`` (one-shot supernets) and ``discrete/`` (black-box)."""

@@ -1,0 +1,250 @@
+"""One bilevel search loop (DARTS, Liu et al. 2019) with pluggable :class:`SearchTerm` s.
+
+Each iteration takes a batch of the weight half and one of the architecture half of the training
+data and runs (in DARTS' order, unless a term asks for weights first):
+
+* the architecture step: Adam on ``L_val(w, alpha) + sum of the terms' losses``. First order uses
+  the current weights; second order (``order=2``) evaluates the objective at the virtually updated
+  weights ``w' = w - xi * (momentum * buf + grad_w L_train + wd * w)`` (``xi`` = the current weight
+  learning rate, as DARTS) and subtracts ``xi * grad^2_{alpha,w} L_train . grad_{w'} L_val`` computed
+  by the central finite difference of DARTS Eq. 8 (``eps = 0.01 / ||grad_{w'} L_val||``). The
+  virtual forwards do not change the batch-norm running statistics (they are restored);
+* the weight step: SGD with momentum, weight decay and gradient-norm clipping on ``L_train``.
+
+Gradients are taken with ``torch.autograd.grad`` w.r.t. exactly the parameters being stepped, so
+the weight step never touches the alphas' gradients and vice versa.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from robnas.data import Split, iterate_batches
+from robnas.errors import InvalidValueError, TrainingDivergedError
+from robnas.search.differentiable.supernet import Supernet
+from robnas.search.differentiable.terms import SearchTerm, StepInfo, StepPlan
+from robnas.train.schedule import cosine_lr
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Optimisation settings; defaults are DARTS' (facts.md section 1)."""
+
+    epochs: int = 50
+    batch_size: int = 64
+    order: int = 1
+    lr: float = 0.025
+    lr_min: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    arch_lr: float = 3e-4
+    arch_betas: tuple[float, float] = (0.5, 0.999)
+    arch_weight_decay: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidValueError(f"search {name} must be a positive integer, got {value!r}")
+        if self.order not in (1, 2):
+            raise InvalidValueError(f"search order must be 1 (first-order DARTS) or 2 (unrolled), got {self.order!r}")
+        for name in ("lr", "arch_lr"):
+            if not getattr(self, name) > 0:
+                raise InvalidValueError(f"search {name} must be positive, got {getattr(self, name)}")
+        for name in ("lr_min", "momentum", "weight_decay", "grad_clip", "arch_weight_decay"):
+            if not getattr(self, name) >= 0:
+                raise InvalidValueError(f"search {name} must be >= 0, got {getattr(self, name)}")
+        if len(self.arch_betas) != 2 or not all(0 <= b < 1 for b in self.arch_betas):
+            raise InvalidValueError(f"search arch_betas must be two numbers in [0, 1), got {self.arch_betas!r}")
+
+
+def _grads(loss: torch.Tensor, params: Sequence[torch.Tensor], **kw: Any) -> list[torch.Tensor]:
+    grads = torch.autograd.grad(loss, params, allow_unused=True, **kw)
+    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+
+
+def _check_finite(loss: torch.Tensor, what: str, info: StepInfo) -> None:
+    if not torch.isfinite(loss):
+        raise TrainingDivergedError(
+            f"{what} became {loss.item()} at search epoch {info.epoch + 1} step {info.step + 1}; lower the learning "
+            "rates (search.differentiable.lr / arch_lr) or the regulariser strength"
+        )
+
+
+class BilevelSearch:
+    """The search state (supernet, both optimisers, the terms) and one-iteration / one-epoch methods."""
+
+    def __init__(self, model: Supernet, settings: SearchSettings, terms: Sequence[SearchTerm] = (),
+                 seed: int = 0) -> None:
+        for term in terms:
+            if not isinstance(term, SearchTerm):
+                raise InvalidValueError(f"search terms must be SearchTerm instances, got {type(term).__name__}")
+        names = [t.name for t in terms]
+        if len(set(names)) != len(names):
+            raise InvalidValueError(f"search term names must be unique (they key the logs), got {names}")
+        self.model, self.settings, self.terms, self.seed = model, settings, list(terms), seed
+        self.weights = model.weight_parameters()
+        self.alphas = model.arch_parameters()
+        self.weight_optimizer = torch.optim.SGD(self.weights, lr=settings.lr, momentum=settings.momentum,
+                                                weight_decay=settings.weight_decay)
+        self.arch_optimizer = torch.optim.Adam(self.alphas, lr=settings.arch_lr, betas=settings.arch_betas,
+                                               weight_decay=settings.arch_weight_decay)
+
+    # --- state ------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"weight_optimizer": self.weight_optimizer.state_dict(),
+                "arch_optimizer": self.arch_optimizer.state_dict(),
+                "terms": {t.name: t.state_dict() for t in self.terms}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.weight_optimizer.load_state_dict(state["weight_optimizer"])
+        self.arch_optimizer.load_state_dict(state["arch_optimizer"])
+        for term in self.terms:
+            term.load_state_dict(state["terms"].get(term.name, {}))
+
+    def lr(self, epoch: int) -> float:
+        s = self.settings
+        return cosine_lr(epoch, s.epochs, s.lr, s.lr_min)
+
+    # --- one iteration ----------------------------------------------------------------------------
+
+    def _transform(self, hook: str, active: list[SearchTerm], x: torch.Tensor, y: torch.Tensor,
+                   info: StepInfo) -> tuple[torch.Tensor, torch.Tensor]:
+        for term in active:
+            x, y = getattr(term, hook)(self.model, x, y, info)
+        return x, y
+
+    def _train_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.model(x)
+        return F.cross_entropy(logits, y), logits
+
+    def _arch_objective(self, active: list[SearchTerm], x: torch.Tensor, y: torch.Tensor, info: StepInfo,
+                        metrics: dict[str, float]) -> torch.Tensor:
+        xt, yt = self._transform("arch_batch", active, x, y, info)
+        logits = self.model(xt)
+        total = base = F.cross_entropy(logits, yt)
+        _check_finite(base, "architecture loss", info)
+        metrics["arch_loss"] = float(base)
+        metrics["arch_acc"] = float((logits.argmax(1) == yt).float().mean())
+        for term in active:
+            extra = term.arch_loss(self.model, x, y, info)
+            if extra is not None:
+                _check_finite(extra, f"{term.name} term", info)
+                metrics[term.name] = float(extra)
+                total = total + extra
+        return total
+
+    def weight_step(self, x: torch.Tensor, y: torch.Tensor, info: StepInfo, metrics: dict[str, float]) -> None:
+        self.model.train()
+        loss, logits = self._train_loss(x, y)
+        _check_finite(loss, "training loss", info)
+        for p, g in zip(self.weights, _grads(loss, self.weights)):
+            p.grad = g
+        if self.settings.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.weights, self.settings.grad_clip)
+        self.weight_optimizer.step()
+        metrics["train_loss"] = float(loss)
+        metrics["train_acc"] = float((logits.argmax(1) == y).float().mean())
+
+    def arch_step(self, active: list[SearchTerm], xw: torch.Tensor, yw: torch.Tensor, xa: torch.Tensor,
+                  ya: torch.Tensor, info: StepInfo, metrics: dict[str, float]) -> None:
+        self.model.train()
+        if self.settings.order == 1:
+            grads = _grads(self._arch_objective(active, xa, ya, info, metrics), self.alphas)
+        else:
+            grads = self._unrolled_grads(active, xw, yw, xa, ya, info, metrics)
+        for p, g in zip(self.alphas, grads):
+            p.grad = g
+        self.arch_optimizer.step()
+
+    def _unrolled_grads(self, active: list[SearchTerm], xw: torch.Tensor, yw: torch.Tensor, xa: torch.Tensor,
+                        ya: torch.Tensor, info: StepInfo, metrics: dict[str, float]) -> list[torch.Tensor]:
+        s, xi = self.settings, self.lr(info.epoch)
+        original = [p.detach().clone() for p in self.weights]
+        buffers = [b.detach().clone() for b in self.model.buffers()]
+        try:
+            # w' = w - xi * (momentum * buf + grad + wd * w): the SGD step the weights are about to take.
+            step = _grads(self._train_loss(xw, yw)[0], self.weights)
+            with torch.no_grad():
+                for p, w, g in zip(self.weights, original, step):
+                    buf = self.weight_optimizer.state.get(p, {}).get("momentum_buffer")
+                    moment = 0.0 if buf is None else s.momentum * buf
+                    p.copy_(w - xi * (moment + g + s.weight_decay * w))
+            objective = self._arch_objective(active, xa, ya, info, metrics)
+            grads = _grads(objective, self.alphas + self.weights)
+            d_alpha, d_weights = grads[: len(self.alphas)], grads[len(self.alphas):]
+            # grad^2_{alpha,w} L_train . v ~ (grad_alpha L_train(w + r v) - grad_alpha L_train(w - r v)) / 2r
+            norm = torch.sqrt(sum((v * v).sum() for v in d_weights))
+            radius = 0.01 / float(norm) if float(norm) > 0 else 0.0
+            sides = []
+            for sign in (1.0, -1.0):
+                with torch.no_grad():
+                    for p, w, v in zip(self.weights, original, d_weights):
+                        p.copy_(w + sign * radius * v)
+                sides.append(_grads(self._train_loss(xw, yw)[0], self.alphas))
+            if radius == 0.0:
+                return d_alpha
+            return [g - xi * (gp - gn) / (2 * radius) for g, gp, gn in zip(d_alpha, *sides)]
+        finally:
+            with torch.no_grad():
+                for p, w in zip(self.weights, original):
+                    p.copy_(w)
+                for b, saved in zip(self.model.buffers(), buffers):
+                    b.copy_(saved)
+
+    def step(self, xw: torch.Tensor, yw: torch.Tensor, xa: torch.Tensor, ya: torch.Tensor,
+             info: StepInfo) -> dict[str, float]:
+        """One iteration; returns its metrics (losses, accuracies, term values)."""
+        active = [t for t in self.terms if t.active(info)]
+        plan = StepPlan()
+        for term in active:
+            plan = plan.combine(term.plan(info))
+        metrics: dict[str, float] = {}
+        if plan.weights or (plan.architecture and self.settings.order == 2):
+            xw, yw = self._transform("weight_batch", active, xw, yw, info)
+        if plan.weights_first and plan.weights:
+            self.weight_step(xw, yw, info, metrics)
+        if plan.architecture:
+            self.arch_step(active, xw, yw, xa, ya, info, metrics)
+        if not plan.weights_first and plan.weights:
+            self.weight_step(xw, yw, info, metrics)
+        for term in active:
+            for key, value in term.after_step(self.model, xa, ya, info).items():
+                metrics[f"{term.name}_{key}"] = value
+        return metrics
+
+    # --- one epoch --------------------------------------------------------------------------------
+
+    def run_epoch(self, epoch: int, weight_half: Split, arch_half: Split, generator: torch.Generator,
+                  wrap: Callable[[Iterable, int], Iterable] | None = None) -> dict[str, float]:
+        """Pair shuffled batches of the two halves (DARTS zips its two queues); returns epoch means."""
+        bs = self.settings.batch_size
+        steps = min(-(-len(weight_half) // bs), -(-len(arch_half) // bs))
+        lr = self.lr(epoch)
+        for group in self.weight_optimizer.param_groups:
+            group["lr"] = lr
+        pairs: Iterable = zip(iterate_batches(weight_half, bs, shuffle=True, generator=generator),
+                              iterate_batches(arch_half, bs, shuffle=True, generator=generator))
+        if wrap is not None:
+            pairs = wrap(pairs, steps)
+        sums: dict[str, float] = defaultdict(float)
+        counts: dict[str, int] = defaultdict(int)
+        for step, ((xw, yw), (xa, ya)) in enumerate(pairs):
+            info = StepInfo(epoch=epoch, epochs=self.settings.epochs, step=step, steps=steps, seed=self.seed)
+            for key, value in self.step(xw, yw, xa, ya, info).items():
+                sums[key] += value
+                counts[key] += 1
+        record = {key: sums[key] / counts[key] for key in sums}
+        record["lr"] = lr
+        record["weight_steps"] = counts.get("train_loss", 0)
+        record["arch_steps"] = counts.get("arch_loss", 0)
+        return record

@@ -1,0 +1,97 @@
+"""What a search method adds to the bilevel loop: the :class:`SearchTerm` interface.
+
+The loop (:mod:`robnas.search.differentiable.loop`) runs DARTS' alternation; a term changes it at
+four points, so AdvRush, RNAS and a user's own idea are terms plugged into one loop, not copies:
+
+(a) :meth:`SearchTerm.weight_batch` / :meth:`SearchTerm.arch_batch` transform the batch the weight
+    step / the architecture step sees (RNAS: PGD examples);
+(b) :meth:`SearchTerm.arch_loss` adds a differentiable loss to the architecture objective
+    (AdvRush: the input-curvature regulariser);
+(c) :meth:`SearchTerm.after_step` acts after the iteration's steps (RNAS: the projection of the
+    alphas onto the vulnerability bound);
+(d) :meth:`SearchTerm.active` says when the term takes part at all (warm-up), and
+    :meth:`SearchTerm.plan` which steps an iteration runs (RNAS: no architecture step while the
+    weights warm up; projection-only iterations).
+
+A term that keeps state across iterations stores it in :meth:`SearchTerm.state_dict` so that a
+resumed search continues exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from robnas.search.differentiable.supernet import Supernet
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Where the loop is: ``epoch`` and ``step`` count from 0; ``seed`` is the run's seed."""
+
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    seed: int
+
+    @property
+    def step_seed(self) -> int:
+        """A reproducible seed unique to this iteration (for PGD random starts and the like)."""
+        return self.seed * 1_000_003 + self.epoch * 10_007 + self.step
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Which steps an iteration runs. The loop combines the plans of all active terms: a step runs
+    only if every term allows it; the weight step goes first if any term asks for it (DARTS itself
+    updates the architecture first)."""
+
+    weights: bool = True
+    architecture: bool = True
+    weights_first: bool = False
+
+    def combine(self, other: StepPlan) -> StepPlan:
+        return StepPlan(self.weights and other.weights, self.architecture and other.architecture,
+                        self.weights_first or other.weights_first)
+
+
+class SearchTerm:
+    """Base class: every hook is a no-op, so a subclass overrides only what it changes.
+
+    ``x`` are images in [0, 1]; hooks that receive the architecture batch get the clean one, even if
+    another term transforms it for the architecture loss.
+    """
+
+    #: Key under which the loop logs this term's loss (``arch_loss``) and metrics.
+    name: str = "term"
+
+    def active(self, info: StepInfo) -> bool:
+        return True
+
+    def plan(self, info: StepInfo) -> StepPlan:
+        return StepPlan()
+
+    def weight_batch(self, model: Supernet, x: torch.Tensor, y: torch.Tensor,
+                     info: StepInfo) -> tuple[torch.Tensor, torch.Tensor]:
+        return x, y
+
+    def arch_batch(self, model: Supernet, x: torch.Tensor, y: torch.Tensor,
+                   info: StepInfo) -> tuple[torch.Tensor, torch.Tensor]:
+        return x, y
+
+    def arch_loss(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, info: StepInfo) -> torch.Tensor | None:
+        """A loss added to the architecture objective (differentiable w.r.t. the alphas), or None."""
+        return None
+
+    def after_step(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, info: StepInfo) -> dict[str, float]:
+        """Runs after the iteration's steps (with the clean architecture batch); returns metrics to log."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass

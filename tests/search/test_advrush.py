@@ -1,0 +1,66 @@
+"""AdvRush's curvature term: gradients w.r.t. the alphas, the linear case, and the Hessian-vector product."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from robnas.errors import InvalidValueError
+from robnas.search.differentiable import AdvRushTerm, StepInfo, create_supernet, input_curvature
+from robnas.search.differentiable.advrush import curvature_direction, summed_cross_entropy
+
+
+def test_gradient_wrt_alphas_matches_finite_differences():
+    torch.manual_seed(0)
+    net = create_supernet("nb201", num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=2, layers=1).double()
+    x, y = torch.rand(3, 1, 4, 4, dtype=torch.float64), torch.tensor([0, 1, 2])
+    with torch.no_grad():
+        net.alphas.normal_(0, 1)  # away from the uniform start, so the term depends on the alphas
+    value = input_curvature(net, x, y, h=0.5)
+    (grad,) = torch.autograd.grad(value, [net.alphas])
+    direction = torch.randn_like(net.alphas)
+    eps = 1e-5
+    base = net.alphas.detach().clone()
+    values = []
+    for sign in (1, -1):
+        with torch.no_grad():
+            net.alphas.copy_(base + sign * eps * direction)
+        values.append(input_curvature(net, x, y, h=0.5).detach())
+    plus, minus = values
+    numeric = (plus - minus) / (2 * eps)
+    analytic = (grad * direction).sum()
+    assert abs(analytic) > 1e-6, "the test needs a term that actually depends on the alphas"
+    assert torch.allclose(analytic, numeric, rtol=1e-4, atol=1e-9), (analytic.item(), numeric.item())
+
+
+def test_vanishes_when_the_loss_is_linear_in_the_input():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).double()
+    x, y = torch.rand(4, 1, 4, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0])
+    linear_loss = lambda logits, labels: (logits * torch.arange(1.0, 4.0, dtype=logits.dtype)).sum()  # noqa: E731
+    assert input_curvature(model, x, y, h=1.5, loss_fn=linear_loss).item() == pytest.approx(0.0, abs=1e-12)
+    assert input_curvature(model, x, y, h=1.5).item() > 1e-3  # cross-entropy is curved
+
+
+def test_small_h_matches_the_input_hessian_vector_product():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+    x, y = torch.rand(5, 1, 4, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1])
+    xr = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(summed_cross_entropy(model(xr), y), xr, create_graph=True)
+    z = curvature_direction(grad)
+    assert torch.allclose(z.flatten(1).norm(dim=1), torch.ones(5, dtype=torch.float64))
+    (hz,) = torch.autograd.grad(grad, xr, grad_outputs=z)  # per-sample H_i z_i (samples are independent)
+    expected = hz.flatten(1).norm(dim=1).mean()
+    h = 1e-5
+    assert input_curvature(model, x, y, h=h).item() / h == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_term_waits_for_the_warm_up_and_checks_its_values():
+    term = AdvRushTerm(gamma=0.01, h=1.5, warmup_epochs=5)
+    info = lambda epoch: StepInfo(epoch=epoch, epochs=6, step=0, steps=1, seed=0)  # noqa: E731
+    assert not term.active(info(4)) and term.active(info(5))
+    for bad in (dict(gamma=-0.1), dict(h=0.0), dict(warmup_epochs=-1)):
+        with pytest.raises(InvalidValueError):
+            AdvRushTerm(**bad)
