@@ -42,6 +42,13 @@ SEARCH_FLAGS = {
     "--space": ("search.space", {"help": "search space: darts, nb201 or macro"}),
     "--method": ("search.method", {"help": "search method: darts, advrush, rnas (differentiable); "
                                              "nsga2, rs, ls, re, bananas (discrete)"}),
+    "--evaluations": ("search.discrete.evaluations", {"type": int, "help": "discrete search: architectures to "
+                                                      "evaluate (cache hits included)"}),
+    "--max-seconds": ("search.discrete.max_seconds", {"type": float, "help": "discrete search: wall-time budget"}),
+    "--backend": ("search.discrete.backend", {"help": "discrete search: inprocess, local (process pool, "
+                                              "default) or ray"}),
+    "--workers": ("search.discrete.workers", {"type": int, "help": "parallel evaluations (0 = one per core)"}),
+    "--address": ("search.discrete.address", {"help": "Ray cluster address (--backend ray); default: local Ray"}),
 }
 
 

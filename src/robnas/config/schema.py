@@ -89,9 +89,26 @@ class DifferentiableSearchConfig:
 
 @dataclass(frozen=True)
 class DiscreteSearchConfig:
-    """Black-box search (NSGA-II, RS, LS, RE, BANANAS) over a discrete space: see robnas.search.discrete."""
+    """Black-box search (NSGA-II, RS, LS, RE, BANANAS) over a discrete space: see robnas.search.discrete.
+
+    Candidates are trained with the run's [train] section (epochs, adversarial, ...) on the [data]
+    subset and measured on its validation split (data.val_size > 0) or else the test split.
+    """
 
     objectives: tuple[str, ...] = ("clean_error", "flops")
+    evaluations: int = 20            # architectures to evaluate (cache hits included); 0 = until the strategy ends
+    max_seconds: float = 0.0         # wall-time budget over all invocations (--resume included); 0 = none
+    backend: str = "local"           # inprocess | local (process pool) | ray
+    workers: int = 0                 # parallel evaluations; 0 = one per core (local) / every CPU (ray)
+    address: str | None = None       # Ray cluster address (backend = "ray"); None starts a local instance
+    db: str | None = None            # results database; None = <run dir>/results.db
+    table: str | None = None         # benchmark table answering evaluations (tabular mode): dir, .csv or .json
+    advset: str | None = None        # pre-generated adversarial set directory for the advset_error objective
+    build: dict[str, Any] = field(default_factory=dict)       # network size kwargs, e.g. { C = 8, N = 1 }
+    space_params: dict[str, Any] = field(default_factory=dict)  # get_space(name, **space_params)
+    strategy: dict[str, Any] = field(default_factory=dict)    # strategy parameters, e.g. { population = 40 }
+    eval_seed: int | None = None     # seed of candidate evaluations (None: the run's seed); part of the cache key
+    top_k: int = 5                   # best.json: the k best architectures of a single objective
 
 
 @dataclass(frozen=True)

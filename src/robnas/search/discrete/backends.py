@@ -1,0 +1,219 @@
+"""Execution backends: where evaluations run, separate from what is evaluated and from the strategy.
+
+A backend maps a picklable function over items and yields ``(index, result)`` as results arrive,
+keeping at most ``slots`` items in flight and pulling the next item from the (lazy) iterator only
+when a slot frees, so the caller can mark an evaluation *running* exactly when it starts and stop
+submitting when its wall-time budget is spent.
+
+* ``inprocess`` -- one at a time in this process (debugging, tiny searches);
+* ``local`` (default) -- a spawn-context process pool, one worker per core unless told otherwise;
+  each worker gets ``cores // workers`` torch threads and exits when its parent dies (so a
+  ``kill -9`` of the search leaves no orphans);
+* ``ray`` -- Ray tasks of one CPU each, on a local Ray instance or the cluster at ``address``
+  (``pip install 'robnas[ray]'``). Results come back to the driver, which alone writes the
+  results database; workers only need the data (and any table or adversarial set) at the same paths.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from typing import Any
+
+from robnas.errors import InvalidValueError, UnknownNameError
+
+BACKENDS = ("inprocess", "local", "ray")
+
+
+def cpu_count() -> int:
+    """Cores this process may use (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Backend(ABC):
+    """Runs ``fn(item)`` for many items; ``slots`` of them at a time."""
+
+    name: str
+    slots: int = 1
+
+    @abstractmethod
+    def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+        """``(index of the item, fn(item))`` in completion order."""
+
+    def close(self) -> None:
+        """Release workers (idempotent)."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.name, "workers": self.slots}
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InProcessBackend(Backend):
+    name = "inprocess"
+
+    def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+        for index, item in enumerate(items):
+            yield index, fn(item)
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A pool worker blocks on its task queue forever once the parent is gone (it holds a write end
+    # of that queue itself), so it watches the parent and leaves.
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _init_worker(threads: int, parent: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+class LocalPoolBackend(Backend):
+    """A spawn-context process pool (fork would copy the parent's torch threads and locks)."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 0) -> None:
+        check_backend(self.name, workers)
+        cores = cpu_count()
+        self.slots = workers or cores
+        self.threads = max(1, cores // self.slots)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.slots, mp_context=get_context("spawn"),
+                                             initializer=_init_worker, initargs=(self.threads, os.getpid()))
+        return self._pool
+
+    def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+        pool = self._executor()
+        source = enumerate(items)
+        running: dict[Future[Any], int] = {}
+        try:
+            while True:
+                while len(running) < self.slots:
+                    nxt = next(source, None)
+                    if nxt is None:
+                        break
+                    running[pool.submit(fn, nxt[1])] = nxt[0]
+                if not running:
+                    return
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield running.pop(future), future.result()
+        finally:
+            for future in running:
+                future.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "threads_per_worker": self.threads}
+
+
+class RayBackend(Backend):
+    """Ray tasks of one CPU each. Without ``address`` a local instance with ``workers`` CPUs is started
+    (bound to the loopback interface, no dashboard); with one, the cluster's CPUs are used."""
+
+    name = "ray"
+
+    def __init__(self, workers: int = 0, address: str | None = None) -> None:
+        import ray
+
+        self._ray = ray
+        self._started = False
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers or cpu_count(), include_dashboard=False, log_to_driver=False,
+                         _node_ip_address="127.0.0.1")
+            self._started = True
+        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.slots = min(workers, cluster_cpus) if workers else cluster_cpus
+        self._remote: dict[Callable[[Any], Any], Any] = {}
+
+    def _task(self, fn: Callable[[Any], Any]) -> Any:
+        if fn not in self._remote:
+            # One CPU per task; Ray then sets OMP/torch threads to 1 in the worker.
+            self._remote[fn] = self._ray.remote(num_cpus=1, max_retries=0)(fn)
+        return self._remote[fn]
+
+    def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+        ray, task = self._ray, self._task(fn)
+        source = enumerate(items)
+        running: dict[Any, int] = {}
+        try:
+            while True:
+                while len(running) < self.slots:
+                    nxt = next(source, None)
+                    if nxt is None:
+                        break
+                    running[task.remote(nxt[1])] = nxt[0]
+                if not running:
+                    return
+                done, _ = ray.wait(list(running), num_returns=1)
+                for ref in done:
+                    index = running.pop(ref)
+                    try:
+                        result = ray.get(ref)
+                    except ray.exceptions.RayTaskError as exc:  # re-raise the worker's own error, not Ray's wrapper
+                        raise (exc.cause if isinstance(exc.cause, BaseException) else exc) from None
+                    yield index, result
+        finally:
+            for ref in running:
+                ray.cancel(ref, force=True)
+
+    def close(self) -> None:
+        if self._started and self._ray.is_initialized():
+            self._ray.shutdown()
+            self._started = False
+
+
+def check_backend(name: str, workers: int = 0, address: str | None = None) -> str:
+    """The normalised backend name, after checking the settings (and that Ray is installed) without
+    starting anything."""
+    key = name.lower()
+    if key not in BACKENDS:
+        raise UnknownNameError(f"unknown execution backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+    if address and key != "ray":
+        raise InvalidValueError(f"--address is the Ray cluster address; it needs --backend ray, not {name}")
+    if workers < 0:
+        raise InvalidValueError(f"search.discrete.workers must be >= 0 (0 = one per core), got {workers}")
+    if key == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise InvalidValueError("--backend ray needs Ray: pip install 'robnas[ray]' (or pip install ray)") from None
+    return key
+
+
+def create_backend(name: str, workers: int = 0, address: str | None = None) -> Backend:
+    """``inprocess``, ``local`` or ``ray``; ``address`` is only meaningful for Ray."""
+    key = check_backend(name, workers, address)
+    if key == "inprocess":
+        return InProcessBackend()
+    if key == "local":
+        return LocalPoolBackend(workers)
+    return RayBackend(workers, address)
