@@ -86,6 +86,13 @@ def non_negative_float(name: str, value: Any) -> float:
     return number
 
 
+def positive_float(name: str, value: Any) -> float:
+    number = non_negative_float(name, value)
+    if number == 0:
+        raise InvalidValueError(f"strategy parameter {name} must be a number > 0, got {value!r}")
+    return number
+
+
 def probability(name: str, value: Any) -> float:
     number = non_negative_float(name, value)
     if number > 1:
