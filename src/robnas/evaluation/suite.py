@@ -30,6 +30,15 @@ ATTACK_TITLES = {"fgsm": "FGSM", "ffgsm": "F-FGSM", "rfgsm": "R-FGSM", "bim": "B
 _ITERATIVE = ("pgd", "bim")
 
 
+def split_steps(name: str) -> tuple[str, int | None]:
+    """``"pgd-100"`` -> ``("pgd", 100)``: an iterative attack with its own iteration count (AdvRush reports
+    PGD-20 and PGD-100 side by side); any other name -> ``(name, None)``."""
+    base, dash, tail = name.rpartition("-")
+    if dash and base in _ITERATIVE and tail.isdigit() and int(tail) > 0:
+        return base, int(tail)
+    return name, None
+
+
 def eps_label(eps: float) -> str:
     """8/255-style label when eps is a multiple of 1/(10*255), else the decimal value."""
     scaled = Fraction(eps * 255).limit_denominator(10)
@@ -40,11 +49,12 @@ def eps_label(eps: float) -> str:
 
 def attack_params(name: str, eps: float, cfg: EvalConfig, seed: int) -> dict[str, Any]:
     """The paper's settings for ``name`` at ``eps`` (step = alpha_ratio * eps; AutoPGD's own schedule)."""
+    name, steps = split_steps(name)
     params: dict[str, Any] = {"eps": eps, "seed": seed, "early_stop": cfg.early_stop}
     if len(ATTACKS.get(name).norms) > 1:  # single-norm attacks (FGSM family) take no norm parameter
         params["norm"] = cfg.norm
     if name in _ITERATIVE:
-        params.update(alpha=cfg.alpha_ratio * eps, steps=cfg.steps)
+        params.update(alpha=cfg.alpha_ratio * eps, steps=steps or cfg.steps)
     elif name == "apgd-ce":
         params.update(steps=cfg.apgd_steps, restarts=cfg.apgd_restarts)
     return params
@@ -53,7 +63,7 @@ def attack_params(name: str, eps: float, cfg: EvalConfig, seed: int) -> dict[str
 def check_suite(cfg: EvalConfig) -> None:
     """Validate names and values before anything is computed or written."""
     known = set(list_attacks())
-    for name in cfg.attacks:
+    for name in (split_steps(a)[0] for a in cfg.attacks):
         if name not in known:
             create_attack(name)  # raises the registry's one-line UnknownNameError
         if ATTACKS.get(name).norms == ("L0",):
@@ -100,7 +110,7 @@ def evaluate_model(model: nn.Module, split: Split, cfg: EvalConfig, num_classes:
     jobs = [(eps, name) for eps in cfg.eps for name in cfg.attacks]
     robust_all = {eps_label(eps): correct.clone() for eps in cfg.eps}
     for eps, name in tqdm(jobs, desc="attacks", disable=quiet, leave=False):
-        attack = create_attack(name, **attack_params(name, eps, cfg, seed))
+        attack = create_attack(split_steps(name)[0], **attack_params(name, eps, cfg, seed))
         res = evaluate_attack(model, attack, split.images, split.labels, batch_size=cfg.batch_size)
         key = eps_label(eps)
         robust_all[key] &= ~res.success.to(correct.device)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,14 @@ from robnas.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
 from robnas.data import Dataset, Split, load_dataset, split_train_val
 from robnas.device import resolve_device
 from robnas.evaluation import eps_label
+from robnas.evaluation.landscape import check_landscape_args
 from robnas.evaluation.plan import check_plan, evaluate_plan
 from robnas.errors import InvalidValueError
 from robnas.metrics import count_flops, count_params
 from robnas.models import create_model
+from robnas.pipeline.landscape_job import model_landscape
 from robnas.report import write_report
+from robnas.report.run_report import write_run_report
 from robnas.report.table import check_baseline
 from robnas.store.atomic import write_json_atomic
 from robnas.store.run_dir import RunDir
@@ -126,20 +129,42 @@ def train_one(cfg: RunConfig, mc: ModelConfig, data: PreparedData, run: RunDir, 
     return result.model
 
 
+def describe_training(cfg: RunConfig, models: tuple[ModelConfig, ...]) -> str:
+    """One line for the report: how every model of the run was trained."""
+    t, adv = cfg.train, cfg.train.adversarial
+    how = (f"PGD-{adv.steps} adversarial training (eps {eps_label(adv.eps)}, step {eps_label(adv.alpha)})"
+           if adv.enabled else "standard training")
+    text = f"{how}, {t.epochs} epochs, batch {t.batch_size}, SGD lr {t.lr:g} cosine"
+    overridden = [m.label or m.name for m in models if m.train]
+    return text + (f" (own [train] overrides: {', '.join(overridden)})" if overridden else "")
+
+
 def run_study(cfg: RunConfig, resume: bool = False) -> RunDir:
-    """Train and evaluate every model of ``cfg`` and write the report; returns the run directory."""
+    """``robnas run``: search (when ``[searched]`` is enabled), train and evaluate the searched architecture and
+    every model of ``cfg`` with the same budget, and write the report; returns the run directory."""
+    from robnas.pipeline.search_stage import check_search_stage, run_search_stage, searched_model, searches
+
     check_plan(cfg.eval)
+    if cfg.landscape.enabled:
+        check_landscape_args(cfg.landscape.points, cfg.landscape.eps_range, cfg.landscape.resolution)
     device = resolve_device(cfg.device)
     data = prepare_data(cfg.data, device, cfg.seed)
-    validate_models(cfg.models, data.dataset)
-    check_baseline(cfg.eval.baseline, [m.label or m.name for m in cfg.models])
+    example = (check_search_stage(cfg, replace(data.dataset, train=data.train)),) if searches(cfg) else ()
+    validate_models(example + cfg.models, data.dataset)
+    check_baseline(cfg.eval.baseline, [m.label or m.name for m in example + cfg.models])
 
     run = RunDir.create(cfg.out, cfg.name, "run", quiet=cfg.quiet)
     run.write_config(config_to_dict(cfg))
     run.log(f"run directory {run.path} on {device}; dataset {data.dataset.name}: "
             f"{len(data.train)} train / {len(data.val)} val / {len(data.dataset.test)} test")
+    search: dict[str, Any] | None = None
+    models = cfg.models
+    if searches(cfg):
+        # The search sees the training points only (it halves them into weight and architecture data).
+        search = run_search_stage(cfg, run, replace(data.dataset, train=data.train), resume)
+        models = (searched_model(cfg, search["genotype"]),) + models
     rows: list[dict[str, Any]] = []
-    for mc in cfg.models:
+    for mc in models:
         label = mc.label or mc.name
         record = cached_record(run, label, resume)
         if record is None:
@@ -147,12 +172,16 @@ def run_study(cfg: RunConfig, resume: bool = False) -> RunDir:
             run.log(f"{label}: training {mc.name} {mc.kwargs or ''}")
             started = time.perf_counter()
             model = train_one(cfg, mc, data, child, resume)
-            record = attack_and_record(run, label, model, data.dataset, cfg,
-                                       train_seconds=time.perf_counter() - started,
-                                       checkpoint=str(child.checkpoints / "last.pt"))
+            extra: dict[str, Any] = {"train_seconds": time.perf_counter() - started,
+                                     "checkpoint": str(child.checkpoints / "last.pt")}
+            if cfg.landscape.enabled:
+                run.log(f"{label}: input loss landscape over {cfg.landscape.points} test points")
+                extra["landscape"] = model_landscape(model, data.dataset, cfg.landscape, cfg.seed)
+            record = attack_and_record(run, label, model, data.dataset, cfg, **extra)
         rows.append(record)
-    meta = {"dataset": data.dataset.name, "norm": cfg.eval.norm, "seed": cfg.seed}
-    for path in write_report(run.results, rows, meta, baseline=cfg.eval.baseline):
+    meta = {"dataset": data.dataset.name, "norm": cfg.eval.norm, "seed": cfg.seed,
+            "training": describe_training(cfg, models)}
+    for path in write_run_report(run.results, rows, meta, search=search, baseline=cfg.eval.baseline):
         run.log(f"wrote {path}")
     return run
 

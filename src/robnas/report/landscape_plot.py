@@ -42,7 +42,7 @@ def plot_landscapes(landscapes: list[tuple[str, dict[str, Any]]], path: Path, ti
         ax2.set_xlabel("r (random)")
         ax2.set_ylabel("n (gradient sign)")
         ax2.set_aspect("equal")
-        fig.colorbar(contour, ax=ax2, shrink=0.8)
+        fig.colorbar(contour, ax=ax2, shrink=0.8, format="%.2f")
     fig.suptitle(title or f"input loss landscape, range +-{landscapes[0][1]['range']:.4g}")
     fig.tight_layout()
     with atomic_path(path) as tmp:
