@@ -6,7 +6,8 @@ gradient-masking symptoms of Athalye et al. (2018), every evaluation raises a fl
 
 * many input gradients are zero or not finite (the attacks had nothing to follow);
 * iterative PGD is weaker than single-step FGSM (iterations should never hurt);
-* a black-box attack beats the white-box ones (white-box gradients are masked);
+* a black-box attack beats the white-box ones (white-box gradients are masked), also inside AutoAttack
+  (its Square member breaks points the gradient members left robust);
 * accuracy is not monotone in eps (a larger ball contains the smaller one);
 * an unbounded radius does not drive accuracy to ~0 (the attack is broken, not the model robust);
 * the forward pass is randomised (a single attack run under-estimates what an adversary achieves);
@@ -30,6 +31,9 @@ from robnas.config.numbers import parse_eps
 
 # Attacks that only query outputs; every other registered attack in a suite follows gradients.
 BLACK_BOX = ("square", "onepixel")
+# Composites mixing white- and black-box members: neither side of the comparison; their own
+# cumulative accuracies are checked instead (the official AutoAttack's check_square_sr).
+MIXED = ("autoattack",)
 ZERO_GRADIENT_SHARE = 0.1          # flag when more than this share of gradients is zero or not finite
 UNBOUNDED_ACCURACY = 0.05          # an eps = 1 Linf attack must leave at most this accuracy
 PROBE_POINTS = 100
@@ -136,7 +140,7 @@ def result_flags(record: dict[str, Any], tolerance: float = 1.0) -> list[Flag]:
         if pgd is not None and pgd["accuracy"] > fgsm["accuracy"] + tolerance:
             flags.append(Flag("pgd_weaker_than_fgsm", f"at eps {label} PGD leaves {pgd['accuracy']:.2f}% but one-step "
                               f"FGSM only {fgsm['accuracy']:.2f}%: iterations should not hurt; suspect gradient masking"))
-    white = [name for name in attacks if name not in BLACK_BOX and name != "clean"]
+    white = [name for name in attacks if name not in BLACK_BOX and name not in MIXED and name != "clean"]
     for black in (name for name in attacks if name in BLACK_BOX):
         for label, run in attacks[black].items():
             best_white = min((attacks[w][label]["accuracy"] for w in white if label in attacks[w]), default=None)
@@ -144,4 +148,18 @@ def result_flags(record: dict[str, Any], tolerance: float = 1.0) -> list[Flag]:
                 flags.append(Flag("black_box_stronger", f"at eps {label} black-box {black} leaves {run['accuracy']:.2f}% "
                                   f"but the best white-box attack {best_white:.2f}%: gradients are masked, so the "
                                   "white-box numbers over-state robustness"))
+    for name in (n for n in attacks if n in MIXED):
+        for label, run in attacks[name].items():
+            flags.extend(_composite_black_box_flag(name, label, run.get("cumulative", {}), tolerance))
     return flags
+
+
+def _composite_black_box_flag(name: str, label: str, cumulative: dict[str, float], tolerance: float) -> list[Flag]:
+    """A composite whose black-box members still break points its white-box members left robust."""
+    white = [acc for member, acc in cumulative.items() if member not in BLACK_BOX]
+    black = [acc for member, acc in cumulative.items() if member in BLACK_BOX]
+    if not white or not black or min(black) + tolerance >= min(white):
+        return []
+    return [Flag("black_box_stronger", f"at eps {label} the black-box members of {name} lower its robust accuracy "
+                 f"from {min(white):.2f}% (after the white-box members) to {min(black):.2f}%: gradients are masked, "
+                 "so white-box numbers over-state robustness")]

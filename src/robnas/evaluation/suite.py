@@ -121,8 +121,9 @@ def evaluate_model(model: nn.Module, split: Split, cfg: EvalConfig, num_classes:
             "seconds": res.seconds,
             "queries": res.queries,
         }
-        if hasattr(attack, "cumulative"):  # ensembles: robust accuracy after each member
-            entry["cumulative"] = {member: 100.0 * acc for member, acc in attack.cumulative}
+        if res.report is not None:  # composites (AutoAttack): robust accuracy after each member, exact percentages
+            entry["cumulative"] = {member: 100.0 * count / max(res.report.n, 1)
+                                   for member, count in zip(res.report.members, res.report.robust)}
     for key, robust in robust_all.items():
         record["worst_case"][key] = _percent(robust)
     clean = record["clean"]["accuracy"]

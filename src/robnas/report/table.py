@@ -52,8 +52,26 @@ def robustness_table(rows: list[dict[str, Any]], baseline: str | None = None) ->
                 cells.append(f"{pp_hrs(r['hrs'][key], r['params'], base_params):.2f}")
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
+        out.extend(cumulative_lines(rows, attacks, key))
     out.append(reliability_section(rows))
     return "\n".join(out)
+
+
+# Members of a composite are named as in the AutoAttack paper (Table 1's "AutoPGD" column is APGD-CE).
+_MEMBER_TITLES = {**ATTACK_TITLES, "apgd-ce": "APGD-CE"}
+
+
+def cumulative_lines(rows: list[dict[str, Any]], attacks: list[str], key: str) -> list[str]:
+    """For composite attacks (AutoAttack): each model's robust accuracy after each member, at eps ``key``."""
+    lines = []
+    for r in rows:
+        for a in attacks:
+            steps = r["attacks"][a][key].get("cumulative")
+            if steps:
+                chain = " -> ".join(f"{_MEMBER_TITLES.get(m, m)} {acc:.2f}" for m, acc in steps.items())
+                lines.append(f"- {r['label']}, {ATTACK_TITLES.get(a, a)} cumulative robust accuracy %: "
+                             f"clean {r['clean']['accuracy']:.2f} -> {chain}")
+    return lines + [""] if lines else []
 
 
 def reliability_section(rows: list[dict[str, Any]]) -> str:
