@@ -7,6 +7,7 @@ before the run directory is created, so bad input writes nothing. The run direct
     results.db              every evaluation (or the database at search.discrete.db)
     search_state.json       what search this is and the wall time spent (for --resume)
     results/search.json     the search's cost: wall time, evaluations, cache hits, mean evaluation time
+    results/evaluations.csv every row of this search's budget in the database (export)
     results/best.json       the best architectures (Pareto set, or the top k of one objective)
     results/pareto.csv|png  the evaluated architectures' objectives, non-dominated ones marked
     results/best_so_far.png
@@ -190,6 +191,8 @@ def run_discrete_search(cfg: RunConfig, resume: bool = False) -> Path:
     finally:
         backend.close()
     summary = _summary(cfg, plan, runner, db, slot, backend, db_path)
+    db.export_csv(run.results / "evaluations.csv", space=slot.space, dataset=slot.dataset, budget=slot.budget,
+                  seed=slot.seed)
     db.close()
     write_json_atomic(run.results / "search.json", summary)
     best = _best(strategy, plan, d.top_k)

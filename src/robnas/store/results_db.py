@@ -206,9 +206,9 @@ class ResultsDB:
         return out
 
     def records(self, *, space: str | None = None, dataset: str | None = None, budget: str | None = None,
-                status: str | None = None, run: str | None = None) -> list[Record]:
+                seed: int | None = None, status: str | None = None, run: str | None = None) -> list[Record]:
         """Rows matching every given filter, in insertion order."""
-        filters = {"space": space, "dataset": dataset, "budget": budget, "status": status, "run": run}
+        filters = {"space": space, "dataset": dataset, "budget": budget, "seed": seed, "status": status, "run": run}
         where = [(f"{name} = ?", value) for name, value in filters.items() if value is not None]
         sql = f"SELECT {', '.join(_COLUMNS)} FROM evaluations"
         if where:

@@ -25,10 +25,10 @@ EVALUATOR = TrainingEvaluator("nb201", ("clean_error", "params"), data={"name": 
 def _search(backend, db_path) -> list[tuple]:
     space = get_space("nb201")
     slot = Slot("nb201", "digits", budget_key(EVALUATOR.budget()), 7)
-    strategy = create_strategy("rs", space, ["clean_error", "params"], seed=3, batch_size=4)
+    strategy = create_strategy("rs", space, ["clean_error", "params"], seed=3, batch_size=3)
     with ResultsDB(db_path) as db:
         runner = SearchRunner(strategy, space, EVALUATOR, db, slot, backend, ["clean_error", "params"],
-                              budget=SearchBudget(evaluations=4))
+                              budget=SearchBudget(evaluations=3))
         runner.run()
         return sorted((r.key, r.arch, r.seed, r.budget, r.status, r.metrics) for r in db.records())
 
@@ -48,7 +48,7 @@ def test_every_backend_gives_the_same_records(tmp_path, ray_backend):
         assert pool.slots == 2
         pooled = _search(pool, tmp_path / "pool.db")
     distributed = _search(ray_backend, tmp_path / "ray.db")
-    assert len(reference) == 4 and all(r[4] == "done" for r in reference)
+    assert len(reference) == 3 and all(r[4] == "done" for r in reference)
     assert pooled == reference
     assert distributed == reference
     workers = {r.worker for r in ResultsDB(tmp_path / "pool.db").records()}

@@ -33,6 +33,7 @@ def test_random_search_writes_its_outputs_and_reads_the_database_back(cli, tmp_p
     summary = json.loads((run / "results" / "search.json").read_text())
     assert (summary["evaluations"], summary["computed"], summary["cache_hits"]) == (4, 4, 0)
     assert summary["mean_eval_seconds"] > 0 and summary["wall_seconds"] > 0
+    assert (run / "results" / "evaluations.csv").read_text().count("\n") == 5  # header + 4 rows
     best = json.loads((run / "results" / "best.json").read_text())["architectures"]
     assert best[0]["metrics"]["clean_error"] == min(r.metrics["clean_error"] for r in rows)
     # another search on the same database and budget: every evaluation is a cache hit, nothing is retrained
@@ -45,11 +46,9 @@ def test_random_search_writes_its_outputs_and_reads_the_database_back(cli, tmp_p
         json.loads((run / "results" / "best.json").read_text())["architectures"]
 
 
-@pytest.mark.skipif("nsga2" not in __import__("robnas.search.discrete", fromlist=["x"]).list_strategies(),
-                    reason="NSGA-II strategy not registered yet")
 def test_nsga2_two_objectives_gives_a_pareto_set(cli, tmp_path):
     cli("search", "--method", "nsga2", *TINY_SEARCH, "--objectives", "clean_error,flops", "--evaluations", "6",
-        "--set", "search.discrete.strategy={population=3}", "--name", "n", check=True)
+        "--set", "search.discrete.strategy={population_size=3,offspring=3}", "--name", "n", check=True)
     run = tmp_path / "runs" / "n"
     best = json.loads((run / "results" / "best.json").read_text())
     assert best["kind"] == "pareto set" and best["architectures"]
@@ -108,3 +107,22 @@ def test_bad_input_is_one_line_and_writes_nothing(cli, tmp_path, extra, message)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_tabular_search_answers_from_an_imported_table(cli, tmp_path):
+    from robnas.spaces.nb201.index import all_archs
+
+    table = tmp_path / "nb201.csv"
+    lines = ["arch,clean_error,flops"] + [f"{a},{10.0 * a.count('none') + i % 7},{1e5 + a.count('conv') * 1e4}"
+                                         for i, a in enumerate(all_archs())]
+    table.write_text("\n".join(lines) + "\n")
+    cli("search", "--method", "rs", *TINY_SEARCH, "--objectives", "clean_error,flops", "--evaluations", "25",
+        "--set", f"search.discrete.table={table}", "--name", "t", check=True)
+    summary = json.loads((tmp_path / "runs" / "t" / "results" / "search.json").read_text())
+    assert summary["evaluations"] == 25 and summary["budget"]["evaluator"] == "table"
+    with ResultsDB(tmp_path / "runs" / "t" / "results.db") as db:
+        rows = db.records()
+        table_rows = {r.key: r.metrics for r in rows if r.worker == "table"}
+        searched = [r for r in rows if r.worker != "table"]
+    assert len(table_rows) == 6466 and len(searched) == 25  # one row per class; the search's own rows
+    assert all(r.metrics == table_rows[r.key] for r in searched)

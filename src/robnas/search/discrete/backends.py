@@ -21,7 +21,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any
 
@@ -59,6 +59,29 @@ class Backend(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _keep_slots_full(items: Iterable[Any], slots: int, *, submit: Callable[[Any], Any],
+                     finished: Callable[[list[Any]], Iterable[Any]], result: Callable[[Any], Any],
+                     cancel: Callable[[Any], Any]) -> Iterator[tuple[int, Any]]:
+    """``(index, result)`` in completion order with at most ``slots`` submitted handles at a time; the
+    next item is drawn only when a slot frees. Handles still running when the consumer stops are cancelled."""
+    source = enumerate(items)
+    running: dict[Any, int] = {}
+    try:
+        while True:
+            while len(running) < slots:
+                nxt = next(source, None)
+                if nxt is None:
+                    break
+                running[submit(nxt[1])] = nxt[0]
+            if not running:
+                return
+            for handle in finished(list(running)):
+                yield running.pop(handle), result(handle)
+    finally:
+        for handle in running:
+            cancel(handle)
 
 
 class InProcessBackend(Backend):
@@ -105,23 +128,10 @@ class LocalPoolBackend(Backend):
 
     def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
         pool = self._executor()
-        source = enumerate(items)
-        running: dict[Future[Any], int] = {}
-        try:
-            while True:
-                while len(running) < self.slots:
-                    nxt = next(source, None)
-                    if nxt is None:
-                        break
-                    running[pool.submit(fn, nxt[1])] = nxt[0]
-                if not running:
-                    return
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield running.pop(future), future.result()
-        finally:
-            for future in running:
-                future.cancel()
+        yield from _keep_slots_full(
+            items, self.slots, submit=lambda item: pool.submit(fn, item),
+            finished=lambda futures: wait(futures, return_when=FIRST_COMPLETED)[0],
+            result=lambda future: future.result(), cancel=lambda future: future.cancel())
 
     def close(self) -> None:
         if self._pool is not None:
@@ -162,28 +172,16 @@ class RayBackend(Backend):
 
     def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
         ray, task = self._ray, self._task(fn)
-        source = enumerate(items)
-        running: dict[Any, int] = {}
-        try:
-            while True:
-                while len(running) < self.slots:
-                    nxt = next(source, None)
-                    if nxt is None:
-                        break
-                    running[task.remote(nxt[1])] = nxt[0]
-                if not running:
-                    return
-                done, _ = ray.wait(list(running), num_returns=1)
-                for ref in done:
-                    index = running.pop(ref)
-                    try:
-                        result = ray.get(ref)
-                    except ray.exceptions.RayTaskError as exc:  # re-raise the worker's own error, not Ray's wrapper
-                        raise (exc.cause if isinstance(exc.cause, BaseException) else exc) from None
-                    yield index, result
-        finally:
-            for ref in running:
-                ray.cancel(ref, force=True)
+
+        def result(ref: Any) -> Any:
+            try:
+                return ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:  # re-raise the worker's own error, not Ray's wrapper
+                raise (exc.cause if isinstance(exc.cause, BaseException) else exc) from None
+
+        yield from _keep_slots_full(items, self.slots, submit=task.remote,
+                                    finished=lambda refs: ray.wait(refs, num_returns=1)[0], result=result,
+                                    cancel=lambda ref: ray.cancel(ref, force=True))
 
     def close(self) -> None:
         if self._started and self._ray.is_initialized():
