@@ -84,13 +84,13 @@ class Table:
 def nb201_table(n_objectives: int = 1, seed: int = 0) -> Table:
     """1-3 objectives: a rugged error, a conv-count cost that conflicts with it, a second error."""
     reps = nb201_representatives()
-    error = _rugged(reps, seed, interaction=0.45, noise=0.6)
+    error = _rugged(reps, seed, interaction=1.0, noise=2.0)
     convs = {k: sum(1.0 if op == 2 else 3.0 if op == 3 else 0.0 for op in v) for k, v in reps.items()}
-    columns = {"error": {k: error[k] - 0.9 * convs[k] for k in reps}}
+    columns = {"error": {k: error[k] - 0.5 * convs[k] for k in reps}}
     if n_objectives >= 2:
         columns["cost"] = {k: convs[k] + 0.05 * sum(v) for k, v in reps.items()}
     if n_objectives >= 3:
-        second = _rugged(reps, seed + 1, interaction=0.45, noise=0.6)
+        second = _rugged(reps, seed + 1, interaction=1.0, noise=2.0)
         columns["robust_error"] = {k: 0.5 * columns["error"][k] + second[k] for k in reps}
     return Table(_memo_space(), columns)
 

@@ -35,6 +35,18 @@ def non_dominated_mask(points: np.ndarray | list[list[float]]) -> np.ndarray:
     return ~dominated
 
 
+def front_indices(points: np.ndarray | list[list[float]]) -> list[int]:
+    """Indices of the Pareto set, sorted by objective values (then index).
+
+    Rows with a non-finite value (failed evaluations) are left out unless every row has one.
+    """
+    p = _as_points(points)
+    finite = np.isfinite(p).all(axis=1)
+    candidates = np.flatnonzero(finite) if finite.any() else np.arange(len(p))
+    chosen = candidates[non_dominated_mask(p[candidates])]
+    return sorted((int(i) for i in chosen), key=lambda i: (tuple(p[i]), i))
+
+
 def non_dominated_fronts(points: np.ndarray | list[list[float]]) -> list[np.ndarray]:
     """Row indices grouped into fronts: front 0 is the Pareto set, front 1 the next layer, ..."""
     p = _as_points(points)

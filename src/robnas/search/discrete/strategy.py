@@ -38,6 +38,7 @@ import numpy as np
 
 from robnas.errors import InvalidValueError
 from robnas.registry import Registry
+from robnas.search.discrete.pareto import front_indices
 from robnas.spaces.base import DiscreteSpace
 
 #: What a strategy's search generator yields (a batch of archs) and receives (their objective values).
@@ -206,17 +207,11 @@ class Strategy(ABC):
 
     def best(self) -> list[tuple[str, dict[str, float]]]:
         """Single-objective: every evaluated arch, best first. Multi-objective: the Pareto set."""
-        from robnas.search.discrete.pareto import non_dominated_mask
-
         if not self._history:
             return []
         values = np.array([self._values[k] for k in self._history_keys], dtype=float)
         if self.multi_objective and len(self.objectives) > 1:
-            finite = np.isfinite(values).all(axis=1)
-            candidates = np.flatnonzero(finite) if finite.any() else np.arange(len(values))
-            mask = non_dominated_mask(values[candidates])
-            chosen = sorted(candidates[mask], key=lambda i: (tuple(values[i]), i))
-            return [(self._history[i][0], dict(self._history[i][1])) for i in chosen]
+            return [(self._history[i][0], dict(self._history[i][1])) for i in front_indices(values)]
         order = sorted(range(len(values)), key=lambda i: (values[i][0], i))
         return [(self._history[i][0], dict(self._history[i][1])) for i in order]
 
