@@ -16,7 +16,9 @@ submitting when its wall-time budget is spent.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -149,6 +151,11 @@ class RayBackend(Backend):
     name = "ray"
 
     def __init__(self, workers: int = 0, address: str | None = None) -> None:
+        if not address and "ray" not in sys.modules:
+            # A local instance on Linux binds its servers to every interface: Ray resolves even an explicit
+            # 127.0.0.1 node address to the machine's external one. With its single-machine mode (read
+            # once, when ray is imported) the node address is the loopback one and so are the sockets.
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         import ray
 
         self._ray = ray
@@ -157,8 +164,7 @@ class RayBackend(Backend):
             if address:
                 ray.init(address=address, log_to_driver=False)
             else:
-                ray.init(num_cpus=workers or cpu_count(), include_dashboard=False, log_to_driver=False,
-                         _node_ip_address="127.0.0.1")
+                ray.init(num_cpus=workers or cpu_count(), include_dashboard=False, log_to_driver=False)
             self._started = True
         cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
         self.slots = min(workers, cluster_cpus) if workers else cluster_cpus
@@ -199,11 +205,8 @@ def check_backend(name: str, workers: int = 0, address: str | None = None) -> st
         raise InvalidValueError(f"--address is the Ray cluster address; it needs --backend ray, not {name}")
     if workers < 0:
         raise InvalidValueError(f"search.discrete.workers must be >= 0 (0 = one per core), got {workers}")
-    if key == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise InvalidValueError("--backend ray needs Ray: pip install 'robnas[ray]' (or pip install ray)") from None
+    if key == "ray" and importlib.util.find_spec("ray") is None:  # find, not import: see RayBackend
+        raise InvalidValueError("--backend ray needs Ray: pip install 'robnas[ray]' (or pip install ray)")
     return key
 
 
