@@ -23,6 +23,25 @@ from robnas.store.atomic import atomic_path, write_text_atomic
 Row = tuple[str, Mapping[str, float]]
 
 
+def _pyplot():  # noqa: ANN202 (matplotlib's module)
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_png(fig, path: str | Path) -> Path:  # noqa: ANN001
+    """Lay out, write atomically and close ``fig``."""
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    _pyplot().close(fig)
+    return out
+
+
 def objective_matrix(rows: Sequence[Row], objectives: Sequence[str]) -> np.ndarray:
     """(rows x objectives) values; a missing or non-finite value becomes +inf (ranks last)."""
     missing = [o for o in objectives if rows and all(o not in m for _, m in rows)]
@@ -62,10 +81,7 @@ def plot_front(rows: Sequence[Row], objectives: Sequence[str], path: str | Path,
     the front being the 3-objective one."""
     if len(objectives) not in (2, 3):
         raise InvalidValueError(f"a Pareto plot needs 2 or 3 objectives, got {len(objectives)}")
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: no display on servers and CI
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     values = objective_matrix(rows, objectives)
     finite = np.isfinite(values).all(axis=1)
@@ -86,12 +102,7 @@ def plot_front(rows: Sequence[Row], objectives: Sequence[str], path: str | Path,
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title or "Evaluated architectures and the Pareto front")
-    fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return out
+    return _save_png(fig, path)
 
 
 def best_so_far(values: Sequence[float]) -> np.ndarray:
@@ -106,10 +117,7 @@ def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float]]], objective: s
     shaded between the best and worst run."""
     if not runs or not all(len(r) for r in runs.values()):
         raise InvalidValueError("best-so-far plot needs at least one run per label")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
     for label, label_runs in runs.items():
@@ -129,9 +137,4 @@ def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float]]], objective: s
     ax.set_title(title or f"Best {objective} found vs number of evaluations")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return out
+    return _save_png(fig, path)

@@ -109,3 +109,38 @@ def test_tell_checks_what_it_is_told():
     with pytest.raises(InvalidValueError, match="never asked"):
         strategy.tell(unasked, {"error": 1.0})
     assert [a for a, _ in strategy.best()] == [first, second]
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("name", list_strategies())
+def test_resume_by_replay_reasks_the_same_archs_and_redoes_nothing(name):
+    """kill -9 mid-batch, then re-create the strategy and replay it against the cache of results."""
+    table = nb201_table(2)
+    cache: dict[str, dict[str, float]] = {}
+    computed: list[str] = []
+
+    def run(kill_after: int | None) -> list[str]:
+        strategy = create_strategy(name, table.space, _objectives(name), 5, **FAST.get(name, {}))
+        asked: list[str] = []
+        while len(asked) < 24 and not strategy.finished:
+            batch = strategy.ask()
+            for arch in batch:
+                key = table.space.key(arch)
+                if key not in cache:
+                    if kill_after is not None and len(computed) == kill_after:
+                        raise _Killed
+                    cache[key] = table.metrics(arch)
+                    computed.append(key)
+                strategy.tell(arch, cache[key])
+            asked.extend(batch)
+        return asked
+
+    with pytest.raises(_Killed):
+        run(kill_after=13)
+    resumed = run(kill_after=None)
+    assert len(computed) == len(set(computed)) == len(resumed)  # every evaluation done exactly once
+    cache.clear()
+    assert run(kill_after=None) == resumed  # the same search as one without the interruption
