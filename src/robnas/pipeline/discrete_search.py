@@ -9,7 +9,7 @@ before the run directory is created, so bad input writes nothing. The run direct
     results/search.json     the search's cost: wall time, evaluations, cache hits, mean evaluation time
     results/evaluations.csv every row of this search's budget in the database (export)
     results/best.json       the best architectures (Pareto set, or the top k of one objective)
-    results/pareto.csv|png  the evaluated architectures' objectives, non-dominated ones marked
+    results/pareto.csv|png  the non-dominated evaluations (CSV) and every evaluation with the front marked (PNG)
     results/best_so_far.png
 
 ``--resume`` re-creates the strategy with the same seed and replays the search against the
@@ -197,7 +197,7 @@ def run_discrete_search(cfg: RunConfig, resume: bool = False) -> Path:
     write_json_atomic(run.results / "search.json", summary)
     best = _best(strategy, plan, d.top_k)
     write_json_atomic(run.results / "best.json", best)
-    for path in _plots(run.results, runner.history, plan.objectives, run.log):
+    for path in _plots(run.results, runner.history, plan.objectives, cfg.search.method.lower()):
         run.log(f"wrote {path}")
     run.log(f"{stats.stopped}: {summary['evaluations']} evaluations ({summary['computed']} computed, "
             f"{summary['cache_hits']} from the database, {summary['failed']} failed) in {summary['wall_seconds']:.1f}s")
@@ -233,10 +233,18 @@ def _best(strategy: Any, plan: SearchPlan, top_k: int) -> dict[str, Any]:
                               for arch, metrics in chosen]}
 
 
-def _plots(results: Path, history: list[Any], objectives: list[str], log: Any) -> list[Path]:
-    try:
-        from robnas.report.search_plots import write_search_plots
-    except ImportError:  # written by the strategies' work; until it lands the other outputs stand alone
-        log("pareto.csv/png and best_so_far.png not written: robnas.report.search_plots is not available")
+def _plots(results: Path, history: list[Any], objectives: list[str], method: str) -> list[Path]:
+    """pareto.csv (the non-dominated evaluations; for one objective its minimum), pareto.png (2 or 3
+    objectives: one panel per pair) and best_so_far.png (the first objective's running minimum)."""
+    from robnas.report.search_plots import plot_best_so_far, plot_front, write_front_csv
+
+    rows = [(t.arch, t.metrics) for t in history]
+    if not rows:
         return []
-    return write_search_plots(results, [(t.arch, t.metrics) for t in history], objectives)
+    paths = [write_front_csv(rows, objectives, results / "pareto.csv")]
+    if len(objectives) in (2, 3):
+        paths.append(plot_front(rows, objectives, results / "pareto.png",
+                                title=f"{method}: evaluated architectures and the Pareto front"))
+    paths.append(plot_best_so_far({method: [[m[objectives[0]] for _, m in rows]]}, objectives[0],
+                                  results / "best_so_far.png"))
+    return paths

@@ -34,6 +34,8 @@ def test_random_search_writes_its_outputs_and_reads_the_database_back(cli, tmp_p
     assert (summary["evaluations"], summary["computed"], summary["cache_hits"]) == (4, 4, 0)
     assert summary["mean_eval_seconds"] > 0 and summary["wall_seconds"] > 0
     assert (run / "results" / "evaluations.csv").read_text().count("\n") == 5  # header + 4 rows
+    assert (run / "results" / "best_so_far.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (run / "results" / "pareto.png").exists()  # one objective: no front to draw
     best = json.loads((run / "results" / "best.json").read_text())["architectures"]
     assert best[0]["metrics"]["clean_error"] == min(r.metrics["clean_error"] for r in rows)
     # another search on the same database and budget: every evaluation is a cache hit, nothing is retrained
@@ -52,6 +54,10 @@ def test_nsga2_two_objectives_gives_a_pareto_set(cli, tmp_path):
     run = tmp_path / "runs" / "n"
     best = json.loads((run / "results" / "best.json").read_text())
     assert best["kind"] == "pareto set" and best["architectures"]
+    assert (run / "results" / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    front = (run / "results" / "pareto.csv").read_text().splitlines()
+    assert front[0].startswith("arch,clean_error,flops") and {line.split(",")[0] for line in front[1:]} == \
+        {entry["arch"] for entry in best["architectures"]}
     points = [(r.metrics["clean_error"], r.metrics["flops"]) for r in _rows(run / "results.db")]
     for entry in best["architectures"]:
         mine = (entry["metrics"]["clean_error"], entry["metrics"]["flops"])
