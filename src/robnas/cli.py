@@ -246,7 +246,7 @@ def cmd_search(args: argparse.Namespace) -> Path:
     if method in DIFFERENTIABLE_METHODS:
         from robnas.pipeline.differentiable_search import run_differentiable_search
 
-        return run_differentiable_search(cfg, resume=args.resume)
+        return run_differentiable_search(cfg, resume=args.resume).results
     if method in DISCRETE_METHODS:
         from robnas.pipeline.discrete_search import run_discrete_search
 

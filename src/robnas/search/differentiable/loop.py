@@ -32,6 +32,9 @@ from robnas.search.differentiable.supernet import Supernet
 from robnas.search.differentiable.terms import SearchTerm, StepInfo, StepPlan
 from robnas.train.schedule import cosine_lr
 
+#: DARTS: the finite-difference step of the Hessian-vector product is 0.01 / ||grad_w' L_val||.
+RADIUS = 0.01
+
 
 @dataclass(frozen=True)
 class SearchSettings:
@@ -133,13 +136,13 @@ class BilevelSearch:
         logits = self.model(xt)
         total = base = F.cross_entropy(logits, yt)
         _check_finite(base, "architecture loss", info)
-        metrics["arch_loss"] = float(base)
+        metrics["arch_loss"] = base.item()
         metrics["arch_acc"] = float((logits.argmax(1) == yt).float().mean())
         for term in active:
             extra = term.arch_loss(self.model, x, y, info)
             if extra is not None:
                 _check_finite(extra, f"{term.name} term", info)
-                metrics[term.name] = float(extra)
+                metrics[term.name] = extra.item()
                 total = total + extra
         return total
 
@@ -152,19 +155,23 @@ class BilevelSearch:
         if self.settings.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.weights, self.settings.grad_clip)
         self.weight_optimizer.step()
-        metrics["train_loss"] = float(loss)
+        metrics["train_loss"] = loss.item()
         metrics["train_acc"] = float((logits.argmax(1) == y).float().mean())
 
     def arch_step(self, active: list[SearchTerm], xw: torch.Tensor, yw: torch.Tensor, xa: torch.Tensor,
                   ya: torch.Tensor, info: StepInfo, metrics: dict[str, float]) -> None:
         self.model.train()
-        if self.settings.order == 1:
-            grads = _grads(self._arch_objective(active, xa, ya, info, metrics), self.alphas)
-        else:
-            grads = self._unrolled_grads(active, xw, yw, xa, ya, info, metrics)
-        for p, g in zip(self.alphas, grads):
+        for p, g in zip(self.alphas, self.architecture_gradients(active, xw, yw, xa, ya, info, metrics)):
             p.grad = g
         self.arch_optimizer.step()
+
+    def architecture_gradients(self, active: list[SearchTerm], xw: torch.Tensor, yw: torch.Tensor,
+                               xa: torch.Tensor, ya: torch.Tensor, info: StepInfo,
+                               metrics: dict[str, float]) -> list[torch.Tensor]:
+        """The gradient of the architecture objective w.r.t. the alphas (first or second order)."""
+        if self.settings.order == 1:
+            return _grads(self._arch_objective(active, xa, ya, info, metrics), self.alphas)
+        return self._unrolled_grads(active, xw, yw, xa, ya, info, metrics)
 
     def _unrolled_grads(self, active: list[SearchTerm], xw: torch.Tensor, yw: torch.Tensor, xa: torch.Tensor,
                         ya: torch.Tensor, info: StepInfo, metrics: dict[str, float]) -> list[torch.Tensor]:
@@ -184,7 +191,7 @@ class BilevelSearch:
             d_alpha, d_weights = grads[: len(self.alphas)], grads[len(self.alphas):]
             # grad^2_{alpha,w} L_train . v ~ (grad_alpha L_train(w + r v) - grad_alpha L_train(w - r v)) / 2r
             norm = torch.sqrt(sum((v * v).sum() for v in d_weights))
-            radius = 0.01 / float(norm) if float(norm) > 0 else 0.0
+            radius = RADIUS / float(norm) if float(norm) > 0 else 0.0
             sides = []
             for sign in (1.0, -1.0):
                 with torch.no_grad():

@@ -26,7 +26,7 @@ def _pyplot():
 
 def _save(fig: Any, path: Path) -> Path:
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", bbox_inches="tight")
     _pyplot().close(fig)
     return path
 
@@ -50,13 +50,13 @@ def _edge(ax: Any, start: tuple[float, float], end: tuple[float, float], label: 
 
 
 def _darts_cell(ax: Any, edges: Sequence[tuple[str, int]], concat: Sequence[int], title: str) -> None:
-    pos = {0: (0.0, 1.2), 1: (0.0, -1.2)}
+    pos = {0: (0.0, 2.0), 1: (0.0, -2.0)}
     for i in range(len(edges) // 2):
-        pos[NUM_CELL_INPUTS + i] = (1.8 + 1.6 * i, 0.9 if i % 2 == 0 else -0.9)
-    out = (2.0 + 1.6 * (len(edges) // 2), 0.0)
+        pos[NUM_CELL_INPUTS + i] = (2.6 + 2.2 * i, 1.3 if i % 2 == 0 else -1.3)
+    out = (2.8 + 2.2 * (len(edges) // 2), 0.0)
     for node, pair in enumerate(edges_by_node(edges), start=NUM_CELL_INPUTS):
         for k, (op, j) in enumerate(pair):
-            _edge(ax, pos[j], pos[node], op, rad=0.15 if k == 0 else -0.15)
+            _edge(ax, pos[j], pos[node], op, rad=0.12 if k == 0 else -0.12)
     for node in concat:
         _edge(ax, pos[node], out, None, rad=0.0, color="grey")
     for node, xy in pos.items():
@@ -64,11 +64,15 @@ def _darts_cell(ax: Any, edges: Sequence[tuple[str, int]], concat: Sequence[int]
         _node(ax, xy, label, "lightgreen" if node < NUM_CELL_INPUTS else "lightblue")
     _node(ax, out, "c_{k}", "khaki")
     ax.set_title(title)
+    _finish(ax, [*pos.values(), out])
 
 
-def _finish(ax: Any) -> None:
+def _finish(ax: Any, points: Sequence[tuple[float, float]]) -> None:
+    # Text and arrows do not extend the data limits: set them from the node positions.
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
+    ax.set_ylim(min(ys) - 1.0, max(ys) + 1.0)
     ax.set_aspect("equal")
-    ax.margins(0.12)
     ax.axis("off")
 
 
@@ -77,11 +81,9 @@ def plot_cells(space: str, arch: str, path: str | Path) -> Path:
     plt = _pyplot()
     if space == "darts":
         genotype = parse_genotype(arch)
-        fig, axes = plt.subplots(2, 1, figsize=(9, 7.5), dpi=110)
+        fig, axes = plt.subplots(2, 1, figsize=(11, 8), dpi=100)
         _darts_cell(axes[0], genotype.normal, genotype.normal_concat, "normal cell")
         _darts_cell(axes[1], genotype.reduce, genotype.reduce_concat, "reduction cell")
-        for ax in axes:
-            _finish(ax)
     else:
         nodes = parse_arch(arch)
         fig, ax = plt.subplots(figsize=(8, 3.6), dpi=110)
@@ -92,9 +94,9 @@ def plot_cells(space: str, arch: str, path: str | Path) -> Path:
                       color="lightgrey" if op == "none" else "black")
         for i, xy in pos.items():
             _node(ax, xy, str(i), "lightgreen" if i == 0 else "khaki" if i == len(nodes) else "lightblue")
-        ax.set_title("NAS-Bench-201 cell")
-        _finish(ax)
-    fig.tight_layout()
+        ax.set_title("NAS-Bench-201 cell", y=1.02)
+        _finish(ax, list(pos.values()))
+        ax.set_ylim(-1.0, 0.9 * len(nodes) + 0.8)  # room for the arcs of the long edges above the title
     return _save(fig, Path(path))
 
 
@@ -106,7 +108,7 @@ def plot_alphas(history: Sequence[dict[str, Any]], op_names: Sequence[str], edge
     cols = min(7, len(edge_names))
     rows_per = math.ceil(len(edge_names) / cols)
     fig, axes = plt.subplots(max(1, rows_per * len(matrices)), cols, squeeze=False, sharex=True, sharey=True,
-                             figsize=(2.1 * cols, 1.8 * rows_per * max(1, len(matrices)) + 0.8), dpi=100)
+                             figsize=(2.1 * cols, 1.8 * rows_per * max(1, len(matrices)) + 0.8), dpi=80)
     epochs = [record["epoch"] for record in history]
     lines = []
     for m, matrix in enumerate(matrices):
@@ -130,5 +132,5 @@ def plot_alphas(history: Sequence[dict[str, Any]], op_names: Sequence[str], edge
     fig.supylabel("softmax(alpha)", fontsize=9)
     if lines:
         fig.legend(lines, list(op_names), loc="upper center", ncol=min(len(op_names), 8), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.07, top=0.9, wspace=0.15, hspace=0.45)
     return _save(fig, Path(path))
