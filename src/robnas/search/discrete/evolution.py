@@ -4,9 +4,10 @@ A population of at most ``population_size`` evaluated architectures; each cycle 
 ``sample_size`` members uniformly (with replacement, as in naszilla's ``evolution_search``), mutates
 the best of the sample (``space.mutate``: one edit) and adds the child; the *oldest* member dies.
 
-Defaults are those of naszilla (White et al.'s NAS framework, which Jung et al. ran on their
-robustness dataset): ``initial`` = 10 random architectures, ``population_size`` = 30,
-``sample_size`` = 10. ``batch_size`` children are proposed per ask (default 1, the sequential
+Jung et al. do not state their settings; the four algorithms of their Table 1 (BANANAS, local
+search, random search, regularised evolution) are those of White et al.'s naszilla code, whose
+defaults we use: ``initial`` = 10 random architectures, ``population_size`` = 30, ``sample_size`` = 10
+(Real et al.'s own large-scale runs used larger populations). ``batch_size`` children are proposed per ask (default 1, the sequential
 algorithm; larger batches mimic the paper's asynchronous workers, which also breed from a
 population that does not yet hold the results in flight).
 
