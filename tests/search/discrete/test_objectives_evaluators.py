@@ -30,10 +30,10 @@ TINY = {"name": "digits", "train_size": 120, "test_size": 40}
 def trained(tmp_path_factory):
     from robnas.config.schema import TrainConfig
 
-    data = load_dataset("digits", train_size=400, test_size=100, seed=0)
+    data = load_dataset("digits", train_size=300, test_size=80, seed=0)
     torch.manual_seed(0)
     model = SPACE.build(ARCH, num_classes=10, in_channels=1, mean=data.mean, std=data.std, C=4, N=1)
-    train_model(model, data.train, data.test, TrainConfig(epochs=4, batch_size=50, lr=0.1),
+    train_model(model, data.train, data.test, TrainConfig(epochs=3, batch_size=50, lr=0.1),
                 RunDir(tmp_path_factory.mktemp("train"), quiet=True), quiet=True)
     return model.eval(), data
 
