@@ -115,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--per-point", action="store_true", help="also store every point's grid in the JSON")
     _add_models(la, many=True)
     _add_common(la)
-    ls = sub.add_parser("list", help="list registered models, attacks or datasets")
-    ls.add_argument("kind", choices=["models", "attacks", "datasets"])
+    ls = sub.add_parser("list", help="list registered models, attacks, datasets, corruptions, search spaces, "
+                                     "strategies or objectives")
+    ls.add_argument("kind", choices=sorted(LISTINGS))
     ls.add_argument("pattern", nargs="?", default="*")
     return parser
 
@@ -275,14 +276,23 @@ def cmd_landscape(args: argparse.Namespace) -> Path:
     return run_landscape(cfg, args.checkpoint, cfg.models if args.model else ()).results
 
 
+# `robnas list KIND`: the module and function that list each registry (imported only when asked).
+LISTINGS = {
+    "models": ("robnas.models", "list_models"),
+    "attacks": ("robnas.attacks", "list_attacks"),
+    "datasets": ("robnas.data", "list_datasets"),
+    "corruptions": ("robnas.corruptions", "list_corruptions"),
+    "spaces": ("robnas.spaces", "list_spaces"),
+    "strategies": ("robnas.search.discrete.strategy", "list_strategies"),
+    "objectives": ("robnas.search.discrete.objectives", "list_objectives"),
+}
+
+
 def cmd_list(args: argparse.Namespace) -> None:
-    if args.kind == "models":
-        from robnas.models import list_models as names
-    elif args.kind == "attacks":
-        from robnas.attacks import list_attacks as names
-    else:
-        from robnas.data import list_datasets as names
-    for name in names(args.pattern):
+    import importlib
+
+    module, function = LISTINGS[args.kind]
+    for name in getattr(importlib.import_module(module), function)(args.pattern):
         print(name)
 
 

@@ -18,8 +18,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Maps lower-case names to factories; lookups of unknown names raise a one-line error."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, listing: str | None = None) -> None:
         self.kind = kind
+        self.listing = listing or f"{kind}s"  # the argument of `robnas list` that prints these names
         self._entries: dict[str, T] = {}
 
     def register(self, name: str | None = None) -> Callable[[T], T]:
@@ -45,7 +46,7 @@ class Registry(Generic[T]):
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}{hint}; choose one of: {', '.join(self.names())}"
-                f" (`robnas list {self.kind}s` shows them)"
+                f" (`robnas list {self.listing}` shows them)"
             )
         return self._entries[key]
 

@@ -141,7 +141,7 @@ class DiscreteSpace(ABC):
         return tiny
 
 
-SPACES: Registry[type[DiscreteSpace]] = Registry("search space")
+SPACES: Registry[type[DiscreteSpace]] = Registry("search space", "spaces")
 
 
 def get_space(name: str, **kw: Any) -> DiscreteSpace:

@@ -354,7 +354,7 @@ def _check_objectives(objectives: Sequence[str] | str) -> tuple[str, ...]:
 
 # --- registry -----------------------------------------------------------------------------------
 
-STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy", "strategies")
 
 
 def register_strategy(cls: type[Strategy]) -> type[Strategy]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
@@ -28,6 +29,14 @@ _ENCODINGS = {"path": path_encoding, "adjacency": adjacency_encoding}
 
 def _from_ops(ops: Sequence[int]) -> str:
     return arch_to_str(arch_from_ops(tuple(OPS_NB201[o] for o in ops)))
+
+
+@lru_cache(maxsize=NUM_ARCHS)
+def _neighbours(arch: str) -> tuple[str, ...]:
+    """The 24 one-op changes; cached (the space is finite) because mutation asks for them at every step."""
+    ops = edge_ops(parse_arch(arch))
+    return tuple(_from_ops([*ops[:edge], op, *ops[edge + 1:]])
+                 for edge in range(NUM_EDGES) for op in range(len(OPS_NB201)) if op != ops[edge])
 
 
 @SPACES.register("nb201")
@@ -47,13 +56,7 @@ class NB201Space(DiscreteSpace):
         return _from_ops([rng.randrange(len(OPS_NB201)) for _ in range(NUM_EDGES)])
 
     def neighbours(self, arch: str) -> list[str]:
-        ops = edge_ops(parse_arch(arch))
-        out = []
-        for edge in range(NUM_EDGES):
-            for op in range(len(OPS_NB201)):
-                if op != ops[edge]:
-                    out.append(_from_ops([*ops[:edge], op, *ops[edge + 1:]]))
-        return out
+        return list(_neighbours(self.validate(arch)))  # validated first: a list or None is a ParseError, not a TypeError
 
     def validate(self, arch: str) -> str:
         return arch_to_str(parse_arch(arch))
