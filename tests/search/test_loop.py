@@ -69,7 +69,7 @@ class ShrinkAlphas(SearchTerm):
 
     def after_step(self, model, x, y, info):
         self.calls.append("after_step")
-        return {"norm": float(sum(a.norm() for a in model.arch_parameters()))}
+        return {"norm": float(sum(a.detach().norm() for a in model.arch_parameters()))}
 
 
 def test_a_user_term_plugs_into_the_loop():

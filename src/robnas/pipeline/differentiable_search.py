@@ -31,7 +31,7 @@ from robnas.errors import CheckpointError, InvalidValueError, UnknownNameError
 from robnas.metrics import count_flops, count_params
 from robnas.rng import make_generator
 from robnas.search.differentiable import advrush, rnas
-from robnas.search.differentiable.loop import BilevelSearch, SearchSettings
+from robnas.search.differentiable.loop import BilevelSearch, check_settings
 from robnas.search.differentiable.plots import plot_alphas, plot_cells
 from robnas.search.differentiable.supernet import SPACES, Supernet, create_supernet
 from robnas.search.differentiable.terms import SearchTerm
@@ -54,12 +54,6 @@ class SearchOutcome:
 
 
 # --- configuration ------------------------------------------------------------------------------
-
-
-def search_settings(d: DifferentiableSearchConfig) -> SearchSettings:
-    return SearchSettings(epochs=d.epochs, batch_size=d.batch_size, order=d.order, lr=d.lr, lr_min=d.lr_min,
-                          momentum=d.momentum, weight_decay=d.weight_decay, grad_clip=d.grad_clip,
-                          arch_lr=d.arch_lr, arch_betas=tuple(d.arch_betas), arch_weight_decay=d.arch_weight_decay)
 
 
 def _warmup(method: str, given: int | None, epochs: int, paper_warmup: int, paper_epochs: int) -> int:
@@ -97,7 +91,7 @@ def check_search_config(cfg: RunConfig) -> None:
         raise UnknownNameError(f"unknown search space {cfg.search.space!r} for differentiable search; choose one "
                                f"of: {', '.join(SPACES)}")
     d = cfg.search.differentiable
-    search_settings(d)
+    check_settings(d)
     method_terms(method, d)
     if d.train_size is not None and d.train_size < 2:
         raise InvalidValueError(f"search.differentiable.train_size must be >= 2 (it is split in half), "
@@ -171,7 +165,7 @@ def search_in_run(cfg: RunConfig, run: RunDir, dataset: Dataset, resume: bool, q
     # Counting FLOPs imports torch's compiler stack (seconds); an explicit thread count skips it.
     flops = count_flops(model, (dataset.in_channels, *dataset.image_size)) if cfg.threads == 0 else 0
     apply_threads(device, flops, cfg.threads)
-    search = BilevelSearch(model, search_settings(d), method_terms(cfg.search.method.lower(), d) + list(extra_terms),
+    search = BilevelSearch(model, d, method_terms(cfg.search.method.lower(), d) + list(extra_terms),
                            seed=cfg.seed)
     data_gen = make_generator(cfg.seed, device)
     start, history, spent = 0, [], 0.0

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robnas.config.schema import DifferentiableSearchConfig
 from robnas.data import Split, iterate_batches
 from robnas.errors import InvalidValueError, TrainingDivergedError
 from robnas.search.differentiable.supernet import Supernet
@@ -36,37 +36,27 @@ from robnas.train.schedule import cosine_lr
 RADIUS = 0.01
 
 
-@dataclass(frozen=True)
-class SearchSettings:
-    """Optimisation settings; defaults are DARTS' (facts.md section 1)."""
+#: The optimisation settings are the config section itself (as train_model takes TrainConfig);
+#: its defaults are DARTS' optimiser settings with a demo-sized budget.
+SearchSettings = DifferentiableSearchConfig
 
-    epochs: int = 50
-    batch_size: int = 64
-    order: int = 1
-    lr: float = 0.025
-    lr_min: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    arch_lr: float = 3e-4
-    arch_betas: tuple[float, float] = (0.5, 0.999)
-    arch_weight_decay: float = 1e-3
 
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidValueError(f"search {name} must be a positive integer, got {value!r}")
-        if self.order not in (1, 2):
-            raise InvalidValueError(f"search order must be 1 (first-order DARTS) or 2 (unrolled), got {self.order!r}")
-        for name in ("lr", "arch_lr"):
-            if not getattr(self, name) > 0:
-                raise InvalidValueError(f"search {name} must be positive, got {getattr(self, name)}")
-        for name in ("lr_min", "momentum", "weight_decay", "grad_clip", "arch_weight_decay"):
-            if not getattr(self, name) >= 0:
-                raise InvalidValueError(f"search {name} must be >= 0, got {getattr(self, name)}")
-        if len(self.arch_betas) != 2 or not all(0 <= b < 1 for b in self.arch_betas):
-            raise InvalidValueError(f"search arch_betas must be two numbers in [0, 1), got {self.arch_betas!r}")
+def check_settings(s: DifferentiableSearchConfig) -> None:
+    """One-line errors for settings the loop cannot run with."""
+    for name in ("epochs", "batch_size"):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidValueError(f"search {name} must be a positive integer, got {value!r}")
+    if s.order not in (1, 2):
+        raise InvalidValueError(f"search order must be 1 (first-order DARTS) or 2 (unrolled), got {s.order!r}")
+    for name in ("lr", "arch_lr"):
+        if not getattr(s, name) > 0:
+            raise InvalidValueError(f"search {name} must be positive, got {getattr(s, name)}")
+    for name in ("lr_min", "momentum", "weight_decay", "grad_clip", "arch_weight_decay"):
+        if not getattr(s, name) >= 0:
+            raise InvalidValueError(f"search {name} must be >= 0, got {getattr(s, name)}")
+    if len(s.arch_betas) != 2 or not all(0 <= b < 1 for b in s.arch_betas):
+        raise InvalidValueError(f"search arch_betas must be two numbers in [0, 1), got {list(s.arch_betas)!r}")
 
 
 def _grads(loss: torch.Tensor, params: Sequence[torch.Tensor], **kw: Any) -> list[torch.Tensor]:
@@ -90,6 +80,7 @@ class BilevelSearch:
         for term in terms:
             if not isinstance(term, SearchTerm):
                 raise InvalidValueError(f"search terms must be SearchTerm instances, got {type(term).__name__}")
+        check_settings(settings)
         names = [t.name for t in terms]
         if len(set(names)) != len(names):
             raise InvalidValueError(f"search term names must be unique (they key the logs), got {names}")
@@ -98,7 +89,7 @@ class BilevelSearch:
         self.alphas = model.arch_parameters()
         self.weight_optimizer = torch.optim.SGD(self.weights, lr=settings.lr, momentum=settings.momentum,
                                                 weight_decay=settings.weight_decay)
-        self.arch_optimizer = torch.optim.Adam(self.alphas, lr=settings.arch_lr, betas=settings.arch_betas,
+        self.arch_optimizer = torch.optim.Adam(self.alphas, lr=settings.arch_lr, betas=tuple(settings.arch_betas),
                                                weight_decay=settings.arch_weight_decay)
 
     # --- state ------------------------------------------------------------------------------------
