@@ -7,7 +7,9 @@ per-model ``train`` overrides, the row ``label``). The derived genotype (DARTS s
 (NB201 space) becomes a :class:`ModelConfig` of the ``darts`` / ``nb201`` network, so it is trained,
 attacked and reported exactly like the baselines, with the same budget.
 
-The search's own checkpoints (one per epoch) make an interrupted search resume; its finished outcome
+The search writes into the run directory itself (``checkpoints/search.pt``, one record per epoch in the
+run's ``metrics.jsonl``, ``results/genotype.txt``, ``cells.png``, ``alphas.png``, ``search.json``).
+Its per-epoch checkpoint makes an interrupted search resume; its finished outcome
 is stored in ``results/search_outcome.json``, so a resumed run that has finished its search reads it back.
 """
 
