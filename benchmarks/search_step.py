@@ -4,9 +4,9 @@ Rows: DARTS first order, DARTS second order (unrolled), AdvRush (first order, re
 (a search iteration: PGD examples for the weight step and the adversarial architecture loss) and an
 RNAS projection iteration. Each row runs in a fresh process, so its peak memory is its own:
 
-* CPU: peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) after the timed steps
-  minus the RSS after building the supernet, the optimisers and the batch (and one untimed warm-up
-  step), i.e. the extra memory the step's autograd graph needs at its peak;
+* CPU: peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) after the steps (one
+  untimed warm-up, then the timed ones) minus the peak RSS after building the supernet, the
+  optimisers and the batch, i.e. the extra memory a step (autograd graph, optimiser state) needs;
 * CUDA: ``torch.cuda.max_memory_allocated`` after the steps minus the allocation before them.
 
 Also measured, in this process: the supernet's forward time against the sum of its operations' own
@@ -77,13 +77,15 @@ def measure_one(method: str, args: argparse.Namespace) -> dict[str, Any]:
     net, (xw, yw, xa, ya) = _setup(args, device)
     search, step = _search_for(method, net)
     info = StepInfo(epoch=0, epochs=1, step=step, steps=2, seed=0)
-    search.step(xw, yw, xa, ya, info)  # warm-up: allocator pools, lazy initialisation
+    # The baseline is taken before the first step: ru_maxrss is a high-water mark, so a warm-up step
+    # measured afterwards would already have set it.
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     else:
         base = _rss_bytes()
+    search.step(xw, yw, xa, ya, info)  # warm-up (untimed): allocator pools, lazy initialisation
     times = []
     for _ in range(args.steps):
         start = time.perf_counter()
