@@ -24,9 +24,10 @@ def _pyplot():
     return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path, tight: bool = True) -> Path:
+    # A tight bounding box costs a second full draw; the many-panel alpha figure lays itself out instead.
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
+        fig.savefig(tmp, format="png", bbox_inches="tight" if tight else None)
     _pyplot().close(fig)
     return path
 
@@ -133,4 +134,4 @@ def plot_alphas(history: Sequence[dict[str, Any]], op_names: Sequence[str], edge
     if lines:
         fig.legend(lines, list(op_names), loc="upper center", ncol=min(len(op_names), 8), fontsize=8, frameon=False)
     fig.subplots_adjust(left=0.06, right=0.99, bottom=0.07, top=0.9, wspace=0.15, hspace=0.45)
-    return _save(fig, Path(path))
+    return _save(fig, Path(path), tight=False)
