@@ -25,7 +25,8 @@ from robnas.errors import InvalidValueError
 from robnas.search.differentiable.mixed import MixedOp, without_bn_affine
 from robnas.search.differentiable.supernet import Supernet
 from robnas.spaces.nb201.arch import NUM_NODES, OPS_NB201, arch_to_str
-from robnas.spaces.nb201.ops import OPS, ResNetBasicBlock
+from robnas.spaces.nb201.network import stage_layout
+from robnas.spaces.nb201.ops import OPS
 
 #: (node, input) of the 6 edges in alpha-row order: 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2.
 EDGES = tuple((i, j) for i in range(1, NUM_NODES + 1) for j in range(i))
@@ -60,13 +61,7 @@ class NB201Supernet(Supernet):
                  std: Sequence[float] | None, C: int = 16, layers: int = 5, partial_channels: int = 1) -> None:
         super().__init__(mean, std, in_channels)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
-        blocks: list[nn.Module] = []
-        width = C
-        for stage in range(3):
-            if stage > 0:
-                blocks.append(ResNetBasicBlock(width, 2 * width, stride=2))
-                width *= 2
-            blocks.extend(NB201SearchCell(width, partial_channels) for _ in range(layers))
+        blocks, width = stage_layout(C, layers, lambda w: NB201SearchCell(w, partial_channels))
         self.blocks = nn.ModuleList(blocks)
         self.lastact = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=False))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)

@@ -6,6 +6,8 @@ by stride-2 ResNet basic blocks; BN, ReLU, global average pooling and a linear c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -33,6 +35,20 @@ class NB201Cell(nn.Module):
         return nodes[-1]
 
 
+def stage_layout(C: int, N: int, make_cell: Callable[[int], nn.Module]) -> tuple[list[nn.Module], int]:
+    """The NAS-Bench-201 macro skeleton after the stem: 3 stages of ``N`` cells (widths C, 2C, 4C),
+    a stride-2 ResNet basic block between stages; returns the modules and the final width.
+    Shared by the fixed network and the supernet, whose cells differ but whose skeleton must not."""
+    layers: list[nn.Module] = []
+    width = C
+    for stage in range(3):
+        if stage > 0:
+            layers.append(ResNetBasicBlock(width, 2 * width, stride=2))
+            width *= 2
+        layers.extend(make_cell(width) for _ in range(N))
+    return layers, width
+
+
 class NB201Network(nn.Module):
     """NAS-Bench-201's CIFAR network: ``N`` cells per stage, widths ``C``, ``2C``, ``4C``."""
 
@@ -42,13 +58,7 @@ class NB201Network(nn.Module):
         nodes = parse_arch(arch) if isinstance(arch, str) else parse_arch(arch_to_str(arch))
         self.arch = arch_to_str(nodes)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
-        layers: list[nn.Module] = []
-        width = C
-        for stage in range(3):
-            if stage > 0:
-                layers.append(ResNetBasicBlock(width, 2 * width, stride=2))
-                width *= 2
-            layers.extend(NB201Cell(nodes, width) for _ in range(N))
+        layers, width = stage_layout(C, N, lambda w: NB201Cell(nodes, w))
         self.cells = nn.Sequential(*layers)
         self.lastact = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
