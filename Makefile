@@ -32,8 +32,12 @@ run: $(VENV)/.base
 test: $(VENV)/.test
 	$(PY) -m pytest -q -n 2
 
+# Every benchmark prints its figures (ratios against a peer measured in the same run); about an hour on 2 cores.
 bench: $(VENV)/.test
 	$(PY) benchmarks/attacks.py
+	$(PY) benchmarks/autoattack.py
+	$(PY) benchmarks/search_step.py
+	$(PY) benchmarks/parallel_eval.py
 
 clean-venv:
 	rm -rf $(VENV)
