@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from robnas.attacks.base import Attack, screen_clean
+from robnas.attacks.base import Attack, points_to_search
 from robnas.attacks.checks import check_fraction, check_positive_int
 from robnas.errors import InvalidValueError
 from robnas.attacks import losses
@@ -113,15 +113,9 @@ class APGD(Attack):
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:
-        all_idx = torch.arange(x.shape[0], device=x.device)
         for restart in range(self.restarts):
             start = x_init if restart == 0 and x_init is not None else random_on_sphere(x, self.eps, self.norm, gen)
-            if not self.early_stop:
-                active = all_idx
-            elif restart == 0:
-                active = screen_clean(model, x, y, outcome, counter)
-            else:
-                active = outcome.robust_indices()
+            active = points_to_search(model, x, y, outcome, counter, self.early_stop, first=restart == 0)
             if active.numel() == 0:
                 return
             x_a = x[active]
@@ -239,17 +233,11 @@ class APGDTargeted(APGD):
             raise InvalidValueError(f"attack 'apgd-t': n_target_classes={self.n_target_classes} but the model has "
                                     f"only {clean_logits.shape[1] - 1} wrong classes; lower n_target_classes")
         ranking = clean_logits.argsort(dim=1)  # ascending: column -k is the k-th highest class
-        all_idx = torch.arange(x.shape[0], device=x.device)
         first = True
         for k in range(2, self.n_target_classes + 2):
             for _ in range(self.restarts):
                 start = x_init if first and x_init is not None else random_on_sphere(x, self.eps, self.norm, gen)
-                if not self.early_stop:
-                    active = all_idx
-                elif first:
-                    active = screen_clean(model, x, y, outcome, counter)
-                else:
-                    active = outcome.robust_indices()
+                active = points_to_search(model, x, y, outcome, counter, self.early_stop, first=first)
                 first = False
                 if active.numel() == 0:
                     return

@@ -164,12 +164,13 @@ def screen_clean(model: nn.Module, x: torch.Tensor, y: torch.Tensor, outcome: Ou
 
 
 def points_to_search(model: nn.Module, x: torch.Tensor, y: torch.Tensor, outcome: Outcome, counter: QueryCounter,
-                     early_stop: bool) -> torch.Tensor:
-    """Indices of the points a search attack works on.
+                     early_stop: bool, first: bool = True) -> torch.Tensor:
+    """Indices of the points a search (or one of its restarts) works on.
 
-    Evaluation mode: the clean-correct points (clean-misclassified ones are kept as they are, one
-    forward pass); otherwise every point, misclassified ones included, gets the full search.
+    Evaluation mode: on the first run the clean-correct points (clean-misclassified ones are kept
+    as they are, one forward pass), on later runs the points still robust; otherwise every point,
+    misclassified ones included, gets the full search.
     """
-    if early_stop:
-        return screen_clean(model, x, y, outcome, counter)
-    return torch.arange(x.shape[0], device=x.device)
+    if not early_stop:
+        return torch.arange(x.shape[0], device=x.device)
+    return screen_clean(model, x, y, outcome, counter) if first else outcome.robust_indices()

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.attacks.base import Attack, screen_clean
+from robnas.attacks.base import Attack, points_to_search
 from robnas.attacks.checks import (check_non_negative, check_positive, check_positive_int, check_radius_or_inf)
 from robnas.attacks.gradient import QueryCounter, forward
 from robnas.attacks.outcome import Outcome
@@ -182,8 +182,7 @@ class CarliniWagnerL2(MinimumNormAttack):
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:
-        n = x.shape[0]
-        active = screen_clean(model, x, y, outcome, counter) if self.early_stop else torch.arange(n, device=x.device)
+        active = points_to_search(model, x, y, outcome, counter, self.early_stop)
         if active.numel() == 0:
             return
         x_a = x[active]

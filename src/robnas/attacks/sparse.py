@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.attacks.base import Attack, screen_clean
+from robnas.attacks.base import Attack, points_to_search
 from robnas.attacks.checks import check_pixel_budget, check_positive_int, check_step
 from robnas.attacks.gradient import QueryCounter, cross_entropy_gradient, forward
 from robnas.attacks.outcome import Outcome
@@ -73,14 +73,9 @@ class SparsePGD(Attack):
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:
-        all_idx = torch.arange(x.shape[0], device=x.device)
         for restart in range(self.restarts):
-            if not self.early_stop:
-                active = all_idx
-            elif restart == 0:
-                active = screen_clean(model, x, y, outcome, counter)  # the start is not the clean point
-            else:
-                active = outcome.robust_indices()
+            # the start is not the clean point, so the first run screens the clean points first
+            active = points_to_search(model, x, y, outcome, counter, self.early_stop, first=restart == 0)
             if active.numel() == 0:
                 return
             x_a = x[active]
