@@ -1,46 +1,74 @@
-"""A small name -> factory registry in the style of timm's ``register_model``.
+"""One registry idiom for every kind of component, in the style of timm's ``register_model``.
 
-Models, attacks, datasets, search spaces and strategies each own one :class:`Registry`; every
-registered entry is picked up automatically by the parametrised tests.
+Each kind (models, datasets, attacks, corruptions, protocols, spaces, strategies, differentiable
+methods, search terms, objectives, backends, ...) owns one :class:`Registry`, created in the
+module that defines the kind, and exposes a public decorator that registers under an explicit
+name::
+
+    @register_attack("pgd")
+    class PGD(Attack): ...
+
+A class registered this way gets its registry name as ``cls.name`` (written once, by the
+registry), so the name never appears twice. Every registry is also entered in a catalog under its
+listing (``robnas list attacks``), which is what the CLI and the parametrised contract tests walk;
+the built-in kinds are found by importing their home module, so a listing is complete without
+importing the whole package up front.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from robnas.errors import UnknownNameError
 
 T = TypeVar("T")
 
+# listing -> module whose import creates and fills the registry (the built-in kinds).
+_HOMES: dict[str, str] = {
+    "models": "robnas.models",
+    "datasets": "robnas.data",
+    "attacks": "robnas.attacks",
+    "corruptions": "robnas.corruptions",
+    "spaces": "robnas.spaces",
+    "strategies": "robnas.search.discrete",
+    "objectives": "robnas.search.discrete.objectives",
+}
+_CATALOG: dict[str, Registry] = {}
+
 
 class Registry(Generic[T]):
-    """Maps lower-case names to factories; lookups of unknown names raise a one-line error."""
+    """Maps lower-case names to components; lookups of unknown names raise a one-line error."""
 
     def __init__(self, kind: str, listing: str | None = None) -> None:
         self.kind = kind
         self.listing = listing or f"{kind}s"  # the argument of `robnas list` that prints these names
         self._entries: dict[str, T] = {}
+        if self.listing in _CATALOG:
+            raise ValueError(f"a registry of {self.listing} exists already")
+        _CATALOG[self.listing] = self
 
     def register(self, name: str | None = None) -> Callable[[T], T]:
-        """Decorator: ``@REG.register()`` uses the function's name, ``@REG.register("x")`` names it."""
+        """Decorator: ``@REG.register("x")`` registers under ``x`` (default: the entry's ``__name__``).
+
+        A class gets ``cls.name = x``: the registry is the one place its name is written.
+        """
 
         def decorate(entry: T) -> T:
             key = (name or getattr(entry, "__name__")).lower()
             if key in self._entries:
                 raise ValueError(f"{self.kind} {key!r} is registered twice")
+            if isinstance(entry, type):
+                entry.name = key  # type: ignore[attr-defined]
             self._entries[key] = entry
             return entry
 
         return decorate
 
-    def add(self, name: str, entry: T) -> None:
-        """Register ``entry`` under ``name`` (for entries generated in a loop)."""
-        self.register(name)(entry)
-
     def get(self, name: str) -> T:
-        key = name.lower()
+        key = str(name).lower()
         if key not in self._entries:
             close = [n for n in self._entries if key in n or n in key][:5]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -54,8 +82,25 @@ class Registry(Generic[T]):
         """Registered names matching a shell-style pattern, sorted."""
         return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern.lower()))
 
+    def items(self) -> Iterator[tuple[str, T]]:
+        return iter(sorted(self._entries.items()))
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._entries
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def registry(listing: str) -> Registry:
+    """The registry behind ``robnas list <listing>`` (its home module is imported first)."""
+    if listing in _HOMES:
+        importlib.import_module(_HOMES[listing])
+    if listing not in _CATALOG:
+        raise UnknownNameError(f"unknown kind of component {listing!r}; choose one of: {', '.join(kinds())}")
+    return _CATALOG[listing]
+
+
+def kinds() -> list[str]:
+    """Every listing: the built-in kinds and any kind a plugin created."""
+    return sorted(set(_HOMES) | set(_CATALOG))

@@ -91,8 +91,6 @@ class APGD(Attack):
     ``APGDAttack.perturb(best_loss=True)`` do) and a sample keeps the restart whose point fools
     the model, else the one with the highest loss.
     """
-
-    name = "apgd-ce"
     # Per-sample loss to maximise: (logits, labels, targets or None) -> [n].
     loss = staticmethod(losses.cross_entropy)
 
@@ -194,8 +192,6 @@ class APGD(Attack):
 @register_attack("apgd-dlr")
 class APGDDLR(APGD):
     """APGD on the DLR loss (untargeted); AutoAttack+ runs it after APGD-CE."""
-
-    name = "apgd-dlr"
     loss = staticmethod(losses.dlr)
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 1,
@@ -214,8 +210,6 @@ class APGDTargeted(APGD):
     and success is untargeted (any wrong class). Without early stopping a point keeps, across targets,
     the first fooling point or else the highest-loss one.
     """
-
-    name = "apgd-t"
     loss = staticmethod(losses.targeted_dlr)
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 1,

@@ -114,8 +114,6 @@ class AutoAttackResult(AttackResult):
 class AutoAttack(Attack):
     """AutoAttack ``standard``: APGD-CE, APGD-T, FAB-T and Square, each on the points still robust."""
 
-    name = "autoattack"
-
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", version: str = "standard", steps: int = 100,
                  n_target_classes: int = 9, queries: int = 5000, seed: int = 0, early_stop: bool = True,
                  batch_size: int | None = None) -> None:

@@ -16,8 +16,6 @@ class Clean(Attack):
     """Returns the inputs unchanged (one forward pass for the logits). ``eps`` is accepted so that a
     suite can pass the same parameters to every attack, but nothing is perturbed; ``x_init`` is ignored."""
 
-    name = "clean"
-
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:
         keep_clean(model, x, y, outcome, counter, need_logits)

@@ -166,8 +166,6 @@ class CarliniWagnerL2(MinimumNormAttack):
     (halve towards the last success, multiply c by 10 while nothing succeeds), restarting from
     ``x`` for every value of c and keeping the closest fooling point over all of them.
     """
-
-    name = "cw"
     norms = ("L2",)
 
     def __init__(self, *, eps: float = math.inf, norm: str = "L2", c: float = 0.5, kappa: float = 0.0,

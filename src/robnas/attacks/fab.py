@@ -137,8 +137,6 @@ class FABTargeted(Attack):
     restarts and targets a point keeps its smallest in-ball adversarial perturbation.
     """
 
-    name = "fab-t"
-
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 1,
                  n_target_classes: int = 9, alpha_max: float = 0.1, eta: float = 1.05, beta: float = 0.9,
                  seed: int = 0, early_stop: bool = True, batch_size: int | None = None) -> None:

@@ -26,8 +26,6 @@ class _SingleStep(FixedStepAttack):
 class FGSM(_SingleStep):
     """Fast gradient sign method: ``x + eps * sign(grad)``, clipped into [0, 1]."""
 
-    name = "fgsm"
-
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", seed: int = 0, early_stop: bool = True,
                  batch_size: int | None = None) -> None:
         super().__init__(eps=eps, norm=norm, alpha=None, random_start=False, seed=seed, early_stop=early_stop,
@@ -43,8 +41,6 @@ class FFGSM(_SingleStep):
     (default 1.25 * eps, as in their paper and torchattacks' FFGSM), then projection onto the ball.
     The start is PGD's Linf start (uniform noise in [-eps, eps] per pixel)."""
 
-    name = "ffgsm"
-
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", alpha: float | None = None, seed: int = 0,
                  early_stop: bool = True, batch_size: int | None = None) -> None:
         super().__init__(eps=eps, norm=norm, alpha=alpha, random_start=True, seed=seed, early_stop=early_stop,
@@ -58,8 +54,6 @@ class FFGSM(_SingleStep):
 class RFGSM(_SingleStep):
     """Tramer et al.'s R+FGSM: a random sign step of ``alpha`` (default eps/2, their choice), then a
     gradient sign step of ``eps - alpha``. Single step, unlike torchattacks' iterative RFGSM."""
-
-    name = "rfgsm"
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", alpha: float | None = None, seed: int = 0,
                  early_stop: bool = True, batch_size: int | None = None) -> None:

@@ -36,8 +36,6 @@ class _MomentumIterates(Iterates):
 class MIFGSM(FixedStepAttack):
     """Momentum iterative FGSM from the clean image (deterministic)."""
 
-    name = "mifgsm"
-
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", alpha: float | None = None, steps: int = 10,
                  decay: float = 1.0, seed: int = 0, early_stop: bool = True, batch_size: int | None = None) -> None:
         super().__init__(eps=eps, norm=norm, alpha=alpha, steps=steps, restarts=1, random_start=False, seed=seed,

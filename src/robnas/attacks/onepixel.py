@@ -98,8 +98,6 @@ class _Population(SampleState):
 @register_attack("onepixel")
 class OnePixel(Attack):
     """Few-pixel differential evolution; ``eps`` is the number of pixels that may change (1 = one-pixel)."""
-
-    name = "onepixel"
     norms = ("L0",)
 
     def __init__(self, *, eps: int = 1, norm: str = "L0", population: int = 400, generations: int = 100,

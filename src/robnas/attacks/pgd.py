@@ -18,14 +18,10 @@ class PGD(FixedStepAttack):
     clean image, which is what torchattacks' ``PGD(random_start=False)`` does.
     """
 
-    name = "pgd"
-
 
 @register_attack("bim")
 class BIM(FixedStepAttack):
     """Basic iterative method: PGD that starts at the clean image (Linf only, like the paper's FGSM family)."""
-
-    name = "bim"
     norms = ("Linf",)
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", alpha: float = 2 / 255, steps: int = 10,

@@ -54,8 +54,6 @@ _TINY = 1e-10
 @register_attack("pgd-l0")
 class SparsePGD(Attack):
     """PGD_0 with L1-normalised gradient steps; ``eps`` is the number of pixels that may change."""
-
-    name = "pgd-l0"
     norms = ("L0",)
 
     def __init__(self, *, eps: int = 5, norm: str = "L0", alpha: float = OFFICIAL_ALPHA, steps: int = 100,

@@ -221,8 +221,6 @@ class _SquareState(SampleState):
 class Square(Attack):
     """Square Attack with a budget of ``queries`` model evaluations per point (Linf or L2)."""
 
-    name = "square"
-
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", queries: int = 5000, p_init: float = 0.8,
                  rescale_schedule: bool = True, seed: int = 0, early_stop: bool = True,
                  batch_size: int | None = None) -> None:

@@ -57,14 +57,14 @@ class DatasetSource:
 
 
 DATASETS: Registry[DatasetSource] = Registry("dataset")
-DATASETS.add("digits", DatasetSource(load_digits_dataset, None))
-DATASETS.add("mnist", DatasetSource(
+DATASETS.register("digits")(DatasetSource(load_digits_dataset, None))
+DATASETS.register("mnist")(DatasetSource(
     partial(load_idx_dataset, "mnist", class_names=MNIST_CLASSES), "/usr/share/datasets/mnist"))
-DATASETS.add("fashion-mnist", DatasetSource(
+DATASETS.register("fashion-mnist")(DatasetSource(
     partial(load_idx_dataset, "fashion-mnist", class_names=FASHION_MNIST_CLASSES), "/usr/share/datasets/fashion-mnist"))
-DATASETS.add("cifar10", DatasetSource(partial(load_cifar, CIFAR10), _USER_DATA))
-DATASETS.add("cifar100", DatasetSource(partial(load_cifar, CIFAR100), _USER_DATA))
-DATASETS.add("svhn", DatasetSource(load_svhn, _USER_DATA))
+DATASETS.register("cifar10")(DatasetSource(partial(load_cifar, CIFAR10), _USER_DATA))
+DATASETS.register("cifar100")(DatasetSource(partial(load_cifar, CIFAR100), _USER_DATA))
+DATASETS.register("svhn")(DatasetSource(load_svhn, _USER_DATA))
 
 
 def list_datasets(pattern: str = "*") -> list[str]:

@@ -50,9 +50,8 @@ from robnas.search.discrete.strategy import (
 _PATIENCE_FACTOR = 5
 
 
-@register_strategy
+@register_strategy("bananas")
 class Bananas(Strategy):
-    name: ClassVar[str] = "bananas"
     params_spec: ClassVar[dict[str, Param]] = {
         "initial": Param(10, positive_int, "random architectures evaluated before the predictor is used"),
         "batch_size": Param(10, positive_int, "architectures per ask (naszilla's k)"),

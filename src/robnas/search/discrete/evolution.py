@@ -26,9 +26,8 @@ from robnas.search.discrete.strategy import Param, Search, Strategy, Values, pos
 from robnas.spaces.base import DiscreteSpace
 
 
-@register_strategy
+@register_strategy("re")
 class RegularizedEvolution(Strategy):
-    name: ClassVar[str] = "re"
     params_spec: ClassVar[dict[str, Param]] = {
         "population_size": Param(30, positive_int, "members kept (the oldest dies)"),
         "sample_size": Param(10, positive_int, "tournament size: members sampled to pick a parent"),

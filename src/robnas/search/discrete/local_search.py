@@ -22,9 +22,8 @@ from typing import ClassVar
 from robnas.search.discrete.strategy import Param, Search, Strategy, Values, boolean, positive_int, register_strategy
 
 
-@register_strategy
+@register_strategy("ls")
 class LocalSearch(Strategy):
-    name: ClassVar[str] = "ls"
     params_spec: ClassVar[dict[str, Param]] = {
         "initial": Param(10, positive_int, "random architectures per (re)start; the best one is the start"),
         "first_improvement": Param(True, boolean, "move to the first improving neighbour (else the best one)"),

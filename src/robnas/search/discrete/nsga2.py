@@ -38,9 +38,8 @@ from robnas.search.discrete.strategy import (
 _FAILED = 1e30
 
 
-@register_strategy
+@register_strategy("nsga2")
 class NSGA2Search(Strategy):
-    name: ClassVar[str] = "nsga2"
     multi_objective: ClassVar[bool] = True
     params_spec: ClassVar[dict[str, Param]] = {
         "population_size": Param(40, positive_int, "population size (RoCo-NAS: 40)"),

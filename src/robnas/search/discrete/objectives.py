@@ -154,11 +154,11 @@ def _robust_error(arg: str | None, eval_cfg: EvalConfig) -> Objective:
     return RobustError(attack, eps, eval_cfg)
 
 
-OBJECTIVES.add("clean_error", _simple(CleanError))
-OBJECTIVES.add("robust_error", _robust_error)
-OBJECTIVES.add("advset_error", _simple(AdvSetError))
-OBJECTIVES.add("flops", _simple(Flops))
-OBJECTIVES.add("params", _simple(Params))
+OBJECTIVES.register("clean_error")(_simple(CleanError))
+OBJECTIVES.register("robust_error")(_robust_error)
+OBJECTIVES.register("advset_error")(_simple(AdvSetError))
+OBJECTIVES.register("flops")(_simple(Flops))
+OBJECTIVES.register("params")(_simple(Params))
 
 
 def parse_objective(spec: str, eval_cfg: EvalConfig | None = None) -> Objective:

@@ -13,9 +13,8 @@ from typing import ClassVar
 from robnas.search.discrete.strategy import Param, Search, Strategy, positive_int, register_strategy
 
 
-@register_strategy
+@register_strategy("rs")
 class RandomSearch(Strategy):
-    name: ClassVar[str] = "rs"
     multi_objective: ClassVar[bool] = True
     params_spec: ClassVar[dict[str, Param]] = {
         "batch_size": Param(1, positive_int, "architectures per ask"),

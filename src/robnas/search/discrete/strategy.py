@@ -357,10 +357,9 @@ def _check_objectives(objectives: Sequence[str] | str) -> tuple[str, ...]:
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy", "strategies")
 
 
-def register_strategy(cls: type[Strategy]) -> type[Strategy]:
-    """Class decorator: register ``cls`` under its ``name``."""
-    STRATEGIES.add(cls.name, cls)
-    return cls
+def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
+    """Class decorator: make a :class:`Strategy` subclass available to :func:`create_strategy` as ``name``."""
+    return STRATEGIES.register(name)
 
 
 def create_strategy(name: str, space: DiscreteSpace, objectives: Sequence[str] | str, seed: int,

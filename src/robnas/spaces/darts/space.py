@@ -97,7 +97,6 @@ def _canonical_cell(cell: Cell) -> Cell:
 class DartsSpace(DiscreteSpace):
     """Discrete DARTS cells: two distinct inputs per node, non-``none`` ops, full concatenation."""
 
-    name: ClassVar[str] = "darts"
     model_name: ClassVar[str] = "darts"
     arch_kwarg: ClassVar[str] = "genotype"
 

@@ -27,7 +27,6 @@ from robnas.spaces.macro.genome import (DEFAULT_NODES, DEFAULT_PHASES, MIN_NODES
 class MacroSpace(DiscreteSpace):
     """``n_phases`` phases of ``n_nodes`` conv3x3-BN-ReLU nodes (RoCo-NAS: 3 x 6)."""
 
-    name: ClassVar[str] = "macro"
     model_name: ClassVar[str] = "macro"
     arch_kwarg: ClassVar[str] = "genome"
 

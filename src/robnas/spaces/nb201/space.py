@@ -43,7 +43,6 @@ def _neighbours(arch: str) -> tuple[str, ...]:
 class NB201Space(DiscreteSpace):
     """The NAS-Bench-201 cell space; ``encoding`` is ``"path"`` (BANANAS) or ``"adjacency"``."""
 
-    name: ClassVar[str] = "nb201"
     model_name: ClassVar[str] = "nb201"
     arch_kwarg: ClassVar[str] = "arch"
 
