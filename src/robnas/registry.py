@@ -34,6 +34,8 @@ _HOMES: dict[str, str] = {
     "corruptions": "robnas.corruptions",
     "spaces": "robnas.spaces",
     "strategies": "robnas.search.discrete",
+    "methods": "robnas.search.differentiable",
+    "terms": "robnas.search.differentiable",
     "objectives": "robnas.search.discrete.objectives",
 }
 _CATALOG: dict[str, Registry] = {}

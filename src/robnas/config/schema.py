@@ -9,14 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True)
-class DataConfig:
-    name: str = "digits"
-    root: str | None = None          # None: the dataset's default location
-    train_size: int | None = None    # deterministic subsets; None = the whole split
-    test_size: int | None = None
-    val_size: int = 0                # held out of train for best-checkpoint selection (0: use the test split)
+from robnas.data.prepare import DataConfig
+from robnas.search.differentiable.settings import DifferentiableSearchConfig
+from robnas.train.settings import AdversarialTrainingConfig, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -25,39 +20,6 @@ class ModelConfig:
     kwargs: dict[str, Any] = field(default_factory=dict)
     label: str | None = None         # row label in reports; defaults to the name
     train: dict[str, Any] = field(default_factory=dict)  # per-model overrides of [train], e.g. { lr = 0.1 }
-
-
-@dataclass(frozen=True)
-class AdversarialTrainingConfig:
-    """Madry et al. PGD adversarial training."""
-
-    enabled: bool = False
-    eps: float = 8 / 255
-    alpha: float = 2 / 255
-    steps: int = 7
-    random_start: bool = True
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 96
-    lr: float = 0.025
-    lr_min: float = 0.0
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0           # 0 disables clipping
-    aux_weight: float = 0.4          # weight of the auxiliary-head loss (models built with auxiliary=True)
-    drop_path: float = 0.0           # final drop-path probability; ramps linearly from 0 as in DARTS
-    crop_padding: int = 0
-    flip: bool = False
-    cutout: int = 0
-    label_smoothing: float = 0.0
-    select_best: str = "last"        # last | clean | robust
-    amp: bool = True                 # used on CUDA only
-    channels_last: bool = True       # used on CUDA only
-    adversarial: AdversarialTrainingConfig = field(default_factory=AdversarialTrainingConfig)
 
 
 @dataclass(frozen=True)
@@ -78,58 +40,6 @@ class EvalConfig:
     protocol: str | None = None      # "jung": the robustness-dataset grid replaces the attack suite
     corruptions: tuple[str, ...] = ()  # common corruptions to report (["all"] = the 15 of CIFAR-10-C)
     reliability: bool = True         # probe the model and the results for signs of an unreliable evaluation
-
-
-@dataclass(frozen=True)
-class AdvRushConfig:
-    """AdvRush's input-curvature regulariser (Mok et al. 2021, Eq. 10); paper values."""
-
-    gamma: float = 0.01
-    h: float = 1.5
-    warmup_epochs: int | None = None  # None: the paper's share, round(50/60 * epochs)
-
-
-@dataclass(frozen=True)
-class RNASConfig:
-    """RNAS: PGD examples in both steps and the network-vulnerability bound H (paper values)."""
-
-    eps: float = 8 / 255
-    alpha: float = 2 / 255
-    steps: int = 7
-    bound: float = 1e-4               # H
-    warmup_epochs: int | None = None  # None: the paper's share, round(15/60 * epochs)
-    projection_fraction: float = 0.2  # share of each epoch's iterations that only project (T-u)/T; not in the paper
-    projection_iters: int = 10        # linearised projection iterations per projection step
-    arch_objective: str = "clean+adv"  # Eq. 8 (L_val + L_val^adv); "adv" = Algorithm 1 line 5
-
-
-@dataclass(frozen=True)
-class DifferentiableSearchConfig:
-    """One-shot search (DARTS, AdvRush, RNAS) over a supernet: see robnas.search.differentiable.
-
-    Defaults are sized for the digits demo (about a minute on 2 CPU cores). The papers' CIFAR-10
-    setting: C=16, layers=8 (NB201: C=16, layers=5 cells per stage), epochs 50 (DARTS) / 60 (AdvRush,
-    RNAS), batch_size 64 (DARTS) / 32 (AdvRush) / 128 (RNAS, with lr=0.01 and arch_lr=6e-4),
-    train_size=None (all 50k images, halved), partial_channels=4 for PC-DARTS.
-    """
-
-    epochs: int = 6
-    C: int = 4
-    layers: int = 3                   # DARTS: cells; NB201: cells per stage
-    partial_channels: int = 1         # K of PC-DARTS (1 = off)
-    order: int = 1                    # 1: first-order DARTS; 2: unrolled (second order)
-    batch_size: int = 32
-    train_size: int | None = 384      # stratified subset of the training split (None: all), split in half
-    lr: float = 0.025
-    lr_min: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    arch_lr: float = 3e-4
-    arch_betas: tuple[float, ...] = (0.5, 0.999)
-    arch_weight_decay: float = 1e-3
-    advrush: AdvRushConfig = field(default_factory=AdvRushConfig)
-    rnas: RNASConfig = field(default_factory=RNASConfig)
 
 
 @dataclass(frozen=True)

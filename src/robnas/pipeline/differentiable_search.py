@@ -24,24 +24,23 @@ import torch
 from tqdm.auto import tqdm
 
 from robnas.config import config_to_dict
-from robnas.config.schema import DifferentiableSearchConfig, RunConfig
+from robnas.config.schema import RunConfig
 from robnas.data import Dataset, Split, load_dataset, subset
 from robnas.device import resolve_device
 from robnas.errors import CheckpointError, InvalidValueError, UnknownNameError
 from robnas.metrics import count_flops, count_params
 from robnas.rng import make_generator
-from robnas.search.differentiable import advrush, rnas
 from robnas.search.differentiable.loop import BilevelSearch, check_settings
+from robnas.search.differentiable.methods import method_terms
 from robnas.search.differentiable.plots import plot_alphas, plot_cells
 from robnas.search.differentiable.supernet import SPACES, Supernet, create_supernet
 from robnas.search.differentiable.terms import SearchTerm
 from robnas.store.atomic import write_json_atomic, write_text_atomic
 from robnas.store.run_dir import RunDir
 from robnas.threads import apply_threads
-from robnas.train.checkpoint import load_checkpoint, save_checkpoint
+from robnas.train.epochs import EpochLoop
 from robnas.train.trainer import clean_accuracy
 
-METHODS = ("darts", "advrush", "rnas")
 CHECKPOINT = "search.pt"
 
 
@@ -56,43 +55,15 @@ class SearchOutcome:
 # --- configuration ------------------------------------------------------------------------------
 
 
-def _warmup(method: str, given: int | None, epochs: int, paper_warmup: int, paper_epochs: int) -> int:
-    """The configured warm-up, or the paper's share of ``epochs`` leaving at least one searching epoch."""
-    if given is None:
-        return min(advrush.proportional_warmup(epochs, paper_warmup, paper_epochs), max(epochs - 1, 0))
-    if isinstance(given, int) and not isinstance(given, bool) and given >= epochs:
-        raise InvalidValueError(f"search.differentiable.{method}.warmup_epochs={given} leaves no search epoch "
-                                f"after the warm-up (epochs={epochs}); lower it or raise the epochs")
-    return given
-
-
-def method_terms(method: str, d: DifferentiableSearchConfig) -> list[SearchTerm]:
-    """The terms that turn the plain DARTS loop into ``method``."""
-    if method == "darts":
-        return []
-    if method == "advrush":
-        a = d.advrush
-        return [advrush.AdvRushTerm(gamma=a.gamma, h=a.h, warmup_epochs=_warmup(
-            method, a.warmup_epochs, d.epochs, advrush.PAPER_WARMUP, advrush.PAPER_EPOCHS))]
-    if method == "rnas":
-        r = d.rnas
-        return [rnas.RNASTerm(eps=r.eps, alpha=r.alpha, steps=r.steps, bound=r.bound,
-                              warmup_epochs=_warmup(method, r.warmup_epochs, d.epochs, rnas.PAPER_WARMUP,
-                                                    rnas.PAPER_EPOCHS),
-                              projection_fraction=r.projection_fraction, projection_iters=r.projection_iters,
-                              arch_objective=r.arch_objective)]
-    raise UnknownNameError(f"unknown differentiable search method {method!r}; choose one of: {', '.join(METHODS)}")
-
-
 def check_search_config(cfg: RunConfig) -> None:
     """Raise the one-line error for anything wrong in the search settings (no data needed)."""
-    space, method = cfg.search.space.lower(), cfg.search.method.lower()
+    space = cfg.search.space.lower()
     if space not in SPACES:
         raise UnknownNameError(f"unknown search space {cfg.search.space!r} for differentiable search; choose one "
                                f"of: {', '.join(SPACES)}")
     d = cfg.search.differentiable
     check_settings(d)
-    method_terms(method, d)
+    method_terms(cfg.search.method, d)
     if d.train_size is not None and d.train_size < 2:
         raise InvalidValueError(f"search.differentiable.train_size must be >= 2 (it is split in half), "
                                 f"got {d.train_size}")
@@ -136,82 +107,49 @@ def _epoch_record(epoch: int, stats: dict[str, float], model: Supernet, arch_hal
     return record
 
 
-def _log_line(record: dict[str, Any]) -> str:
-    scalars = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()
-                       if k not in ("alphas", "genotype"))
-    return f"{scalars} genotype={record['genotype']}"
-
-
 def search_in_run(cfg: RunConfig, run: RunDir, dataset: Dataset, resume: bool, quiet: bool,
                   extra_terms: Sequence[SearchTerm] = ()) -> SearchOutcome:
     """Search inside an existing run directory (``robnas search`` and ``robnas run`` use it).
 
-    ``extra_terms`` are user :class:`SearchTerm` s added after the method's own.
+    ``extra_terms`` are user :class:`SearchTerm` s added after the method's (and the config's) own.
     """
     check_search_config(cfg)
     d = cfg.search.differentiable
     device = dataset.train.device
-    path = run.checkpoints / CHECKPOINT
-    state = load_checkpoint(path, device) if resume and path.exists() else None
-    fingerprint = _fingerprint(cfg, dataset)
-    if state is not None and state.get("search_fingerprint") != fingerprint:
-        raise CheckpointError(f"{path} was written by a different search (space, method, seed, data or settings); "
-                              "use a new --name or drop --resume")
-    weight_half, arch_half, permutation = split_halves(
-        dataset, cfg, None if state is None else state["permutation"].cpu())
-
     torch.manual_seed(cfg.seed)  # supernet weights and alphas
     model = _build_supernet(cfg, dataset.num_classes, dataset.in_channels, dataset.mean, dataset.std).to(device)
     # Counting FLOPs imports torch's compiler stack (seconds); an explicit thread count skips it.
     flops = count_flops(model, (dataset.in_channels, *dataset.image_size)) if cfg.threads == 0 else 0
     apply_threads(device, flops, cfg.threads)
-    search = BilevelSearch(model, d, method_terms(cfg.search.method.lower(), d) + list(extra_terms),
-                           seed=cfg.seed)
+    search = BilevelSearch(model, d, method_terms(cfg.search.method, d) + list(extra_terms), seed=cfg.seed)
     data_gen = make_generator(cfg.seed, device)
-    start, history, spent = 0, [], 0.0
-    if state is not None:
-        model.load_state_dict(state["model_state"])
-        search.load_state_dict(state["search_state"])
-        data_gen.set_state(state["data_generator"].cpu())
-        torch.set_rng_state(state["torch_rng"].cpu())
-        if device.type == "cuda" and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu())
-        start, history, spent = state["epoch"], list(state["history"]), float(state["seconds"])
-        run.rewrite_metrics(history)
-        run.log(f"resuming the search from {path} after epoch {start}/{d.epochs}")
+    loop = EpochLoop(run, CHECKPOINT, d.epochs, device, fingerprint=_fingerprint(cfg, dataset), resume=resume,
+                     quiet=quiet, desc="search", generators={"data": data_gen},
+                     mismatch="was written by a different search (space, method, seed, data or settings); "
+                              "use a new --name or drop --resume")
+    saved = loop.restored
+    weight_half, arch_half, permutation = split_halves(dataset, cfg, None if saved is None else saved["permutation"].cpu())
+    if saved is not None:
+        model.load_state_dict(saved["model_state"])
+        search.load_state_dict(saved["search_state"])
     else:
         run.log(f"{cfg.search.method} search over the {cfg.search.space} space on {dataset.name}: "
                 f"{len(weight_half)} weight / {len(arch_half)} architecture points, supernet "
                 f"{count_params(model)} parameters, {d.epochs} epochs, order {d.order}, on {device}")
 
-    def wrap(pairs: Iterable, steps: int) -> Iterable:
-        return tqdm(pairs, total=steps, desc=f"epoch {epoch + 1}/{d.epochs}", unit="step", leave=False,
-                    disable=quiet)
+    for epoch in loop:
+        def wrap(pairs: Iterable, steps: int) -> Iterable:
+            return tqdm(pairs, total=steps, desc=f"epoch {epoch + 1}/{d.epochs}", unit="step", leave=False,
+                        disable=quiet)
 
-    started = time.perf_counter()
-    for epoch in tqdm(range(start, d.epochs), desc="search", unit="epoch", initial=start, total=d.epochs,
-                      leave=False, disable=quiet):
         epoch_start = time.perf_counter()
         stats = search.run_epoch(epoch, weight_half, arch_half, data_gen, wrap)
         record = _epoch_record(epoch, stats, model, arch_half, time.perf_counter() - epoch_start)
-        history.append(record)
-        payload = {
-            "model_spec": model.spec, "model_state": model.state_dict(), "search_state": search.state_dict(),
-            "data_generator": data_gen.get_state(), "torch_rng": torch.get_rng_state(),
-            "permutation": permutation, "epoch": epoch + 1, "epochs": d.epochs, "complete": epoch + 1 == d.epochs,
-            "history": history, "seconds": spent + time.perf_counter() - started,
-            "search_fingerprint": fingerprint,
-        }
-        if device.type == "cuda":
-            payload["cuda_rng"] = torch.cuda.get_rng_state()
-        # The checkpoint is the truth; metrics.jsonl is re-derived from it on resume.
-        save_checkpoint(path, payload)
-        run.append_metrics(record)
-        run.log(_log_line(record))
-    seconds = spent + time.perf_counter() - started
+        loop.end_epoch(record, {"model_spec": model.spec, "model_state": model.state_dict(),
+                                "search_state": search.state_dict(), "permutation": permutation})
     arch = model.derive()
-    _write_results(run, cfg, dataset, model, arch, history, seconds)
-    return SearchOutcome(space=model.space, genotype=arch, seconds=seconds, history=history)
+    _write_results(run, cfg, dataset, model, arch, loop.history, loop.seconds)
+    return SearchOutcome(space=model.space, genotype=arch, seconds=loop.seconds, history=loop.history)
 
 
 def _write_results(run: RunDir, cfg: RunConfig, dataset: Dataset, model: Supernet, arch: str,
@@ -235,9 +173,6 @@ def _write_results(run: RunDir, cfg: RunConfig, dataset: Dataset, model: Superne
 def run_differentiable_search(cfg: RunConfig, resume: bool) -> RunDir:
     """``robnas search`` for the differentiable methods; returns the run directory."""
     check_search_config(cfg)
-    if cfg.search.method.lower() not in METHODS:
-        raise UnknownNameError(f"unknown differentiable search method {cfg.search.method!r}; "
-                               f"choose one of: {', '.join(METHODS)}")
     device = resolve_device(cfg.device)
     dataset = load_dataset(cfg.data.name, root=cfg.data.root, device=device, train_size=cfg.data.train_size,
                            test_size=cfg.data.test_size, seed=cfg.seed)

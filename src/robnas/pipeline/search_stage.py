@@ -52,10 +52,11 @@ def searched_model(cfg: RunConfig, cell: str) -> ModelConfig:
 def check_search_stage(cfg: RunConfig, dataset: Dataset) -> ModelConfig:
     """Validate the search settings before any output exists; returns the searched row built on an example
     cell of the space, for the caller's model validation (sizes, train overrides, unique labels)."""
-    from robnas.pipeline.differentiable_search import METHODS, check_search_config, split_halves
+    from robnas.pipeline.differentiable_search import check_search_config, split_halves
+    from robnas.search.differentiable.methods import METHODS
 
-    if cfg.search.method.lower() not in METHODS:
-        raise InvalidValueError(f"robnas run searches with a differentiable method ({', '.join(METHODS)}), got "
+    if cfg.search.method not in METHODS:
+        raise InvalidValueError(f"robnas run searches with a differentiable method ({', '.join(METHODS.names())}), got "
                                 f"search.method={cfg.search.method!r}; discrete methods run with `robnas search`")
     check_search_config(cfg)
     split_halves(dataset, cfg)  # a search.differentiable.train_size larger than the split fails here

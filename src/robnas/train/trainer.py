@@ -1,8 +1,9 @@
 """The training loop: standard or Madry PGD adversarial training, one atomic checkpoint per epoch.
 
-Resume is exact: the checkpoint carries the model, optimizer, the data-order generator and the
-global RNG (drop-path, dropout), and schedules are functions of the epoch, so a run killed after
-epoch k and resumed produces the same weights as a run that was never interrupted.
+The epochs run in :class:`robnas.train.epochs.EpochLoop`: resume is exact (the checkpoint carries the
+model, optimizer, the data-order generator and the global RNG for drop-path and dropout; schedules
+are functions of the epoch), so a run killed after epoch k and resumed produces the same weights as a
+run that was never interrupted.
 """
 
 from __future__ import annotations
@@ -17,20 +18,18 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from robnas.attacks import create_attack
 from robnas.config import config_to_dict
-from robnas.config.schema import TrainConfig
 from robnas.data import Augment, Split, iterate_batches
-from robnas.errors import CheckpointError, InvalidValueError, TrainingDivergedError
+from robnas.errors import TrainingDivergedError
 from robnas.models import set_drop_path_prob
 from robnas.rng import make_generator
 from robnas.store.run_dir import RunDir
 from robnas.train.checkpoint import load_checkpoint, save_checkpoint
+from robnas.train.epochs import EpochLoop
 from robnas.train.schedule import cosine_lr, drop_path_prob
-
-SELECT_BEST = ("last", "clean", "robust")
+from robnas.train.settings import TrainConfig, check_train_config
 
 
 @dataclass
@@ -40,17 +39,6 @@ class TrainResult:
     last_path: Path | None = None
     best_path: Path | None = None
     seconds: float = 0.0
-
-
-def _check_config(cfg: TrainConfig) -> None:
-    if cfg.epochs < 1 or cfg.batch_size < 1:
-        raise InvalidValueError("train.epochs and train.batch_size must be >= 1")
-    if cfg.lr <= 0:
-        raise InvalidValueError(f"train.lr must be positive, got {cfg.lr}")
-    if cfg.select_best not in SELECT_BEST:
-        raise InvalidValueError(f"train.select_best must be one of {', '.join(SELECT_BEST)}, got {cfg.select_best!r}")
-    if cfg.adversarial.enabled and cfg.adversarial.eps < 0:
-        raise InvalidValueError("train.adversarial.eps must be >= 0; write it like 8/255")
 
 
 def _loss(output: torch.Tensor | tuple[torch.Tensor, torch.Tensor], y: torch.Tensor,
@@ -98,7 +86,7 @@ def train_model(
 
     ``extra`` (JSON-able: dataset name, row label) is stored in every checkpoint for ``robnas eval``.
     """
-    _check_config(cfg)
+    check_train_config(cfg)
     device = train_split.images.device
     on_cuda = device.type == "cuda"
     use_amp = cfg.amp and on_cuda
@@ -115,28 +103,18 @@ def train_model(
     val_attack = create_attack("pgd", eps=adv.eps, alpha=adv.alpha, steps=max(adv.steps, 10), seed=seed)
     track_robust = cfg.select_best == "robust" or adv.enabled
 
-    last_path, best_path = run.checkpoints / "last.pt", run.checkpoints / "best.pt"
-    history: list[dict[str, Any]] = []
-    start_epoch, best_score = 0, -math.inf
-    if resume and last_path.exists():
-        state = load_checkpoint(last_path, device)
-        if state.get("model_spec") != getattr(model, "spec", None):
-            raise CheckpointError(f"{last_path} was written for another model; use a new --name or drop --resume")
-        model.load_state_dict(state["model_state"])
-        optimizer.load_state_dict(state["optimizer_state"])
-        scaler.load_state_dict(state["scaler_state"])
-        data_gen.set_state(state["data_generator"].cpu())
-        torch.set_rng_state(state["torch_rng"].cpu())
-        if on_cuda and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu())
-        start_epoch, best_score, history = state["epoch"], state["best_score"], list(state["history"])
-        run.rewrite_metrics(history)
-        run.log(f"resuming from {last_path} after epoch {start_epoch}/{cfg.epochs}")
+    loop = EpochLoop(run, "last.pt", cfg.epochs, device, fingerprint=getattr(model, "spec", None), resume=resume,
+                     quiet=quiet, desc="train", generators={"data": data_gen},
+                     mismatch="was written for another model; use a new --name or drop --resume")
+    best_path = run.checkpoints / "best.pt"
+    best_score = -math.inf
+    if loop.restored is not None:
+        model.load_state_dict(loop.restored["model_state"])
+        optimizer.load_state_dict(loop.restored["optimizer_state"])
+        scaler.load_state_dict(loop.restored["scaler_state"])
+        best_score = loop.restored["best_score"]
 
-    started = time.perf_counter()
-    epochs = tqdm(range(start_epoch, cfg.epochs), desc="train", unit="epoch", disable=quiet,
-                  initial=start_epoch, total=cfg.epochs, leave=False)
-    for epoch in epochs:
+    for epoch in loop:
         epoch_start = time.perf_counter()
         lr = cosine_lr(epoch, cfg.epochs, cfg.lr, cfg.lr_min)
         for group in optimizer.param_groups:
@@ -182,41 +160,24 @@ def train_model(
         if track_robust:
             record["val_robust_acc"] = robust_accuracy(model, val_split, val_attack)
         record["seconds"] = time.perf_counter() - epoch_start
-        history.append(record)
 
         score = {"last": float(epoch), "clean": record["val_acc"],
                  "robust": record.get("val_robust_acc", 0.0)}[cfg.select_best]
         improved = score > best_score
         best_score = max(best_score, score)
-        payload = {
-            "model_spec": model.spec,
-            "model_state": model.state_dict(),
-            "optimizer_state": optimizer.state_dict(),
-            "scaler_state": scaler.state_dict(),
-            "data_generator": data_gen.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "epoch": epoch + 1,
-            "epochs": cfg.epochs,
-            "complete": epoch + 1 == cfg.epochs,
-            "best_score": best_score,
-            "history": history,
-            "train_config": config_to_dict(cfg),
-            **(extra or {}),
-        }
-        if on_cuda:
-            payload["cuda_rng"] = torch.cuda.get_rng_state()
-        # Order matters for kill -9: the checkpoint is the truth; metrics.jsonl is re-derived from it on resume.
-        save_checkpoint(last_path, payload)
+        weights = {"model_spec": model.spec, "model_state": model.state_dict(), "best_score": best_score,
+                   "train_config": config_to_dict(cfg), **(extra or {})}
+        # The resumable checkpoint first (the truth), then the best weights: a kill between the two keeps
+        # last.pt a step ahead, and the next epoch's improvement rewrites best.pt.
+        last_path = loop.end_epoch(record, {**weights, "optimizer_state": optimizer.state_dict(),
+                                            "scaler_state": scaler.state_dict()})
         if improved:
-            save_checkpoint(best_path, {k: v for k, v in payload.items()
-                                        if k not in ("optimizer_state", "scaler_state", "data_generator", "torch_rng")})
-        run.append_metrics(record)
-        epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val=f"{record['val_acc']:.3f}")
-        run.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+            save_checkpoint(best_path, {**weights, "epoch": epoch + 1, "epochs": cfg.epochs,
+                                        "complete": epoch + 1 == cfg.epochs, "history": loop.history})
+        loop.set_postfix(loss=f"{record['train_loss']:.3f}", val=f"{record['val_acc']:.3f}")
 
     if cfg.select_best != "last" and best_path.exists():
         model.load_state_dict(load_checkpoint(best_path, device)["model_state"])
     model.eval()
-    return TrainResult(model=model, history=history, last_path=last_path,
-                       best_path=best_path if best_path.exists() else None,
-                       seconds=time.perf_counter() - started)
+    return TrainResult(model=model, history=loop.history, last_path=loop.path,
+                       best_path=best_path if best_path.exists() else None, seconds=loop.seconds)

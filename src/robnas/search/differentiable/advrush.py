@@ -37,6 +37,7 @@ is not an adversarial example.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -44,7 +45,7 @@ from torch import nn
 
 from robnas.errors import InvalidValueError
 from robnas.search.differentiable.supernet import Supernet
-from robnas.search.differentiable.terms import SearchTerm, StepInfo
+from robnas.search.differentiable.terms import SearchTerm, StepInfo, check_warmup, proportional_warmup, register_term
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -83,27 +84,40 @@ def input_curvature(model: nn.Module, x: torch.Tensor, y: torch.Tensor, h: float
     return (grad_shifted - grad).flatten(1).norm(dim=1).mean()
 
 
-def proportional_warmup(epochs: int, paper_warmup: int, paper_epochs: int) -> int:
-    """The paper's warm-up share of a shorter (or longer) budget, rounded: 50/60 of 12 epochs is 10."""
-    return round(paper_warmup / paper_epochs * epochs)
+@dataclass(frozen=True)
+class AdvRushParams:
+    """AdvRush's regulariser settings (paper values); the ``[search.differentiable.advrush]`` section."""
+
+    gamma: float = 0.01
+    h: float = 1.5
+    warmup_epochs: int | None = None  # None: the paper's share of the search, round(50/60 * epochs)
+
+    def __post_init__(self) -> None:
+        if not self.gamma >= 0:
+            raise InvalidValueError(f"AdvRush gamma must be >= 0, got {self.gamma}")
+        if not self.h > 0:
+            raise InvalidValueError(f"AdvRush h must be > 0, got {self.h}")
+        w = self.warmup_epochs
+        if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w < 0):
+            raise InvalidValueError(f"AdvRush warm-up must be a whole number of epochs >= 0, got {w!r}")
 
 
+@register_term("advrush")
 class AdvRushTerm(SearchTerm):
     """``gamma * L_lambda`` added to the architecture objective from epoch ``warmup_epochs`` on."""
 
-    name = "advrush"
+    Params = AdvRushParams
+    params: AdvRushParams
 
-    def __init__(self, gamma: float = 0.01, h: float = 1.5, warmup_epochs: int = PAPER_WARMUP) -> None:
-        if not gamma >= 0:
-            raise InvalidValueError(f"AdvRush gamma must be >= 0, got {gamma}")
-        if not h > 0:
-            raise InvalidValueError(f"AdvRush h must be > 0, got {h}")
-        if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or warmup_epochs < 0:
-            raise InvalidValueError(f"AdvRush warm-up must be a whole number of epochs >= 0, got {warmup_epochs!r}")
-        self.gamma, self.h, self.warmup_epochs = float(gamma), float(h), warmup_epochs
+    def warmup(self, epochs: int) -> int:
+        given = self.params.warmup_epochs
+        return proportional_warmup(epochs, PAPER_WARMUP, PAPER_EPOCHS) if given is None else given
+
+    def check(self, epochs: int) -> None:
+        check_warmup(self.name, self.params.warmup_epochs, epochs)
 
     def active(self, info: StepInfo) -> bool:
-        return info.epoch >= self.warmup_epochs
+        return info.epoch >= self.warmup(info.epochs)
 
     def arch_loss(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, info: StepInfo) -> torch.Tensor:
-        return self.gamma * input_curvature(model, x, y, self.h)
+        return self.params.gamma * input_curvature(model, x, y, self.params.h)

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.config.schema import DifferentiableSearchConfig
 from robnas.data import Split, iterate_batches
 from robnas.errors import InvalidValueError, TrainingDivergedError
+from robnas.search.differentiable.settings import DifferentiableSearchConfig
 from robnas.search.differentiable.supernet import Supernet
 from robnas.search.differentiable.terms import SearchTerm, StepInfo, StepPlan
 from robnas.train.schedule import cosine_lr

@@ -47,7 +47,8 @@ from robnas.attacks import create_attack
 from robnas.attacks.base import eval_mode
 from robnas.errors import InvalidValueError
 from robnas.search.differentiable.supernet import Supernet
-from robnas.search.differentiable.terms import SearchTerm, StepInfo, StepPlan
+from robnas.search.differentiable.terms import (SearchTerm, StepInfo, StepPlan, check_warmup, proportional_warmup,
+                                               register_term)
 
 #: The paper's schedule: 60 search epochs, of which the first 15 warm up the weights.
 PAPER_EPOCHS, PAPER_WARMUP = 60, 15
@@ -133,43 +134,61 @@ def projection_steps(steps: int, fraction: float) -> int:
     return min(steps - 1, max(1, round(fraction * steps)))
 
 
+@dataclass(frozen=True)
+class RNASParams:
+    """RNAS' settings: PGD examples in both steps and the vulnerability bound H (paper values where it
+    gives them); the ``[search.differentiable.rnas]`` section."""
+
+    eps: float = 8 / 255
+    alpha: float = 2 / 255
+    steps: int = 7
+    bound: float = 1e-4               # H
+    warmup_epochs: int | None = None  # None: the paper's share, round(15/60 * epochs)
+    projection_fraction: float = 0.2  # share of each epoch's iterations that only project (T-u)/T; not in the paper
+    projection_iters: int = 10        # linearised projection iterations per projection step
+    arch_objective: str = "clean+adv"  # Eq. 8 (L_val + L_val^adv); "adv" = Algorithm 1 line 5
+
+    def __post_init__(self) -> None:
+        if self.arch_objective not in ARCH_OBJECTIVES:
+            raise InvalidValueError(f"RNAS arch_objective must be one of {', '.join(ARCH_OBJECTIVES)}, "
+                                    f"got {self.arch_objective!r}")
+        if not self.bound >= 0:
+            raise InvalidValueError(f"RNAS vulnerability bound H must be >= 0, got {self.bound}")
+        if not 0 <= self.projection_fraction < 1:
+            raise InvalidValueError(f"RNAS projection_fraction must be in [0, 1), got {self.projection_fraction}")
+        for what, value in (("warm-up epochs", self.warmup_epochs), ("projection_iters", self.projection_iters)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise InvalidValueError(f"RNAS {what} must be an integer >= 0, got {value!r}")
+        # Validates eps/alpha/steps once, with the attack's own one-line errors.
+        create_attack("pgd", eps=self.eps, alpha=self.alpha, steps=self.steps)
+
+
+@register_term("rnas")
 class RNASTerm(SearchTerm):
     """PGD examples for the weight and architecture steps, warm-up, and the vulnerability projection."""
 
-    name = "rnas"
+    Params = RNASParams
+    params: RNASParams
 
-    def __init__(self, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 7, bound: float = 1e-4,
-                 warmup_epochs: int = PAPER_WARMUP, projection_fraction: float = 0.2, projection_iters: int = 10,
-                 arch_objective: str = "clean+adv") -> None:
-        if arch_objective not in ARCH_OBJECTIVES:
-            raise InvalidValueError(f"RNAS arch_objective must be one of {', '.join(ARCH_OBJECTIVES)}, "
-                                    f"got {arch_objective!r}")
-        if not bound >= 0:
-            raise InvalidValueError(f"RNAS vulnerability bound H must be >= 0, got {bound}")
-        if not 0 <= projection_fraction < 1:
-            raise InvalidValueError(f"RNAS projection_fraction must be in [0, 1), got {projection_fraction}")
-        for what, value in (("warm-up epochs", warmup_epochs), ("projection_iters", projection_iters)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidValueError(f"RNAS {what} must be an integer >= 0, got {value!r}")
-        # Validates eps/alpha/steps once, with the attack's own one-line errors.
-        create_attack("pgd", eps=eps, alpha=alpha, steps=steps)
-        self.eps, self.alpha, self.steps = eps, alpha, steps
-        self.bound, self.warmup_epochs = float(bound), warmup_epochs
-        self.projection_fraction, self.projection_iters = float(projection_fraction), projection_iters
-        self.arch_objective = arch_objective
+    def warmup(self, epochs: int) -> int:
+        given = self.params.warmup_epochs
+        return proportional_warmup(epochs, PAPER_WARMUP, PAPER_EPOCHS) if given is None else given
+
+    def check(self, epochs: int) -> None:
+        check_warmup(self.name, self.params.warmup_epochs, epochs)
 
     def _adversarial(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
         # A fresh seeded attack per call: a resumed search crafts exactly the same examples.
-        attack = create_attack("pgd", eps=self.eps, alpha=self.alpha, steps=self.steps, random_start=True,
+        attack = create_attack("pgd", eps=self.params.eps, alpha=self.params.alpha, steps=self.params.steps, random_start=True,
                                early_stop=False, seed=seed)
         return attack(model, x, y)
 
     def _projecting(self, info: StepInfo) -> bool:
-        return (info.epoch >= self.warmup_epochs
-                and info.step >= info.steps - projection_steps(info.steps, self.projection_fraction))
+        return (info.epoch >= self.warmup(info.epochs)
+                and info.step >= info.steps - projection_steps(info.steps, self.params.projection_fraction))
 
     def plan(self, info: StepInfo) -> StepPlan:
-        if info.epoch < self.warmup_epochs:  # Phase I: weights only
+        if info.epoch < self.warmup(info.epochs):  # Phase I: weights only
             return StepPlan(architecture=False, weights_first=True)
         if self._projecting(info):           # Phase II, step 2: projection only
             return StepPlan(weights=False, architecture=False)
@@ -179,12 +198,12 @@ class RNASTerm(SearchTerm):
         return self._adversarial(model, x, y, 2 * info.step_seed), y
 
     def arch_batch(self, model, x, y, info):
-        if self.arch_objective == "adv":
+        if self.params.arch_objective == "adv":
             return self._adversarial(model, x, y, 2 * info.step_seed + 1), y
         return x, y
 
     def arch_loss(self, model, x, y, info):
-        if self.arch_objective != "clean+adv":
+        if self.params.arch_objective != "clean+adv":
             return None
         return F.cross_entropy(model(self._adversarial(model, x, y, 2 * info.step_seed + 1)), y)
 
@@ -192,6 +211,6 @@ class RNASTerm(SearchTerm):
         if not self._projecting(info):
             return {}
         x_adv = self._adversarial(model, x, y, 2 * info.step_seed + 1)
-        result = project_onto_bound(model, x, x_adv, self.bound, self.projection_iters)
+        result = project_onto_bound(model, x, x_adv, self.params.bound, self.params.projection_iters)
         return {"vulnerability_before": result.before, "vulnerability": result.after,
-                "feasible": float(result.feasible(self.bound)), "projection_iters": float(result.iterations)}
+                "feasible": float(result.feasible(self.params.bound)), "projection_iters": float(result.iterations)}

@@ -19,11 +19,15 @@ resumed search continues exactly.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
+from robnas.errors import InvalidValueError
+from robnas.registry import Registry
 from robnas.search.differentiable.supernet import Supernet
 
 
@@ -58,15 +62,49 @@ class StepPlan:
                         self.weights_first or other.weights_first)
 
 
+@dataclass(frozen=True)
+class NoParams:
+    """The parameters of a term that has none."""
+
+
+def proportional_warmup(epochs: int, paper_warmup: int, paper_epochs: int) -> int:
+    """A paper's warm-up share of a shorter (or longer) budget, rounded (50/60 of 12 epochs is 10),
+    leaving at least one epoch after it."""
+    return min(round(paper_warmup / paper_epochs * epochs), max(epochs - 1, 0))
+
+
+def check_warmup(term: str, warmup_epochs: int | None, epochs: int) -> None:
+    """An explicit warm-up must leave at least one epoch in which the term acts."""
+    if warmup_epochs is not None and warmup_epochs >= epochs:
+        raise InvalidValueError(f"search.differentiable.{term}.warmup_epochs={warmup_epochs} leaves no search "
+                                f"epoch after the warm-up (epochs={epochs}); lower it or raise the epochs")
+
+
 class SearchTerm:
     """Base class: every hook is a no-op, so a subclass overrides only what it changes.
 
     ``x`` are images in [0, 1]; hooks that receive the architecture batch get the clean one, even if
     another term transforms it for the architecture loss.
+
+    A term's parameters are its ``Params`` dataclass (defaults written there, once; the config
+    section of the term is that dataclass); ``Term(**params)`` builds and validates them, and the
+    term reads ``self.params``. The registry stamps ``name``, the key under which the loop logs
+    this term's loss and metrics.
     """
 
-    #: Key under which the loop logs this term's loss (``arch_loss``) and metrics.
-    name: str = "term"
+    name: ClassVar[str] = "term"
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, **params: Any) -> None:
+        fields = [f.name for f in dataclasses.fields(self.Params)]
+        unknown = sorted(set(params) - set(fields))
+        if unknown:
+            raise InvalidValueError(f"search term {self.name!r} takes no parameter {', '.join(unknown)}; "
+                                    f"its parameters: {', '.join(fields) or 'none'}")
+        self.params = self.Params(**params)
+
+    def check(self, epochs: int) -> None:
+        """Refuse settings that cannot work for a search of ``epochs`` epochs (before anything runs)."""
 
     def active(self, info: StepInfo) -> bool:
         return True
@@ -95,3 +133,31 @@ class SearchTerm:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
+
+
+TERMS: Registry[type[SearchTerm]] = Registry("search term", "terms")
+
+
+def register_term(name: str) -> Callable[[type[SearchTerm]], type[SearchTerm]]:
+    """Class decorator: make a :class:`SearchTerm` subclass usable by name (methods, config, plugins)."""
+    return TERMS.register(name)
+
+
+def create_term(name: str, params: Any = None, epochs: int | None = None) -> SearchTerm:
+    """The registered term ``name`` built from its params (a dict or its Params dataclass), checked
+    against a search of ``epochs`` epochs when given."""
+    cls = TERMS.get(name)
+    if params is None:
+        values: dict[str, Any] = {}
+    elif dataclasses.is_dataclass(params):
+        values = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+    else:
+        values = dict(params)
+    term = cls(**values)
+    if epochs is not None:
+        term.check(epochs)
+    return term
+
+
+def list_terms(pattern: str = "*") -> list[str]:
+    return TERMS.names(pattern)
