@@ -17,7 +17,8 @@ import random
 import time
 
 from robnas.search.discrete.backends import Backend, create_backend
-from robnas.search.discrete.evaluators import TrainingEvaluator, run_evaluation
+from robnas.pipeline.candidates import TrainingEvaluator
+from robnas.search.discrete.evaluators import run_evaluation
 from robnas.spaces import get_space
 
 

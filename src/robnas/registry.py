@@ -20,7 +20,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from robnas.errors import UnknownNameError
 
@@ -44,8 +44,10 @@ _CATALOG: dict[str, Registry] = {}
 class Registry(Generic[T]):
     """Maps lower-case names to components; lookups of unknown names raise a one-line error."""
 
-    def __init__(self, kind: str, listing: str | None = None) -> None:
+    def __init__(self, kind: str, listing: str | None = None,
+                 order: Callable[[str], Any] | None = None) -> None:
         self.kind = kind
+        self._order = order  # listing order (default: alphabetical)
         self.listing = listing or f"{kind}s"  # the argument of `robnas list` that prints these names
         self._entries: dict[str, T] = {}
         if self.listing in _CATALOG:
@@ -81,8 +83,8 @@ class Registry(Generic[T]):
         return self._entries[key]
 
     def names(self, pattern: str = "*") -> list[str]:
-        """Registered names matching a shell-style pattern, sorted."""
-        return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern.lower()))
+        """Registered names matching a shell-style pattern, in the registry's order (default: sorted)."""
+        return sorted((n for n in self._entries if fnmatch.fnmatch(n, pattern.lower())), key=self._order)
 
     def items(self) -> Iterator[tuple[str, T]]:
         return iter(sorted(self._entries.items()))

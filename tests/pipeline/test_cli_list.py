@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from robnas.cli import LISTINGS, main
+from robnas.cli import main
+from robnas.registry import kinds
 from robnas.errors import UnknownNameError
 
 
 @pytest.mark.parametrize("kind, expected", [
     ("models", "darts_v2"), ("attacks", "autoattack"), ("datasets", "digits"), ("corruptions", "frost"),
-    ("spaces", "macro"), ("strategies", "bananas"), ("objectives", "advset_error"),
+    ("spaces", "macro"), ("strategies", "bananas"), ("objectives", "advset_error"), ("methods", "advrush"),
+    ("terms", "rnas"),
 ])
 def test_list_prints_registered_names(capsys, kind, expected):
     assert main(["list", kind]) == 0
@@ -18,7 +20,20 @@ def test_list_prints_registered_names(capsys, kind, expected):
     assert expected in names
     if kind != "corruptions":  # corruptions keep the benchmark's order
         assert names == sorted(names)
-    assert kind in LISTINGS
+    assert kind in kinds()
+
+
+@pytest.mark.parametrize("kind", kinds())
+def test_every_kind_lists_something(capsys, kind):
+    assert main(["list", kind]) == 0
+    assert capsys.readouterr().out.split()
+
+
+def test_list_kinds_and_unknown_kind(capsys):
+    assert main(["list", "kinds"]) == 0
+    assert "attacks" in capsys.readouterr().out.split()
+    assert main(["list", "widgets"]) == 2
+    assert "unknown kind" in capsys.readouterr().err
 
 
 def test_list_pattern_filters(capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import robnas.pipeline.differentiable_search as differentiable_search
-import robnas.pipeline.study as study
+import robnas.pipeline.run as study
 from robnas.config.loading import load_config
 from robnas.config.schema import EvalConfig, RunConfig
 from robnas.errors import UnknownNameError
@@ -68,7 +68,7 @@ def test_run_searches_trains_attacks_reports_and_resumes(cli, tmp_path, monkeypa
 
     # a lost model record is the unit of resume: only that model is evaluated again (from its finished checkpoint)
     (results / "records" / "ResNet-18.json").unlink()
-    monkeypatch.setattr(study, "train_one", lambda cfg, mc, data, child, resume: study.build_model(
+    monkeypatch.setattr(study, "train_one", lambda cfg, mc, data, child: study.build_model(
         mc, data.dataset, cfg.seed) if mc.label == "ResNet-18" else _refuse())
     cli("run", *SEARCH_RUN, "--name", "s", "--resume", check=True)
     assert (results / "records" / "ResNet-18.json").exists()

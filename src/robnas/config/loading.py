@@ -108,7 +108,7 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
     return plain(cfg)
 
 
-def _parse_override_value(text: str) -> Any:
+def parse_override_value(text: str) -> Any:
     """``--set`` values are read as TOML values (numbers, booleans, lists, strings); bare words stay strings."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
@@ -131,7 +131,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node = node.setdefault(key, {})
             if not isinstance(node, dict):
                 raise InvalidValueError(f"--set {item!r}: {key!r} is a value, not a section")
-        node[keys[-1]] = _parse_override_value(raw.strip())
+        node[keys[-1]] = parse_override_value(raw.strip())
     return out
 
 

@@ -98,6 +98,23 @@ class LandscapeConfig:
 
 
 @dataclass(frozen=True)
+class TransferConfig:
+    """``robnas transfer``: the attack each source crafts with (AdvRush Table 2: PGD-20, full budget)."""
+
+    attack: str = "pgd"
+    steps: int = 20                  # iterations of an iterative source attack
+
+
+@dataclass(frozen=True)
+class AdvsetConfig:
+    """``robnas advset build|eval``: a RoCo-NAS pre-generated adversarial set."""
+
+    action: str = "eval"             # build: attack the sources into a new set; eval: score models on one
+    path: str | None = None          # the set's directory (build: must not exist yet)
+    thresholds: tuple[float, ...] = (1, 3, 5, 10)  # pixels for L0 attacks, 1/255 units for Linf
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Shared top level of every command's config file."""
 
@@ -106,11 +123,24 @@ class RunConfig:
     out: str = "runs"                # parent of run directories
     name: str | None = None          # run directory name; default: command + timestamp
     quiet: bool = False
+    resume: bool = False             # continue the run `name` (the CLI's --resume); never written to config.toml
     threads: int = 0                 # CPU intra-op threads; 0 = auto (1 for small networks, see robnas.threads)
     data: DataConfig = field(default_factory=DataConfig)
-    models: tuple[ModelConfig, ...] = (ModelConfig(),)
+    models: tuple[ModelConfig, ...] = ()    # registered networks to train / evaluate ([[models]] in a config file)
+    checkpoints: tuple[str, ...] = ()  # trained models (.pt) to evaluate, attack or score, beside `models`
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     searched: SearchedModelConfig = field(default_factory=SearchedModelConfig)
     landscape: LandscapeConfig = field(default_factory=LandscapeConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    advset: AdvsetConfig = field(default_factory=AdvsetConfig)
+
+
+def written_config(cfg: RunConfig) -> dict[str, Any]:
+    """The resolved config as it is written into a run directory (without the invocation's --resume)."""
+    from robnas.config import config_to_dict
+
+    data = config_to_dict(cfg)
+    data.pop("resume")
+    return data

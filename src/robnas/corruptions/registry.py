@@ -19,8 +19,6 @@ from robnas.registry import Registry
 
 CorruptionFn = Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]
 
-CORRUPTIONS: Registry[CorruptionFn] = Registry("corruption")
-
 SEVERITIES = (1, 2, 3, 4, 5)
 
 # Hendrycks & Dietterich's order (noise, blur, weather, digital): list_corruptions() and reports use it.
@@ -30,6 +28,9 @@ CIFAR10C_ORDER = (
     "snow", "frost", "fog",
     "brightness", "contrast", "elastic_transform", "pixelate", "jpeg_compression",
 )
+_RANK = {name: i for i, name in enumerate(CIFAR10C_ORDER)}
+
+CORRUPTIONS: Registry[CorruptionFn] = Registry("corruption", order=lambda n: (_RANK.get(n, len(_RANK)), n))
 
 
 def register_corruption(name: str) -> Callable[[CorruptionFn], CorruptionFn]:
@@ -39,8 +40,7 @@ def register_corruption(name: str) -> Callable[[CorruptionFn], CorruptionFn]:
 
 def list_corruptions(pattern: str = "*") -> list[str]:
     """Registered corruption names matching a shell-style pattern, in the CIFAR-10-C order."""
-    rank = {name: i for i, name in enumerate(CIFAR10C_ORDER)}
-    return sorted(CORRUPTIONS.names(pattern), key=lambda n: (rank.get(n, len(rank)), n))
+    return CORRUPTIONS.names(pattern)
 
 
 def check_severity(severity: object) -> int:

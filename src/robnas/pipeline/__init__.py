@@ -1,5 +1,7 @@
-"""End-to-end jobs built from the library pieces: train -> evaluate -> report."""
+"""Jobs: one module per command, each ``run(cfg: RunConfig) -> Path`` (where its results are).
 
-from robnas.pipeline.study import evaluate_checkpoints, prepare_data, run_study, train_one
-
-__all__ = ["run_study", "train_one", "evaluate_checkpoints", "prepare_data"]
+``train``, ``evaluate`` (robnas eval), ``run`` (the main job), ``search``, ``transfer``, ``landscape``
+and ``advset``; shared pieces: ``models`` (building, loading and validating a job's models),
+``records`` (a model's evaluation record, the unit of resume), ``candidates`` (the evaluator that
+trains and measures search candidates), ``search_stage`` (the search inside ``robnas run``).
+"""

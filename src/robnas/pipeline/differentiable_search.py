@@ -18,13 +18,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from robnas.config import config_to_dict
-from robnas.config.schema import RunConfig
+from robnas.config.schema import RunConfig, written_config
 from robnas.data import Dataset, Split, load_dataset, subset
 from robnas.device import resolve_device
 from robnas.errors import CheckpointError, InvalidValueError, UnknownNameError
@@ -170,7 +171,7 @@ def _write_results(run: RunDir, cfg: RunConfig, dataset: Dataset, model: Superne
     run.log(f"derived {model.space} architecture: {arch}")
 
 
-def run_differentiable_search(cfg: RunConfig, resume: bool) -> RunDir:
+def run_differentiable_search(cfg: RunConfig) -> Path:
     """``robnas search`` for the differentiable methods; returns the run directory."""
     check_search_config(cfg)
     device = resolve_device(cfg.device)
@@ -179,6 +180,6 @@ def run_differentiable_search(cfg: RunConfig, resume: bool) -> RunDir:
     split_halves(dataset, cfg)  # a train_size larger than the split fails here, before the run directory
     _build_supernet(cfg, dataset.num_classes, dataset.in_channels, dataset.mean, dataset.std)
     run = RunDir.create(cfg.out, cfg.name, "search", quiet=cfg.quiet)
-    run.write_config(config_to_dict(cfg))
-    search_in_run(cfg, run, dataset, resume=resume, quiet=cfg.quiet)
-    return run
+    run.write_config(written_config(cfg))
+    search_in_run(cfg, run, dataset, resume=cfg.resume, quiet=cfg.quiet)
+    return run.results

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from robnas.config import config_to_dict
-from robnas.config.schema import RunConfig
+from robnas.config.schema import RunConfig, written_config
 from robnas.errors import DataError, InvalidValueError
 from robnas.store.atomic import write_json_atomic
 from robnas.store.results_db import ResultsDB, Slot, budget_key
@@ -76,7 +76,8 @@ def plan_search(cfg: RunConfig) -> SearchPlan:
     """Validate the whole search configuration; raises one-line errors and writes nothing."""
     from robnas.search.discrete import create_strategy
     from robnas.search.discrete.backends import check_backend
-    from robnas.search.discrete.evaluators import TableEvaluator, TrainingEvaluator
+    from robnas.pipeline.candidates import TrainingEvaluator
+    from robnas.search.discrete.evaluators import TableEvaluator
     from robnas.search.discrete.objectives import parse_objectives
     from robnas.spaces import get_space
 
@@ -147,7 +148,7 @@ def _resume_state(run_path: Path, identity: dict[str, Any], resume: bool) -> flo
     return float(state.get("wall_seconds", 0.0))
 
 
-def run_discrete_search(cfg: RunConfig, resume: bool = False) -> Path:
+def run_discrete_search(cfg: RunConfig) -> Path:
     """Run (or resume) a discrete search; returns the results directory."""
     from robnas.search.discrete import create_strategy
     from robnas.search.discrete.backends import create_backend
@@ -157,10 +158,10 @@ def run_discrete_search(cfg: RunConfig, resume: bool = False) -> Path:
     d = cfg.search.discrete
     identity = _identity(cfg, plan)
     run_path = Path(cfg.out) / cfg.name if cfg.name else None
-    elapsed = _resume_state(run_path, identity, resume) if run_path is not None else 0.0
+    elapsed = _resume_state(run_path, identity, cfg.resume) if run_path is not None else 0.0
 
     run = RunDir.create(cfg.out, cfg.name, "search", quiet=cfg.quiet)
-    run.write_config(config_to_dict(cfg))
+    run.write_config(written_config(cfg))
     db_path = Path(d.db) if d.db else run.path / "results.db"
     db = ResultsDB(db_path)
     evaluator = plan.evaluator
@@ -177,7 +178,7 @@ def run_discrete_search(cfg: RunConfig, resume: bool = False) -> Path:
     run.log(f"{cfg.search.method} search over {cfg.search.space} on {cfg.data.name}: objectives "
             f"{', '.join(plan.objectives)}; budget {d.evaluations or 'unlimited'} evaluations"
             f"{f', {d.max_seconds:g}s' if d.max_seconds else ''}; backend {backend.name} x{backend.slots}; "
-            f"database {db_path}{' (resuming)' if resume else ''}")
+            f"database {db_path}{' (resuming)' if cfg.resume else ''}")
 
     def save_state(stats: Any) -> None:
         write_json_atomic(run.path / STATE_FILE, {"identity": identity, "wall_seconds": stats.wall_seconds,

@@ -66,16 +66,16 @@ def check_search_stage(cfg: RunConfig, dataset: Dataset) -> ModelConfig:
     return searched_model(cfg, _EXAMPLE_CELLS[cfg.search.space.lower()])
 
 
-def run_search_stage(cfg: RunConfig, run: RunDir, dataset: Dataset, resume: bool) -> dict[str, Any]:
+def run_search_stage(cfg: RunConfig, run: RunDir, dataset: Dataset) -> dict[str, Any]:
     """The search outcome (space, genotype, seconds, history): computed, or read back on ``--resume``."""
     path = run.results / SEARCH_RECORD
-    if resume and path.exists():
+    if cfg.resume and path.exists():
         run.log(f"search: already finished, reading {path}")
         return json.loads(path.read_text())
     from robnas.pipeline.differentiable_search import search_in_run
 
     run.log(f"search: {cfg.search.method} over the {cfg.search.space} space")
-    outcome = search_in_run(cfg, run, dataset, resume=resume, quiet=cfg.quiet)
+    outcome = search_in_run(cfg, run, dataset, resume=cfg.resume, quiet=cfg.quiet)
     record = {**asdict(outcome), "method": cfg.search.method, "label": searched_label(cfg)}
     write_json_atomic(path, record)
     run.log(f"search: derived {outcome.genotype} in {outcome.seconds:.1f}s")

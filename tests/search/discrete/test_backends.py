@@ -10,7 +10,8 @@ import pytest
 from robnas.errors import DataError, InvalidValueError, UnknownNameError
 from robnas.search.discrete import create_strategy
 from robnas.search.discrete.backends import RayBackend, create_backend
-from robnas.search.discrete.evaluators import TableEvaluator, TrainingEvaluator
+from robnas.pipeline.candidates import TrainingEvaluator
+from robnas.search.discrete.evaluators import TableEvaluator
 from robnas.search.discrete.runner import SearchBudget, SearchRunner
 from robnas.spaces import get_space
 from robnas.store.results_db import ResultsDB, Slot, budget_key

@@ -13,7 +13,8 @@ from robnas.advsets import build_advset
 from robnas.data import load_dataset
 from robnas.errors import DataError, InvalidValueError, ParseError, UnknownNameError
 from robnas.metrics import count_flops, count_params
-from robnas.search.discrete.evaluators import TableEvaluator, TrainingEvaluator, evaluation_seed, run_evaluation
+from robnas.pipeline.candidates import TrainingEvaluator
+from robnas.search.discrete.evaluators import TableEvaluator, evaluation_seed, run_evaluation
 from robnas.search.discrete.objectives import ObjectiveData, parse_objective, parse_objectives
 from robnas.spaces import get_space
 from robnas.store.benchmark_tables import keyed_rows, read_table

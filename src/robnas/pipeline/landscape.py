@@ -6,15 +6,15 @@ model, same loss scale). The settings are the run config's ``[landscape]`` secti
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from robnas.config import config_to_dict
-from robnas.config.schema import LandscapeConfig, ModelConfig, RunConfig
+from robnas.config.schema import LandscapeConfig, RunConfig, written_config
 from robnas.data import Dataset
-from robnas.errors import InvalidValueError
 from robnas.evaluation.landscape import check_landscape_args, input_loss_landscape
+from robnas.pipeline.models import gather_models, require_models, tune_threads
 from robnas.report.landscape_plot import write_landscape_report
 from robnas.store.run_dir import RunDir
 
@@ -25,25 +25,22 @@ def model_landscape(model: nn.Module, dataset: Dataset, cfg: LandscapeConfig, se
                                 resolution=cfg.resolution, seed=seed, per_point=cfg.per_point).to_dict()
 
 
-def run_landscape(cfg: RunConfig, checkpoints: list[str], models: tuple[ModelConfig, ...] = ()) -> RunDir:
-    from robnas.pipeline.study import gather_models, tune_threads
-
+def run(cfg: RunConfig) -> Path:
     lc = cfg.landscape
     check_landscape_args(lc.points, lc.eps_range, lc.resolution)
-    if not checkpoints and not models:
-        raise InvalidValueError("robnas landscape needs --checkpoint PATH (trained) or --model NAME (untrained)")
-    data, entries = gather_models(cfg, checkpoints, models)
-    run = RunDir.create(cfg.out, cfg.name, "landscape", quiet=cfg.quiet)
-    run.write_config({**config_to_dict(cfg), "checkpoints": list(checkpoints)})
+    data, entries = gather_models(cfg)
+    require_models(entries, "landscape")
+    run_dir = RunDir.create(cfg.out, cfg.name, "landscape", quiet=cfg.quiet)
+    run_dir.write_config(written_config(cfg))
     grids: list[tuple[str, dict[str, Any]]] = []
     for label, model in entries:
         tune_threads(model, data, cfg)
         grid = model_landscape(model, data, lc, cfg.seed)
         centre = grid["loss"][lc.resolution // 2]
-        run.log(f"{label}: clean loss {grid['clean_loss']:.4f}; along the gradient sign at +-{lc.eps_range:.4g}: "
-                f"{grid['loss'][-1][lc.resolution // 2]:.4f} / {grid['loss'][0][lc.resolution // 2]:.4f}; "
-                f"along the random direction: {centre[-1]:.4f} / {centre[0]:.4f}")
+        run_dir.log(f"{label}: clean loss {grid['clean_loss']:.4f}; along the gradient sign at +-{lc.eps_range:.4g}: "
+                    f"{grid['loss'][-1][lc.resolution // 2]:.4f} / {grid['loss'][0][lc.resolution // 2]:.4f}; "
+                    f"along the random direction: {centre[-1]:.4f} / {centre[0]:.4f}")
         grids.append((label, grid))
-    for path in write_landscape_report(run.results, grids, {"dataset": data.name, "seed": cfg.seed}):
-        run.log(f"wrote {path}")
-    return run
+    for path in write_landscape_report(run_dir.results, grids, {"dataset": data.name, "seed": cfg.seed}):
+        run_dir.log(f"wrote {path}")
+    return run_dir.results

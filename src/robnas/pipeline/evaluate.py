@@ -1,0 +1,32 @@
+"""``robnas eval``: attack trained checkpoints and freshly initialised registered models; Table 1 report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from robnas.config.schema import RunConfig, written_config
+from robnas.evaluation.plan import check_plan
+from robnas.pipeline.models import gather_models, require_models
+from robnas.pipeline.records import attack_and_record, cached_record
+from robnas.report import write_report
+from robnas.report.table import check_baseline
+from robnas.store.run_dir import RunDir
+
+
+def run(cfg: RunConfig) -> Path:
+    """Evaluate every checkpoint and model with the configured protocol; returns the results directory."""
+    check_plan(cfg.eval)
+    data, entries = gather_models(cfg)
+    require_models(entries, "eval")
+    check_baseline(cfg.eval.baseline, [label for label, _ in entries])
+
+    run_dir = RunDir.create(cfg.out, cfg.name, "eval", quiet=cfg.quiet)
+    run_dir.write_config(written_config(cfg))
+    rows: list[dict[str, Any]] = []
+    for label, model in entries:
+        rows.append(cached_record(run_dir, label, cfg.resume) or attack_and_record(run_dir, label, model, data, cfg))
+    meta = {"dataset": data.name, "norm": cfg.eval.norm, "seed": cfg.seed}
+    for path in write_report(run_dir.results, rows, meta, baseline=cfg.eval.baseline):
+        run_dir.log(f"wrote {path}")
+    return run_dir.results

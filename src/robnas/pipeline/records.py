@@ -1,0 +1,49 @@
+"""A model's evaluation record inside a run directory: the unit of resume of ``robnas run`` and ``robnas eval``.
+
+Each finished evaluation is written atomically to ``results/records/<label>.json``; a resumed run
+reads it back instead of training or attacking that model again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from robnas.config.schema import RunConfig
+from robnas.data import Dataset
+from robnas.evaluation import eps_label
+from robnas.evaluation.plan import evaluate_plan
+from robnas.pipeline.models import describe, tune_threads
+from robnas.store.atomic import write_json_atomic
+from robnas.store.run_dir import RunDir
+
+
+def record_path(run: RunDir, label: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+    return run.results / "records" / f"{safe}.json"
+
+
+def cached_record(run: RunDir, label: str, resume: bool) -> dict[str, Any] | None:
+    """A model's finished evaluation from an earlier attempt of this run (``--resume``)."""
+    path = record_path(run, label)
+    if resume and path.exists():
+        run.log(f"{label}: already evaluated, reading {path}")
+        return json.loads(path.read_text())
+    return None
+
+
+def attack_and_record(run: RunDir, label: str, model: nn.Module, dataset: Dataset, cfg: RunConfig,
+                      **extra: Any) -> dict[str, Any]:
+    """Evaluate one model with the configured protocol and store its record atomically."""
+    tune_threads(model, dataset, cfg)
+    what = (f"protocol {cfg.eval.protocol}" if cfg.eval.protocol else
+            f"{', '.join(cfg.eval.attacks)} at eps {[eps_label(e) for e in cfg.eval.eps]}")
+    run.log(f"{label}: evaluating ({what}{' + corruptions' if cfg.eval.corruptions else ''})")
+    record = evaluate_plan(model, dataset.test, cfg.eval, dataset.num_classes, seed=cfg.seed, quiet=cfg.quiet)
+    record.update(label=label, model=model.spec["name"], kwargs=model.spec["kwargs"], **extra,
+                  **describe(model, dataset))
+    write_json_atomic(record_path(run, label), record)
+    return record

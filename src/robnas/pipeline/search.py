@@ -1,0 +1,29 @@
+"""``robnas search``: dispatch on the method to a one-shot supernet search or a black-box discrete search.
+
+Every registered differentiable method (``robnas list methods``) and every registered strategy
+(``robnas list strategies``) is accepted, plugins' included.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from robnas.config.schema import RunConfig
+from robnas.errors import UnknownNameError
+from robnas.search.differentiable.methods import METHODS
+from robnas.search.discrete.strategy import STRATEGIES
+
+
+def run(cfg: RunConfig) -> Path:
+    method = cfg.search.method
+    if method in METHODS:
+        from robnas.pipeline.differentiable_search import run_differentiable_search
+
+        return run_differentiable_search(cfg)
+    if method in STRATEGIES:
+        from robnas.pipeline.discrete_search import run_discrete_search
+
+        return run_discrete_search(cfg)
+    raise UnknownNameError(f"unknown search method {method!r}; choose a differentiable method "
+                           f"({', '.join(METHODS.names())}) or a discrete strategy ({', '.join(STRATEGIES.names())}) "
+                           "(`robnas list methods`, `robnas list strategies`)")

@@ -1,0 +1,31 @@
+"""``robnas transfer``: the source x target accuracy matrix of AdvRush Table 2 (first eps of ``[eval]``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from robnas.attacks import create_attack
+from robnas.config.schema import RunConfig, written_config
+from robnas.evaluation.suite import attack_params
+from robnas.evaluation.transfer import transfer_matrix
+from robnas.pipeline.models import gather_models, require_models
+from robnas.report.transfer_report import write_transfer_report
+from robnas.store.run_dir import RunDir
+
+
+def run(cfg: RunConfig) -> Path:
+    """Craft examples on every model with ``[transfer]``'s attack (full budget) and score every model on them."""
+    t = cfg.transfer
+    settings = replace(cfg.eval, steps=t.steps)
+    params = {**attack_params(t.attack, cfg.eval.eps[0], settings, cfg.seed), "early_stop": False}
+    attack = create_attack(t.attack, **params)
+    data, entries = gather_models(cfg)
+    require_models(entries, "transfer", least=2)
+    run_dir = RunDir.create(cfg.out, cfg.name, "transfer", quiet=cfg.quiet)
+    run_dir.write_config(written_config(cfg))
+    run_dir.log(f"transfer {t.attack} {params} between {[label for label, _ in entries]}")
+    result = transfer_matrix(entries, data.test, attack, batch_size=cfg.eval.batch_size, quiet=cfg.quiet)
+    for path in write_transfer_report(run_dir.results, result, {"dataset": data.name, "seed": cfg.seed}):
+        run_dir.log(f"wrote {path}")
+    return run_dir.results
