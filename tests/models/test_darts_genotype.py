@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
 from robnas.errors import InvalidValueError, ParseError
 from robnas.spaces.darts import GENOTYPES, OPS_DARTS, Genotype, genotype_from, parse_genotype
+from tests.models.published_genotypes import PUBLISHED
 
-FACTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "facts.md"
 V2 = GENOTYPES["DARTS_V2"]
 
 
 def published_lines() -> dict[str, str]:
-    """``NAME = Genotype(...)`` lines of the reference facts, read as text (never evaluated)."""
-    found = {}
-    for line in FACTS.read_text().splitlines():
-        match = re.fullmatch(r"([A-Z0-9_]+) = (Genotype\(.*\))", line.strip())
-        if match:
-            found[match.group(1)] = match.group(2)
-    return found
+    """The published ``Genotype(...)`` texts by name (read as text, never evaluated)."""
+    return PUBLISHED
 
 
 def test_ops_are_in_the_published_alpha_order():
@@ -40,7 +32,7 @@ def test_to_str_round_trips(name):
     assert Genotype.from_str(str(genotype)) == genotype
 
 
-def test_facts_file_lists_all_eight_genotypes():
+def test_published_texts_list_all_eight_genotypes():
     assert set(published_lines()) == set(GENOTYPES)
 
 

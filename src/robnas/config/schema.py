@@ -136,6 +136,14 @@ class RunConfig:
     transfer: TransferConfig = field(default_factory=TransferConfig)
     advset: AdvsetConfig = field(default_factory=AdvsetConfig)
 
+    def __post_init__(self) -> None:
+        # Settings every job reads before it writes anything: checked when the config is resolved.
+        from robnas.device import resolve_device
+        from robnas.threads import choose_threads
+
+        choose_threads(0, self.threads)
+        resolve_device(self.device)
+
 
 def written_config(cfg: RunConfig) -> dict[str, Any]:
     """The resolved config as it is written into a run directory (without the invocation's --resume)."""

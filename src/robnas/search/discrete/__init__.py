@@ -11,6 +11,6 @@ from robnas.search.discrete import evolution as _evolution  # noqa: F401  ("re")
 from robnas.search.discrete import local_search as _local_search  # noqa: F401  ("ls")
 from robnas.search.discrete import nsga2 as _nsga2  # noqa: F401  ("nsga2")
 from robnas.search.discrete import random_search as _random_search  # noqa: F401  ("rs")
-from robnas.search.discrete.strategy import STRATEGIES, Strategy, create_strategy, list_strategies
+from robnas.search.discrete.strategy import STRATEGIES, Strategy, create_strategy, list_strategies, register_strategy
 
-__all__ = ["STRATEGIES", "Strategy", "create_strategy", "list_strategies"]
+__all__ = ["STRATEGIES", "Strategy", "create_strategy", "list_strategies", "register_strategy"]

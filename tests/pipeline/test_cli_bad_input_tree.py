@@ -1,0 +1,101 @@
+"""Every command's bad input: one ``error:`` line, exit 2, and the working tree exactly as it was.
+
+Walks the CLI command by command; the tree is compared file by file (names and contents), so a
+command that validates after creating its run directory, or that leaves a half-written set or
+database behind, fails here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+BAD = {
+    "train": [
+        ["--model", "resnet1000"],
+        ["--model", "resnet18", "--dataset", "imagenet-9000"],
+        ["--model", "resnet18", "--epochs", "-3"],
+        ["--model", "resnet18", "--batch-size", "0"],
+        ["--model", "resnet18", "--lr", "0"],
+        ["--model", "resnet18", "--set", "train.select_best=median"],
+        ["--model", "resnet18", "--set", "train.adversarial.eps=-8/255", "--adversarial"],
+        ["--model", "resnet18", "--set", "train.epoch=3"],
+        ["--model", "resnet18", "--kw", "width=-4"],
+        ["--model", "nb201", "--kw", "arch=\"|nor_conv_3x3~0|+|bogus\""],
+        ["--model", "resnet18", "--dataset", "cifar10", "--data-root", "no/such/dir"],
+        ["--model", "resnet18", "--train-size", "0"],
+        ["--model", "resnet18", "--device", "cuda:7"],
+        ["--model", "resnet18", "--threads", "-1"],
+        [],
+        ["--model", "resnet18", "--resume"],
+        ["--model", "resnet18", "--config", "no-such-config.toml"],
+    ],
+    "eval": [
+        ["--model", "resnet18", "--attacks", "pgd,nonsense"],
+        ["--model", "resnet18", "--eps=-8/255"],
+        ["--model", "resnet18", "--eps", "eight"],
+        ["--model", "resnet18", "--norm", "L3"],
+        ["--model", "resnet18", "--protocol", "nosuch"],
+        ["--model", "resnet18", "--corruptions", "rain"],
+        ["--model", "resnet18", "--baseline", "VGG"],
+        ["--checkpoint", "missing.pt"],
+        [],
+    ],
+    "run": [
+        [],
+        ["--config", "no-such-config.toml"],
+        ["--set", "models=[{name=\"resnet18\"}]", "--dataset", "nosuch"],
+        ["--set", "models=[{name=\"resnet18\"}]", "--set", "searched.enabled=true", "--set", "search.method=rs"],
+        ["--set", "models=[{name=\"resnet18\", label=\"a\"}, {name=\"vgg11\", label=\"a\"}]"],
+        ["--set", "models=[{name=\"resnet18\", train={lr=-1}}]"],
+        ["--set", "models=[{name=\"resnet18\"}]", "--set", "landscape.enabled=true", "--set", "landscape.resolution=4"],
+    ],
+    "search": [
+        ["--method", "hill-climbing"],
+        ["--method", "advrush", "--space", "macro"],
+        ["--method", "advrush", "--set", "search.differentiable.epochs=0"],
+        ["--method", "advrush", "--set", "search.differentiable.advrush.gamma=-1"],
+        ["--method", "advrush", "--set", "search.differentiable.advrush.warmup_epochs=9"],
+        ["--method", "darts", "--set", "search.differentiable.terms=[\"nosuch\"]"],
+        ["--method", "rs", "--space", "nb201", "--objectives", "clean_error,nonsense"],
+        ["--method", "rs", "--space", "nb201", "--evaluations", "-1"],
+        ["--method", "rs", "--space", "nb201", "--backend", "cluster"],
+        ["--method", "nsga2", "--space", "nb201", "--objectives", "clean_error,flops",
+         "--set", "search.discrete.strategy={population_size=-2}"],
+        ["--method", "rs", "--space", "nb201", "--objectives", "advset_error"],
+        ["--method", "rs", "--space", "nb201", "--set", "search.discrete.table=no/such/table.csv"],
+    ],
+    "transfer": [
+        ["--model", "resnet18"],
+        ["--model", "resnet18", "--model", "vgg11", "--attack", "nonsense"],
+    ],
+    "advset": [
+        ["build", "--model", "resnet18"],
+        ["eval", "--model", "resnet18", "--advset", "no/such/set"],
+        ["build", "--model", "resnet18", "--advset", "newset", "--attacks", "nonsense"],
+        ["build", "--model", "resnet18", "--advset", "newset", "--thresholds", "one"],
+    ],
+    "landscape": [
+        ["--model", "resnet18", "--resolution", "4"],
+        ["--model", "resnet18", "--range", "-1"],
+        ["--model", "resnet18", "--points", "0"],
+        [],
+    ],
+}
+CASES = [(command, args) for command, cases in BAD.items() for args in cases]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("command, args", CASES, ids=[f"{c}:{' '.join(a) or '(none)'}"[:80] for c, a in CASES])
+def test_bad_input_leaves_the_tree_as_it_was(cli, tmp_path, command, args):
+    (tmp_path / "keep.txt").write_text("a file that was there before")
+    before = _tree(tmp_path)
+    proc = cli(command, *args, "--quiet")
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert _tree(tmp_path) == before, "bad input must leave nothing behind"
