@@ -6,10 +6,9 @@ determines the measured numbers (epochs, adversarial training, subset sizes, obj
 canonical JSON string -- and the evaluation seed. A search asks the database before it trains, so
 a re-proposed or equivalent architecture is read back instead of retrained.
 
-Durability and concurrency: the database runs in WAL mode with ``synchronous=FULL`` and a busy
-timeout, and every write is one ``BEGIN IMMEDIATE`` transaction, so ``kill -9`` of a writer at any
-moment loses no committed evaluation, and several processes can write at once (SQLite serialises
-them; readers never block). A row moves ``pending`` -> ``running`` -> ``done`` or ``failed``; the
+Durability and concurrency (:mod:`robnas.store.sqlite`): WAL mode, one ``BEGIN IMMEDIATE``
+transaction per write, so ``kill -9`` of a writer at any moment loses no committed evaluation, and
+several processes can write at once (SQLite serialises them; readers never block). A row moves ``pending`` -> ``running`` -> ``done`` or ``failed``; the
 first ``done`` wins, so two searches that evaluate the same architecture concurrently keep one
 answer. ``attempts`` counts how often an evaluation was started, which makes "nothing completed
 was redone" checkable after a resume.
@@ -26,14 +25,14 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robnas.errors import DataError, InvalidValueError
+from robnas.errors import InvalidValueError
 from robnas.store.atomic import write_atomic, write_json_atomic
+from robnas.store.sqlite import connect, transaction
 
 SCHEMA_VERSION = 1
 STATUSES = ("pending", "running", "done", "failed")
@@ -127,53 +126,11 @@ class ResultsDB:
 
     def __init__(self, path: str | Path, timeout: float = 60.0, readonly: bool = False) -> None:
         self.path = Path(path)
-        if readonly:
-            if not self.path.is_file():
-                raise DataError(f"results database {self.path} does not exist")
-            uri = f"file:{self.path.resolve()}?mode=ro"
-            self._conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        self._conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        try:
-            if not readonly:
-                self._init_schema()
-            self._check_version()
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise DataError(f"{self.path} is not a robnas results database ({exc}); move it away or pick "
-                            "another path") from exc
+        self._conn = connect(self.path, kind="results database", schema=_SCHEMA, version=SCHEMA_VERSION,
+                             readonly=readonly, timeout=timeout)
 
-    # --- plumbing ------------------------------------------------------------------------------
-
-    def _init_schema(self) -> None:
-        # WAL: readers never block the writer and a crashed writer's committed transactions stay.
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = FULL")
-        with self._write() as conn:
-            for statement in filter(str.strip, _SCHEMA.split(";")):  # executescript would COMMIT first
-                conn.execute(statement)
-            conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)",
-                         (str(SCHEMA_VERSION),))
-
-    def _check_version(self) -> None:
-        row = self._conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-        if row is None or int(row[0]) != SCHEMA_VERSION:
-            raise DataError(f"{self.path} has results-database schema {row[0] if row else None!r}, this robnas "
-                            f"reads version {SCHEMA_VERSION}; export it with the robnas that wrote it")
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; IMMEDIATE takes the write lock up front so concurrent writers queue
-        on the busy timeout instead of failing on a lock upgrade."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    def _write(self) -> Any:
+        return transaction(self._conn)
 
     def close(self) -> None:
         self._conn.close()
