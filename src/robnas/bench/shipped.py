@@ -1,0 +1,79 @@
+"""Benchmarks shipped with robnas: compressed files in ``robnas/bench/data/``, opened by name.
+
+A shipped benchmark is ``<name>.sqlite.xz`` plus its build record ``<name>.build.json`` (command,
+recipe, protocol, wall time, machine, versions). On first use it is decompressed once into the
+user's cache (``$XDG_CACHE_HOME/robnas`` or ``~/.cache/robnas``), checked against the SHA-256 in its
+build record, and opened read-only from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+import os
+import shutil
+from pathlib import Path
+
+from robnas.bench.benchmark import Benchmark
+from robnas.errors import DataError, UnknownNameError
+from robnas.store.atomic import atomic_path
+
+DATA = Path(__file__).resolve().parent / "data"
+SUFFIX = ".sqlite.xz"
+
+
+def shipped_names() -> list[str]:
+    return sorted(p.name[: -len(SUFFIX)] for p in DATA.glob(f"*{SUFFIX}"))
+
+
+def build_record(name: str) -> dict:
+    path = DATA / f"{name}.build.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "robnas" / "bench"
+
+
+def unpacked(name: str) -> Path:
+    """The decompressed file of shipped benchmark ``name`` (decompressed and verified on first use)."""
+    packed = DATA / f"{name}{SUFFIX}"
+    if not packed.is_file():
+        raise UnknownNameError(f"unknown benchmark {name!r}: not a file and not shipped with robnas; shipped: "
+                               f"{', '.join(shipped_names()) or 'none'}")
+    digest = build_record(name).get("sha256")
+    target = cache_dir() / f"{name}-{(digest or 'unverified')[:16]}.sqlite"
+    if not target.exists():
+        sha = hashlib.sha256()
+        with atomic_path(target) as tmp, lzma.open(packed) as src, open(tmp, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                sha.update(chunk)
+                dst.write(chunk)
+            if digest is not None and sha.hexdigest() != digest:
+                raise DataError(f"shipped benchmark {name} does not match its build record's SHA-256; reinstall robnas")
+    return target
+
+
+def open_benchmark(source: str | os.PathLike[str]) -> Benchmark:
+    """A benchmark file by path, or a shipped benchmark by name."""
+    path = Path(source)
+    if path.is_file():
+        return Benchmark(path)
+    if path.suffix or os.sep in str(source):
+        raise DataError(f"benchmark file {path} does not exist; pass a file made by `robnas bench build` / "
+                        f"`import`, or a shipped name ({', '.join(shipped_names()) or 'none shipped'})")
+    return Benchmark(unpacked(str(source)), immutable=True, name=str(source))
+
+
+def ship(path: str | os.PathLike[str], name: str, record: dict) -> Path:
+    """Compress a finished benchmark into ``robnas/bench/data`` with its build record (maintainers only)."""
+    source = Path(path)
+    sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    packed = DATA / f"{name}{SUFFIX}"
+    with atomic_path(packed) as tmp, open(source, "rb") as src, lzma.open(tmp, "wb", preset=9 | lzma.PRESET_EXTREME) as dst:
+        shutil.copyfileobj(src, dst)
+    with atomic_path(DATA / f"{name}.build.json") as tmp:
+        tmp.write_text(json.dumps({**record, "sha256": sha, "bytes": source.stat().st_size}, indent=2) + "\n")
+    return packed
