@@ -82,3 +82,13 @@ def test_hrs_rejects_bad_input(clean, adv, beta):
 def test_pp_hrs_rejects_nonpositive_params():
     with pytest.raises(InvalidValueError):
         pp_hrs(10.0, 0, 5)
+
+
+def test_nb201_convention_matches_the_published_figures():
+    # NAS-Bench-201 reports 1.531546 M parameters and 220.11969 MFLOPs (MACs) for the all-3x3 cell on CIFAR-10.
+    from robnas.metrics import nb201_cost
+    from robnas.models import create_model
+
+    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    params, flops = nb201_cost(create_model("nb201", arch=arch, num_classes=10, in_channels=3), (3, 32, 32))
+    assert round(params, 6) == 1.531546 and round(flops, 5) == 220.11969
