@@ -37,6 +37,7 @@ _HOMES: dict[str, str] = {
     "methods": "robnas.search.differentiable",
     "terms": "robnas.search.differentiable",
     "objectives": "robnas.search.discrete.objectives",
+    "recipes": "robnas.train.recipes",
 }
 _CATALOG: dict[str, Registry] = {}
 

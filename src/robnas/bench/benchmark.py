@@ -12,6 +12,7 @@ dataset of Jung et al. evaluates it).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -42,8 +43,12 @@ class Benchmark:
             if field not in self.meta:
                 raise DataError(f"{self.path} lacks the benchmark description ({field}); it is incomplete or not "
                                 "made by robnas bench build/import")
-        self._rows = self.file.arch_rows()
-        self._row_index = {r["row"]: i for i, r in enumerate(self._rows)}
+        fields = ("row", "key", "arch", "ident", "status")
+        self._rows = [dict(zip(fields, values)) for values in self.file.arch_rows(fields)]
+        rows = np.array([r["row"] for r in self._rows], dtype=np.int64)
+        # arch row id -> position in archs(): rows are dense from 1, but a lookup table is robust to gaps
+        self._positions_of_rows = np.full(int(rows.max(initial=0)) + 1, -1, dtype=np.int64)
+        self._positions_of_rows[rows] = np.arange(len(rows))
         self._columns: dict[tuple[str, str], np.ndarray] = {}
 
     def close(self) -> None:
@@ -91,11 +96,12 @@ class Benchmark:
         if name not in ("params", "flops", "seed", "train_seconds", "eval_seconds"):
             raise InvalidValueError(f"unknown architecture column {name!r}; use params, flops, seed, train_seconds "
                                     "or eval_seconds")
-        return np.array([np.nan if r[name] is None else r[name] for r in self._rows], dtype=np.float64)
+        return np.array([np.nan if v is None else v for (v,) in self.file.arch_rows((name,))], dtype=np.float64)
 
     def info(self, name: str) -> np.ndarray:
         """A per-architecture value of the rows' ``info`` (e.g. ``nb201_params_m``), NaN where absent."""
-        return np.array([r["info"].get(name, np.nan) for r in self._rows], dtype=np.float64)
+        return np.array([json.loads(text).get(name, np.nan) for (text,) in self.file.arch_rows(("info",))],
+                        dtype=np.float64)
 
     def result_keys(self, kind: str | None = None) -> list[str]:
         """Result keys (``clean``, ``fgsm@Linf``, corruption names, ``proxy:jacobian@init``, ...)."""
@@ -117,14 +123,13 @@ class Benchmark:
     def _load(self, key: str, measure: str) -> np.ndarray:
         if (key, measure) not in self._columns:
             self._axis(key)
-            values = self.file.column(key, measure)
-            if not values:
+            found = self.file.column(key, measure)
+            if found is None:
                 raise UnknownNameError(f"benchmark {self.name} has no {measure!r} for {key!r}; measures: "
                                        f"{', '.join(sorted({m for k, m in self.file.result_keys() if k == key}))}")
-            shape = next(iter(values.values())).shape
-            out = np.full((len(self._rows), *shape), np.nan, dtype=np.float64)
-            for row, value in values.items():
-                out[self._row_index[row]] = value
+            rows, values = found
+            out = np.full((len(self._rows), *values.shape[1:]), np.nan, dtype=np.float64)
+            out[self._positions_of_rows[rows]] = values
             self._columns[(key, measure)] = out
         return self._columns[(key, measure)]
 
@@ -195,7 +200,7 @@ class Benchmark:
     def record(self, arch: str | int) -> dict[str, Any]:
         """Everything stored for one architecture: its row and every measurement, as plain data."""
         i = self.lookup(arch)
-        row = dict(self._rows[i])
+        row = self.file.arch_row(self._rows[i]["row"])
         measures: dict[str, dict[str, Any]] = {}
         for (key, measure), value in sorted(self.file.measures_of(row["row"]).items()):
             entry = measures.setdefault(key, {"axis": self.meta["axes"].get(key, {}).get("axis", [])})

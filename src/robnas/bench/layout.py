@@ -178,6 +178,7 @@ def import_layout(root: str | Path, out: str | Path, dataset: str | None = None,
             bench.set_meta({"space": "nb201", "dataset": dataset, "axes": axes, "source": str(Path(root).resolve()),
                             "layout": LAYOUT, **dict(meta)})
             bench.add_many(results)
+            bench.pack()
             bench.checkpoint()
         out.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, out)

@@ -10,10 +10,15 @@ Tables::
               [0, 1], as the published robustness dataset stores it) and confidence per radius or
               severity (one value for ``clean`` and for proxies), confusion matrices as int64
 
+    columns   (result key, measure) -> the packed column: every architecture's value in one blob
+
 A build writes an architecture's row and all its measures in ONE transaction, so ``kill -9`` at any
 moment leaves every architecture either wholly present or absent, and ``--resume`` redoes exactly
-the absent ones. Reading is columnar: a query pulls one (key, measure) column for every
-architecture with one indexed scan and decodes it with numpy, never the whole file.
+the absent ones. When a build (or an import) finishes, :meth:`BenchmarkFile.pack` moves each
+(key, measure) into one packed column, one transaction per column, so reading a column is one row
+and one numpy decode; values written later (proxies added to a finished benchmark) stay in
+``measures`` until the next pack, and a read merges both. Integers (confusion matrices) are stored
+in the smallest signed width that holds them.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ from robnas.store.sqlite import connect, transaction
 FORMAT = 1
 KIND = "benchmark file"
 MEASURES = ("accuracy", "confidence", "cm")
-_DTYPES = {"f8": np.dtype("<f8"), "i8": np.dtype("<i8")}
+_DTYPES = {"f8": np.dtype("<f8"), "i1": np.dtype("<i1"), "i2": np.dtype("<i2"), "i4": np.dtype("<i4"),
+           "i8": np.dtype("<i8")}
+_INTS = ("i1", "i2", "i4", "i8")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,6 +67,15 @@ CREATE TABLE IF NOT EXISTS measures (
     value   BLOB NOT NULL,
     PRIMARY KEY (key, measure, row)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS columns (
+    key     TEXT NOT NULL,
+    measure TEXT NOT NULL,
+    dtype   TEXT NOT NULL,
+    shape   TEXT NOT NULL,
+    rows    BLOB NOT NULL,
+    value   BLOB NOT NULL,
+    PRIMARY KEY (key, measure)
+) WITHOUT ROWID;
 """
 
 
@@ -82,16 +98,18 @@ class ArchResult:
     measures: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
 
+def _int_width(a: np.ndarray) -> str:
+    low, high = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    return next(w for w in _INTS if np.iinfo(_DTYPES[w]).min <= low and high <= np.iinfo(_DTYPES[w]).max)
+
+
 def encode(array: Any) -> tuple[str, str, bytes]:
-    """(dtype, shape, bytes) of a numeric array: integers as int64, everything else as float64."""
+    """(dtype, shape, bytes) of a numeric array: integers in the smallest width that holds them,
+    everything else as float64."""
     a = np.asarray(array)
-    dtype = "i8" if np.issubdtype(a.dtype, np.integer) or a.dtype == bool else "f8"
+    dtype = _int_width(a) if np.issubdtype(a.dtype, np.integer) or a.dtype == bool else "f8"
     a = np.array(a, dtype=_DTYPES[dtype], order="C")  # keeps 0-d scalars 0-d (ascontiguousarray would not)
     return dtype, json.dumps(list(a.shape)), a.tobytes()
-
-
-def decode(dtype: str, shape: str, blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=_DTYPES[dtype]).reshape(json.loads(shape))
 
 
 class BenchmarkFile:
@@ -166,34 +184,93 @@ class BenchmarkFile:
         with transaction(self.conn):
             self._put_measures(row, measures)
 
-    def arch_rows(self) -> list[dict[str, Any]]:
-        cols = ("row", "key", "arch", "ident", "status", "error", "seed", "params", "flops", "train_seconds",
-                "eval_seconds", "info")
-        rows = self.conn.execute(f"SELECT {', '.join(cols)} FROM archs ORDER BY row").fetchall()
-        out = []
-        for values in rows:
-            record = dict(zip(cols, values))
-            record["info"] = json.loads(record["info"])
-            out.append(record)
-        return out
+    _ARCH_COLUMNS = ("row", "key", "arch", "ident", "status", "error", "seed", "params", "flops", "train_seconds",
+                     "eval_seconds", "info")
 
-    def column(self, key: str, measure: str) -> dict[int, np.ndarray]:
-        """``{arch row: array}`` of one result key and measure (one indexed scan)."""
+    def arch_rows(self, columns: tuple[str, ...] = ("row", "key", "arch", "ident", "status")) -> list[tuple]:
+        """The given columns of every architecture, in row order (the order of every query)."""
+        unknown = set(columns) - set(self._ARCH_COLUMNS)
+        if unknown:
+            raise ValueError(f"no architecture column {sorted(unknown)}")
+        return self.conn.execute(f"SELECT {', '.join(columns)} FROM archs ORDER BY row").fetchall()
+
+    def arch_row(self, row: int) -> dict[str, Any]:
+        values = self.conn.execute(f"SELECT {', '.join(self._ARCH_COLUMNS)} FROM archs WHERE row = ?", (row,)).fetchone()
+        record = dict(zip(self._ARCH_COLUMNS, values))
+        record["info"] = json.loads(record["info"])
+        return record
+
+    def _unpacked(self, key: str, measure: str) -> tuple[np.ndarray, np.ndarray] | None:
         rows = self.conn.execute("SELECT row, dtype, shape, value FROM measures WHERE key = ? AND measure = ?",
                                  (key, measure)).fetchall()
-        return {row: decode(dtype, shape, blob) for row, dtype, shape, blob in rows}
+        if not rows:
+            return None
+        shapes = {shape for _, _, shape, _ in rows}
+        if len(shapes) != 1:
+            raise DataError(f"{self.path}: the {key!r} {measure!r} values have different shapes {sorted(shapes)}; "
+                            "the file was edited or written by a broken build")
+        shape = json.loads(shapes.pop())
+        dtypes = {dtype for _, dtype, _, _ in rows}
+        if len(dtypes) == 1:  # the common case: one join, one decode
+            values = np.frombuffer(b"".join(r[3] for r in rows), dtype=_DTYPES[dtypes.pop()])
+        else:  # integer columns whose rows chose different widths
+            values = np.concatenate([np.frombuffer(r[3], dtype=_DTYPES[r[1]]).astype(np.int64) for r in rows])
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), values.reshape(len(rows), *shape)
+
+    def _packed(self, key: str, measure: str) -> tuple[np.ndarray, np.ndarray] | None:
+        found = self.conn.execute("SELECT dtype, shape, rows, value FROM columns WHERE key = ? AND measure = ?",
+                                  (key, measure)).fetchone()
+        if found is None:
+            return None
+        dtype, shape, rows, value = found
+        row_ids = np.frombuffer(rows, dtype=np.int64)
+        return row_ids, np.frombuffer(value, dtype=_DTYPES[dtype]).reshape(len(row_ids), *json.loads(shape))
+
+    def column(self, key: str, measure: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(arch rows, stacked values) of one result key and measure, or None if nobody has it:
+        the packed column merged with values written since it was packed."""
+        parts = [p for p in (self._packed(key, measure), self._unpacked(key, measure)) if p is not None]
+        if not parts:
+            return None
+        if len(parts) == 1:
+            return parts[0]
+        if parts[0][1].shape[1:] != parts[1][1].shape[1:]:
+            raise DataError(f"{self.path}: the {key!r} {measure!r} values have different shapes; the file was "
+                            "edited or written by a broken build")
+        return np.concatenate([parts[0][0], parts[1][0]]), np.concatenate([parts[0][1], parts[1][1]])
+
+    def pack(self) -> int:
+        """Move every (key, measure) of ``measures`` into its packed column (one transaction each)."""
+        pending = self.conn.execute("SELECT DISTINCT key, measure FROM measures").fetchall()
+        for key, measure in pending:
+            with transaction(self.conn):
+                rows, values = self.column(key, measure)  # type: ignore[misc]
+                order = np.argsort(rows, kind="stable")
+                dtype, shape, blob = encode(values[order])
+                self.conn.execute("INSERT OR REPLACE INTO columns (key, measure, dtype, shape, rows, value) "
+                                  "VALUES (?, ?, ?, ?, ?, ?)", (key, measure, dtype, json.dumps(json.loads(shape)[1:]),
+                                                                 rows[order].astype("<i8").tobytes(), blob))
+                self.conn.execute("DELETE FROM measures WHERE key = ? AND measure = ?", (key, measure))
+        return len(pending)
 
     def measures_of(self, row: int) -> dict[tuple[str, str], np.ndarray]:
-        rows = self.conn.execute("SELECT key, measure, dtype, shape, value FROM measures WHERE row = ?",
-                                 (row,)).fetchall()
-        return {(key, measure): decode(dtype, shape, blob) for key, measure, dtype, shape, blob in rows}
+        """Every measure of one architecture (from the packed columns and the unpacked rows)."""
+        out = {}
+        for key, measure in self.result_keys():
+            found = self.column(key, measure)
+            if found is not None and row in found[0]:
+                out[(key, measure)] = found[1][int(np.flatnonzero(found[0] == row)[0])]
+        return out
 
     def result_keys(self) -> list[tuple[str, str]]:
-        return [tuple(r) for r in self.conn.execute("SELECT DISTINCT key, measure FROM measures ORDER BY key, measure")]
+        keys = self.conn.execute("SELECT key, measure FROM columns UNION SELECT DISTINCT key, measure FROM measures "
+                                 "ORDER BY 1, 2").fetchall()
+        return [(k, m) for k, m in keys]
 
     def checkpoint(self) -> None:
-        """Fold the write-ahead log into the main file (before shipping or compressing it)."""
+        """Fold the write-ahead log into the main file and drop free pages (before shipping or compressing)."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.conn.execute("VACUUM")
 
 
 def check_identity(meta: Mapping[str, Any], wanted: Mapping[str, Any], path: Path) -> None:
