@@ -245,3 +245,13 @@ def test_architecture_objects_are_stored_as_their_text():
 def test_nb201_requires_the_arch_string():
     with pytest.raises(ParseError):
         create_model("nb201", arch=[[["none", 0]]])
+
+
+def test_lenet_has_the_classic_parameter_counts():
+    from robnas.models import count_parameters, create_model
+
+    assert count_parameters(create_model("lenet", num_classes=10, in_channels=3)) == 62006   # CIFAR-10 LeNet
+    assert count_parameters(create_model("lenet", num_classes=10, in_channels=1)) == 61706   # LeNet-5, 28x28
+    for shape, kw in (((1, 3, 32, 32), {"in_channels": 3}), ((1, 1, 28, 28), {"in_channels": 1}),
+                      ((1, 1, 8, 8), {"in_channels": 1, "padding": 2})):
+        assert create_model("lenet", num_classes=10, **kw)(torch.rand(*shape)).shape == (1, 10)
