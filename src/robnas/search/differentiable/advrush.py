@@ -43,8 +43,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.errors import InvalidValueError
-from robnas.search.differentiable.supernet import Supernet
 from robnas.search.differentiable.terms import SearchTerm, StepInfo
+from robnas.spaces.supernet import Supernet
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from robnas.search.differentiable.supernet import Supernet
+from robnas.spaces.supernet import Supernet
 
 
 @dataclass(frozen=True)

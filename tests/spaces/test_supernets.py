@@ -8,15 +8,15 @@ import torch.nn.functional as F
 
 from robnas.errors import InvalidValueError, UnknownNameError
 from robnas.models import create_model
-from robnas.search.differentiable import create_supernet, derive_arch, derive_genotype
-from robnas.spaces.darts import OPS_DARTS, genotype_from
-from robnas.spaces.nb201 import OPS_NB201, parse_arch
+from robnas.spaces import get_space
+from robnas.spaces.darts import OPS_DARTS, derive_genotype, genotype_from
+from robnas.spaces.nb201 import OPS_NB201, derive_arch, parse_arch
 
 
 def tiny(space: str, partial_channels: int = 1, C: int = 4) -> torch.nn.Module:
     torch.manual_seed(0)
-    return create_supernet(space, num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=C,
-                           layers=3 if space == "darts" else 1, partial_channels=partial_channels)
+    return get_space(space).supernet(num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=C,
+                                     layers=3 if space == "darts" else 1, partial_channels=partial_channels)
 
 
 @pytest.mark.parametrize("space,partial_channels", [("darts", 1), ("darts", 2), ("nb201", 1), ("nb201", 2)])
@@ -42,15 +42,15 @@ def test_partial_channels_send_a_quarter_through_the_ops():
     assert edge_partial.channels == edge_full.channels // 4
     assert sum(p.numel() for p in partial.weight_parameters()) < sum(p.numel() for p in full.weight_parameters())
     with pytest.raises(InvalidValueError, match="divide"):
-        create_supernet("darts", num_classes=3, in_channels=1, mean=None, std=None, C=6, layers=3,
-                        partial_channels=4)
+        get_space("darts").supernet(num_classes=3, in_channels=1, mean=None, std=None, C=6, layers=3,
+                                    partial_channels=4)
 
 
 def test_bad_supernet_arguments():
     with pytest.raises(UnknownNameError, match="nb201"):
-        create_supernet("macro", num_classes=3, in_channels=1, mean=None, std=None, C=4, layers=3)
+        get_space("macro").supernet(num_classes=3, in_channels=1, mean=None, std=None, C=4, layers=3)
     with pytest.raises(InvalidValueError, match="layers"):
-        create_supernet("darts", num_classes=3, in_channels=1, mean=None, std=None, C=4, layers=2)
+        get_space("darts").supernet(num_classes=3, in_channels=1, mean=None, std=None, C=4, layers=2)
 
 
 def _one_hot_rows(choices: list[tuple[str, float]], ops: tuple[str, ...]) -> list[list[float]]:
