@@ -101,3 +101,38 @@ def test_supernet_derive_builds(space):
     arch = net.derive()
     kw = dict(genotype=arch, C=4, layers=3) if space == "darts" else dict(arch=arch, C=4, N=1)
     assert create_model(space, in_channels=1, num_classes=3, **kw)(torch.rand(2, 1, 8, 8)).shape == (2, 3)
+
+
+# Recorded from the supernets before they moved into the spaces (torch 2.13, CPU): after
+# torch.manual_seed(0) and building tiny(space, partial_channels), the derived architecture and the next
+# global draw. Equal values mean the initialisation consumed the global RNG exactly as before, so a search
+# with the same seed starts from the same weights and alphas and derives the same genotypes.
+_RECORDED_INIT = {
+    ("darts", 1): ("Genotype(normal=[('dil_conv_5x5', 0), ('avg_pool_3x3', 1), ('sep_conv_5x5', 0), "
+                   "('skip_connect', 1), ('skip_connect', 2), ('dil_conv_3x3', 3), ('sep_conv_3x3', 3), "
+                   "('avg_pool_3x3', 4)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+                   "('sep_conv_5x5', 1), ('skip_connect', 2), ('skip_connect', 0), ('dil_conv_3x3', 3), "
+                   "('avg_pool_3x3', 2), ('skip_connect', 1), ('avg_pool_3x3', 4)], reduce_concat=[2, 3, 4, 5])",
+                   0.4660423994064331),
+    ("darts", 2): ("Genotype(normal=[('avg_pool_3x3', 0), ('avg_pool_3x3', 1), ('dil_conv_5x5', 1), "
+                   "('sep_conv_5x5', 0), ('avg_pool_3x3', 2), ('sep_conv_5x5', 1), ('avg_pool_3x3', 1), "
+                   "('sep_conv_3x3', 0)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+                   "('skip_connect', 1), ('dil_conv_5x5', 2), ('avg_pool_3x3', 0), ('max_pool_3x3', 1), "
+                   "('avg_pool_3x3', 3), ('dil_conv_5x5', 1), ('skip_connect', 3)], reduce_concat=[2, 3, 4, 5])",
+                   0.021362662315368652),
+    ("nb201", 1): ("|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+                   0.8879225254058838),
+    ("nb201", 2): ("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|skip_connect~1|nor_conv_3x3~2|",
+                   0.5397530794143677),
+}
+
+
+@pytest.mark.parametrize("space,partial_channels", sorted(_RECORDED_INIT))
+def test_initialisation_draws_the_global_rng_as_recorded(space, partial_channels):
+    net = tiny(space, partial_channels)
+    derived, next_draw = _RECORDED_INIT[(space, partial_channels)]
+    assert net.derive() == derived
+    assert torch.rand(1).item() == next_draw
+    assert net.space == space and net.spec == {"space": space, "num_classes": 3, "in_channels": 1, "mean": [0.5],
+                                               "std": [0.25], "C": 4, "layers": 3 if space == "darts" else 1,
+                                               "partial_channels": partial_channels}

@@ -53,7 +53,8 @@ class SearchSpace(ABC):
     #: The kwarg of ``network`` that carries the architecture string (``arch``, ``genotype``, ``genome``).
     arch_kwarg: ClassVar[str]
     #: The network factory ``f(num_classes, in_channels, <arch_kwarg>, **size) -> nn.Module``; its keyword
-    #: parameters after the architecture are the size kwargs, with their defaults.
+    #: parameters after the architecture are the size kwargs, with their defaults. A plain function
+    #: assigned in the class body (``network = my_factory``); robnas reads it from the class, unbound.
     network: ClassVar[NetworkFactory]
     #: Kwargs of a very small network (few channels / cells), for fast tests.
     tiny_size: ClassVar[Mapping[str, Any]] = {}
