@@ -34,20 +34,20 @@ import torch
 from torch import nn
 
 from robnas.device import resolve_device
-from robnas.search.differentiable import (AdvRushTerm, BilevelSearch, RNASTerm, SearchSettings, StepInfo,
-                                          create_supernet)
-from robnas.search.differentiable.darts_supernet import SearchCell
-from robnas.search.differentiable.mixed import MixedOp
-from robnas.search.differentiable.nb201_supernet import NB201SearchCell
+from robnas.search.differentiable import AdvRushTerm, BilevelSearch, RNASTerm, SearchSettings, StepInfo
+from robnas.spaces import get_space
 from robnas.spaces.darts.ops import Zero
+from robnas.spaces.darts.supernet import SearchCell
+from robnas.spaces.mixed import MixedOp
+from robnas.spaces.nb201.supernet import NB201SearchCell
 
 METHODS = ("darts-1st", "darts-2nd", "advrush", "rnas", "rnas-projection")
 
 
 def _setup(args: argparse.Namespace, device: torch.device) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
     torch.manual_seed(0)
-    net = create_supernet(args.space, num_classes=10, in_channels=3, mean=[0.5] * 3, std=[0.25] * 3, C=args.C,
-                          layers=args.layers, partial_channels=args.partial_channels).to(device)
+    net = get_space(args.space).supernet(num_classes=10, in_channels=3, mean=[0.5] * 3, std=[0.25] * 3, C=args.C,
+                                         layers=args.layers, partial_channels=args.partial_channels).to(device)
     gen = torch.Generator().manual_seed(0)
     batch = tuple(t.to(device) for t in (torch.rand(args.batch, 3, args.size, args.size, generator=gen),
                                          torch.randint(0, 10, (args.batch,), generator=gen),

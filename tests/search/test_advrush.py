@@ -7,13 +7,14 @@ import torch
 from torch import nn
 
 from robnas.errors import InvalidValueError
-from robnas.search.differentiable import AdvRushTerm, StepInfo, create_supernet, input_curvature
+from robnas.search.differentiable import AdvRushTerm, StepInfo, input_curvature
 from robnas.search.differentiable.advrush import curvature_direction, summed_cross_entropy
+from robnas.spaces import get_space
 
 
 def test_gradient_wrt_alphas_matches_finite_differences():
     torch.manual_seed(0)
-    net = create_supernet("nb201", num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=2, layers=1).double()
+    net = get_space("nb201").supernet(num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=2, layers=1).double()
     x, y = torch.rand(3, 1, 4, 4, dtype=torch.float64), torch.tensor([0, 1, 2])
     with torch.no_grad():
         net.alphas.normal_(0, 1)  # away from the uniform start, so the term depends on the alphas

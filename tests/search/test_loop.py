@@ -9,13 +9,13 @@ from torch.func import functional_call
 from robnas.data import Split
 from robnas.rng import make_generator
 from robnas.search.differentiable import loop
-from robnas.search.differentiable import (BilevelSearch, SearchSettings, SearchTerm, StepInfo, StepPlan,
-                                          create_supernet)
+from robnas.search.differentiable import BilevelSearch, SearchSettings, SearchTerm, StepInfo, StepPlan
+from robnas.spaces import get_space
 
 
 def _tiny_nb201(dtype=torch.float32):
     torch.manual_seed(0)
-    return create_supernet("nb201", num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=2, layers=1).to(dtype)
+    return get_space("nb201").supernet(num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=2, layers=1).to(dtype)
 
 
 def test_second_order_gradient_matches_the_exact_unrolled_gradient(monkeypatch):

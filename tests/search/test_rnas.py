@@ -6,15 +6,15 @@ import pytest
 import torch
 
 from robnas.errors import InvalidValueError
-from robnas.search.differentiable import (RNASTerm, StepInfo, create_supernet, network_vulnerability,
-                                          project_onto_bound)
+from robnas.search.differentiable import RNASTerm, StepInfo, network_vulnerability, project_onto_bound
 from robnas.search.differentiable.rnas import cell_vulnerability
+from robnas.spaces import get_space
 
 
 @pytest.fixture
 def net_and_batch():
     torch.manual_seed(0)
-    net = create_supernet("nb201", num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=4, layers=1)
+    net = get_space("nb201").supernet(num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=4, layers=1)
     with torch.no_grad():
         net.alphas.normal_(0, 1)
     x = torch.rand(6, 1, 8, 8)

@@ -1,4 +1,4 @@
-"""The DiscreteSpace contract, checked for every registered search space."""
+"""The SearchSpace contract, checked for every registered search space."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from robnas.errors import InvalidValueError, ParseError, UnknownNameError
-from robnas.spaces import DiscreteSpace, get_space, list_spaces
+from robnas.spaces import SearchSpace, Supernet, get_space, list_spaces, supernet_spaces
 
 SPACE_NAMES = list_spaces()
 #: A sample of another space is malformed here: each space's strings are distinct formats.
@@ -18,17 +18,18 @@ FOREIGN = {name: get_space(other).sample(random.Random(0)) for name in SPACE_NAM
 
 
 @pytest.fixture(params=SPACE_NAMES)
-def space(request) -> DiscreteSpace:
+def space(request) -> SearchSpace:
     return get_space(request.param)
 
 
-def _samples(space: DiscreteSpace, n: int = 5, seed: int = 0) -> list[str]:
+def _samples(space: SearchSpace, n: int = 5, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     return [space.sample(rng) for _ in range(n)]
 
 
 def test_every_space_is_registered():
     assert {"nb201", "darts", "macro"} <= set(SPACE_NAMES)
+    assert {"nb201", "darts"} <= set(supernet_spaces()) and "macro" not in supernet_spaces()
 
 
 def test_sampling_is_seeded_and_round_trips_through_validate_and_key(space):
@@ -101,12 +102,81 @@ def test_encoding_has_a_fixed_length(space):
 
 def test_build_returns_logits(space):
     arch = _samples(space, n=1)[0]
-    model = space.build(arch, num_classes=7, in_channels=1, **space.tiny_build_kwargs())
+    model = space.build(arch, num_classes=7, in_channels=1, **space.tiny_size)
     model.eval()
     with torch.no_grad():
         out = model(torch.rand(2, 1, 16, 16))
     assert out.shape == (2, 7) and torch.isfinite(out).all()
     assert model.spec["name"] == space.model_name
+
+
+def test_a_built_network_is_the_model_of_its_spec(space):
+    """space.build and the model registry share one factory: same spec, same weights from the same seed."""
+    from robnas.models import create_model, model_from_spec
+
+    arch = _samples(space, n=1, seed=3)[0]
+    torch.manual_seed(1)
+    built = space.build(arch, num_classes=5, in_channels=1, mean=[0.5], std=[0.25], **space.tiny_size)
+    torch.manual_seed(1)
+    registered = create_model(space.model_name, num_classes=5, in_channels=1, mean=[0.5], std=[0.25],
+                              **{space.arch_kwarg: arch}, **space.tiny_size)
+    torch.manual_seed(1)
+    rebuilt = model_from_spec(built.spec)
+    assert built.spec == registered.spec == rebuilt.spec
+    assert built.spec["kwargs"][space.arch_kwarg] == space.validate(arch)
+    for other in (registered, rebuilt):
+        assert built.state_dict().keys() == other.state_dict().keys()
+        assert all(torch.equal(v, other.state_dict()[k]) for k, v in built.state_dict().items())
+
+
+def test_spec_of_a_space_built_network_is_unchanged():
+    """The spec dict a space-built network had before spaces built networks themselves (a stored checkpoint
+    names its model this way)."""
+    arch = "|skip_connect~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|"
+    spec = get_space("nb201").build(arch, num_classes=5, in_channels=1, mean=[0.5], std=[0.25], C=4, N=1).spec
+    assert spec == {"name": "nb201", "num_classes": 5, "in_channels": 1, "mean": [0.5], "std": [0.25],
+                    "kwargs": {"arch": arch, "C": 4, "N": 1}}
+    genome = "0110011011010110-0100110111001100-1011101011001110"
+    spec = get_space("macro").build(genome, num_classes=5, in_channels=1, mean=[0.5], std=[0.25], C=4).spec
+    assert spec == {"name": "macro", "num_classes": 5, "in_channels": 1, "mean": [0.5], "std": [0.25],
+                    "kwargs": {"genome": genome, "C": 4}}
+    spec = get_space("darts").build(get_space("darts").example(), num_classes=3, in_channels=1, C=4, layers=3).spec
+    assert spec["kwargs"] == {"genotype": get_space("darts").example(), "C": 4, "layers": 3, "auxiliary": False,
+                              "drop_path_prob": 0.0}
+
+
+def test_build_refuses_unknown_size_kwargs(space):
+    with pytest.raises(InvalidValueError, match=f"model {space.model_name!r} does not accept width"):
+        space.build(space.example(), num_classes=3, in_channels=1, width=4)
+
+
+def test_example_is_a_fixed_valid_architecture(space):
+    example = space.example()
+    assert example == space.example() and space.validate(example) == example
+
+
+def test_draw_cell_writes_a_png(space, tmp_path):
+    for i, arch in enumerate([space.example(), *_samples(space, n=2)]):
+        path = space.draw_cell(arch, tmp_path / f"cell{i}.png")
+        assert path == tmp_path / f"cell{i}.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ParseError):
+        space.draw_cell("garbage", tmp_path / "bad.png")
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_supernet_where_the_space_has_one(space):
+    assert space.has_supernet == (space.supernet_class is not None)
+    kw = dict(num_classes=3, in_channels=1, mean=None, std=None, C=4, layers=3)
+    if not space.has_supernet:
+        with pytest.raises(UnknownNameError, match="has no supernet") as info:
+            space.supernet(**kw)
+        assert all(name in str(info.value) for name in supernet_spaces())
+        return
+    torch.manual_seed(0)
+    net = space.supernet(**kw)
+    assert isinstance(net, Supernet) and net.space == space.name and net.spec["space"] == space.name
+    assert space.validate(net.derive()) == net.derive()
+    assert net(torch.rand(2, 1, 8, 8)).shape == (2, 3)
 
 
 def test_size(space):

@@ -8,8 +8,8 @@
 from robnas.models import densenet, lenet, mobilenet_v2, preact_resnet, resnet, searched, vgg  # noqa: F401  (registers)
 from robnas.models.counting import count_parameters
 from robnas.models.drop_path import set_drop_path_prob
-from robnas.models.normalize import Normalize, NormalizedClassifier
 from robnas.models.registry import MODELS, ModelEntry, create_model, list_models, model_from_spec, register_model
+from robnas.nn import Normalize, NormalizedClassifier
 
 __all__ = [
     "MODELS",

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.models.checks import positive_int
+from robnas.nn.checks import positive_int
 from robnas.models.registry import register_model
 
 BOTTLENECK_FACTOR = 4

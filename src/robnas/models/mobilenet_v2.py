@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.models.checks import positive_float
+from robnas.nn.checks import positive_float
 from robnas.models.registry import register_model
 
 #: (expansion, output width, blocks, stride of the first block) per stage, CIFAR strides.

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.errors import InvalidValueError
-from robnas.models.checks import positive_int, probability
+from robnas.nn.checks import positive_int, probability
 from robnas.models.registry import register_model
 from robnas.models.resnet import conv3x3
 

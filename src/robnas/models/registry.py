@@ -1,35 +1,29 @@
 """The model registry: ``@register_model`` factories, ``create_model`` and rebuild-from-spec.
 
-A factory is a plain function ``f(num_classes, in_channels, **kwargs) -> nn.Module``; its keyword
-parameters are the kwargs the model accepts, found by introspection so the error for a misspelt
-kwarg can list the valid ones. Each registration also records ``tiny`` kwargs that make a very
-small variant, so the parametrised tests cover every registered model quickly.
+A factory is a plain function ``f(num_classes, in_channels, **kwargs) -> nn.Module`` (see
+:mod:`robnas.nn.classifier`, which checks a call against its signature, wraps the network with its
+input normalisation and attaches ``model.spec``). Each registration also records ``tiny`` kwargs
+that make a very small variant, so the parametrised tests cover every registered model quickly.
 
-``create_model`` wraps the network with its input normalisation and attaches ``model.spec``, a
-JSON-serialisable description from which :func:`model_from_spec` rebuilds the same architecture
-(freshly initialised); checkpoints store it next to the weights.
+The networks of the search spaces are models too: :mod:`robnas.models.searched` registers the
+built-in spaces' networks, and a name that no model has but a registered search space has (a
+space added by a plugin after this package was imported) is built by that space's network, so the
+``spec`` of any space-built network rebuilds it.
 """
 
 from __future__ import annotations
 
-import inspect
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from torch import nn
-
 from robnas.errors import InvalidValueError
-from robnas.models.checks import positive_int
-from robnas.models.normalize import Normalize, NormalizedClassifier
+from robnas.nn import (SPEC_KEYS, NetworkFactory, NormalizedClassifier, build_classifier, check_factory,
+                       factory_kwargs, required_kwargs)
 from robnas.registry import Registry
+from robnas.spaces import SPACES
 
-ModelFactory = Callable[..., nn.Module]
-
-#: Arguments every factory takes; everything after them is a model-specific kwarg.
-_COMMON_ARGS = ("num_classes", "in_channels")
-_SPEC_KEYS = ("name", "num_classes", "in_channels", "mean", "std", "kwargs")
+ModelFactory = NetworkFactory
 
 
 @dataclass(frozen=True)
@@ -42,12 +36,11 @@ class ModelEntry:
     @property
     def kwargs(self) -> dict[str, Any]:
         """Accepted kwargs -> default (``inspect.Parameter.empty`` when required)."""
-        params = inspect.signature(self.factory).parameters
-        return {name: p.default for name, p in params.items() if name not in _COMMON_ARGS}
+        return factory_kwargs(self.factory)
 
     @property
     def required(self) -> list[str]:
-        return [name for name, default in self.kwargs.items() if default is inspect.Parameter.empty]
+        return required_kwargs(self.factory)
 
 
 MODELS: Registry[ModelEntry] = Registry("model")
@@ -61,9 +54,7 @@ def register_model(name: str | None = None, tiny: Mapping[str, Any] | None = Non
     """
 
     def decorate(factory: ModelFactory) -> ModelFactory:
-        params = list(inspect.signature(factory).parameters)
-        if tuple(params[:2]) != _COMMON_ARGS:
-            raise TypeError(f"model factory {factory.__name__} must start with (num_classes, in_channels)")
+        check_factory(factory)
         entry = ModelEntry(factory, dict(tiny or {}))
         unknown = set(entry.tiny) - set(entry.kwargs)
         if unknown:
@@ -79,66 +70,26 @@ def list_models(pattern: str = "*") -> list[str]:
     return MODELS.names(pattern)
 
 
-def _describe_kwargs(entry: ModelEntry) -> str:
-    parts = [k if d is inspect.Parameter.empty else f"{k}={d!r}" for k, d in entry.kwargs.items()]
-    return ", ".join(parts) if parts else "none"
-
-
-def _jsonable(value: Any) -> Any:
-    """Kwarg values as JSON values: architectures become their canonical text, tuples lists."""
-    if hasattr(value, "to_str"):
-        return value.to_str()
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    return value
+def _factory(name: str) -> ModelFactory:
+    """The registered model's factory, else the network of a registered search space of that name."""
+    if name not in MODELS and name in SPACES:
+        return SPACES.get(name).network
+    return MODELS.get(name).factory  # an unknown name raises here, listing the models
 
 
 def create_model(name: str, num_classes: int = 10, in_channels: int = 3,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                  **kw: Any) -> NormalizedClassifier:
     """Build a registered model (images in [0, 1] in, logits out) with ``model.spec`` attached."""
-    entry = MODELS.get(name)
-    key = name.lower()
-    positive_int(key, "num_classes", num_classes)
-    positive_int(key, "in_channels", in_channels)
-    accepted = entry.kwargs
-    unknown = sorted(set(kw) - set(accepted))
-    if unknown:
-        raise InvalidValueError(
-            f"model {key!r} does not accept {', '.join(unknown)}; its kwargs are: {_describe_kwargs(entry)}"
-        )
-    missing = [k for k in entry.required if k not in kw]
-    if missing:
-        raise InvalidValueError(
-            f"model {key!r} needs {', '.join(missing)}; its kwargs are: {_describe_kwargs(entry)}"
-        )
-    normalize = Normalize(mean, std, in_channels)
-    net = entry.factory(num_classes=num_classes, in_channels=in_channels, **kw)
-    resolved = {k: _jsonable(kw.get(k, default)) for k, default in accepted.items()}
-    spec = {
-        "name": key,
-        "num_classes": num_classes,
-        "in_channels": in_channels,
-        "mean": None if normalize.mean is None else normalize.mean.flatten().tolist(),
-        "std": None if normalize.std is None else normalize.std.flatten().tolist(),
-        "kwargs": resolved,
-    }
-    try:
-        json.dumps(spec, allow_nan=False)
-    except (TypeError, ValueError):
-        raise InvalidValueError(
-            f"kwargs of model {key!r} must be plain numbers, strings or booleans (got {resolved!r})"
-        ) from None
-    model = NormalizedClassifier(normalize, net)
-    model.spec = spec
-    return model
+    return build_classifier(name, _factory(name), num_classes=num_classes, in_channels=in_channels, mean=mean,
+                            std=std, **kw)
 
 
 def model_from_spec(spec: Mapping[str, Any]) -> NormalizedClassifier:
     """Rebuild (freshly initialised) the model a ``model.spec`` describes."""
-    if not isinstance(spec, Mapping) or any(k not in spec for k in _SPEC_KEYS):
+    if not isinstance(spec, Mapping) or any(k not in spec for k in SPEC_KEYS):
         raise InvalidValueError(
-            f"model spec must be a dict with keys {', '.join(_SPEC_KEYS)}, got {spec!r:.200}; "
+            f"model spec must be a dict with keys {', '.join(SPEC_KEYS)}, got {spec!r:.200}; "
             "use the `spec` of a model made by create_model"
         )
     kwargs = spec["kwargs"]

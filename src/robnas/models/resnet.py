@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.models.checks import positive_int
+from robnas.nn.checks import positive_int
 from robnas.models.registry import register_model
 
 

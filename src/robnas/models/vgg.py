@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robnas.models.checks import positive_int
+from robnas.nn.checks import positive_int
 from robnas.models.registry import register_model
 
 #: Output widths (as multiples of the base width 64) of the VGG-16 convolutions; "M" = max pool.

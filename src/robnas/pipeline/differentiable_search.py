@@ -33,9 +33,9 @@ from robnas.metrics import count_flops, count_params
 from robnas.rng import make_generator
 from robnas.search.differentiable.loop import BilevelSearch, check_settings
 from robnas.search.differentiable.methods import method_terms
-from robnas.search.differentiable.plots import plot_alphas, plot_cells
-from robnas.search.differentiable.supernet import SPACES, Supernet, create_supernet
+from robnas.search.differentiable.plots import plot_alphas
 from robnas.search.differentiable.terms import SearchTerm
+from robnas.spaces import Supernet, get_space
 from robnas.store.atomic import write_json_atomic, write_text_atomic
 from robnas.store.run_dir import RunDir
 from robnas.threads import apply_threads
@@ -58,10 +58,8 @@ class SearchOutcome:
 
 def check_search_config(cfg: RunConfig) -> None:
     """Raise the one-line error for anything wrong in the search settings (no data needed)."""
-    space = cfg.search.space.lower()
-    if space not in SPACES:
-        raise UnknownNameError(f"unknown search space {cfg.search.space!r} for differentiable search; choose one "
-                               f"of: {', '.join(SPACES)}")
+    if not get_space(cfg.search.space).has_supernet:
+        _build_supernet(cfg, num_classes=2, in_channels=1, mean=None, std=None)  # raises: lists the spaces with one
     d = cfg.search.differentiable
     check_settings(d)
     method_terms(cfg.search.method, d)
@@ -74,8 +72,8 @@ def check_search_config(cfg: RunConfig) -> None:
 def _build_supernet(cfg: RunConfig, num_classes: int, in_channels: int, mean: Sequence[float] | None,
                     std: Sequence[float] | None) -> Supernet:
     d = cfg.search.differentiable
-    return create_supernet(cfg.search.space.lower(), num_classes=num_classes, in_channels=in_channels, mean=mean,
-                           std=std, C=d.C, layers=d.layers, partial_channels=d.partial_channels)
+    return get_space(cfg.search.space).supernet(num_classes=num_classes, in_channels=in_channels, mean=mean, std=std,
+                                                C=d.C, layers=d.layers, partial_channels=d.partial_channels)
 
 
 def split_halves(dataset: Dataset, cfg: RunConfig, permutation: torch.Tensor | None = None
@@ -156,7 +154,7 @@ def search_in_run(cfg: RunConfig, run: RunDir, dataset: Dataset, resume: bool, q
 def _write_results(run: RunDir, cfg: RunConfig, dataset: Dataset, model: Supernet, arch: str,
                    history: list[dict[str, Any]], seconds: float) -> None:
     write_text_atomic(run.results / "genotype.txt", arch + "\n")
-    plot_cells(model.space, arch, run.results / "cells.png")
+    get_space(model.space).draw_cell(arch, run.results / "cells.png")
     plot_alphas(history, model.op_names, model.edge_names(), run.results / "alphas.png")
     summary = {
         "space": model.space, "method": cfg.search.method.lower(), "genotype": arch, "dataset": dataset.name,

@@ -4,7 +4,7 @@ A run searches when its ``[searched]`` section is enabled: the ``[search]`` sect
 the differentiable method (darts, advrush, rnas) and ``[search.differentiable]`` its settings;
 ``[searched]`` says how the derived cell is built and trained (``kwargs`` such as ``C`` and ``layers``,
 per-model ``train`` overrides, the row ``label``). The derived genotype (DARTS space) or arch string
-(NB201 space) becomes a :class:`ModelConfig` of the ``darts`` / ``nb201`` network, so it is trained,
+(NB201 space) becomes a :class:`ModelConfig` of the space's network (``darts`` / ``nb201``), so it is trained,
 attacked and reported exactly like the baselines, with the same budget.
 
 The search writes into the run directory itself (``checkpoints/search.pt``, one record per epoch in the
@@ -22,15 +22,10 @@ from typing import Any
 from robnas.config.schema import ModelConfig, RunConfig
 from robnas.data import Dataset
 from robnas.errors import InvalidValueError
-from robnas.spaces.darts import GENOTYPES
+from robnas.spaces import get_space
 from robnas.store.atomic import write_json_atomic
 from robnas.store.run_dir import RunDir
 
-# The network each space's derived cell is trained as, and the kwarg that carries the cell.
-NETWORKS = {"darts": ("darts", "genotype"), "nb201": ("nb201", "arch")}
-# Stand-in cells used only to validate [searched] kwargs before the search has produced its own.
-_EXAMPLE_CELLS = {"darts": GENOTYPES["DARTS_V2"].to_str(),
-                  "nb201": "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"}
 SEARCH_RECORD = "search_outcome.json"  # the search itself writes search.json (its summary)
 
 
@@ -44,9 +39,9 @@ def searched_label(cfg: RunConfig) -> str:
 
 def searched_model(cfg: RunConfig, cell: str) -> ModelConfig:
     """The derived architecture as a model entry of the run (trained like every other row)."""
-    network, key = NETWORKS[cfg.search.space.lower()]
-    return ModelConfig(name=network, kwargs={key: cell, **cfg.searched.kwargs}, label=searched_label(cfg),
-                       train=dict(cfg.searched.train))
+    space = get_space(cfg.search.space)
+    return ModelConfig(name=space.model_name, kwargs={space.arch_kwarg: cell, **cfg.searched.kwargs},
+                       label=searched_label(cfg), train=dict(cfg.searched.train))
 
 
 def check_search_stage(cfg: RunConfig, dataset: Dataset) -> ModelConfig:
@@ -60,10 +55,11 @@ def check_search_stage(cfg: RunConfig, dataset: Dataset) -> ModelConfig:
                                 f"search.method={cfg.search.method!r}; discrete methods run with `robnas search`")
     check_search_config(cfg)
     split_halves(dataset, cfg)  # a search.differentiable.train_size larger than the split fails here
-    network, key = NETWORKS[cfg.search.space.lower()]
-    if key in cfg.searched.kwargs:
-        raise InvalidValueError(f"searched.kwargs must not set {key!r}: the search derives it")
-    return searched_model(cfg, _EXAMPLE_CELLS[cfg.search.space.lower()])
+    space = get_space(cfg.search.space)
+    if space.arch_kwarg in cfg.searched.kwargs:
+        raise InvalidValueError(f"searched.kwargs must not set {space.arch_kwarg!r}: the search derives it")
+    # A stand-in architecture of the space validates the [searched] kwargs before the search derives its own.
+    return searched_model(cfg, space.example())
 
 
 def run_search_stage(cfg: RunConfig, run: RunDir, dataset: Dataset) -> dict[str, Any]:

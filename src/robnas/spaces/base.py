@@ -1,15 +1,26 @@
-"""The interface every discrete search space implements, and the registry of spaces.
+"""The interface every search space implements, its registry, and ``register_space``.
 
-Search strategies (random search, local search, regularised evolution, BANANAS, NSGA-II) and the
-results database only ever see architectures as **strings** -- the NAS-Bench-201 arch string, the
-published DARTS genotype text, the macro genome -- and talk to the space through this interface:
+A space is one package (or one module) owning everything about its architectures. Search
+strategies (random search, local search, regularised evolution, BANANAS, NSGA-II) and the results
+database only ever see architectures as **strings** -- the NAS-Bench-201 arch string, the
+published DARTS genotype text, the macro genome -- and everything else talks to the space through
+this interface, reached with ``get_space(name)``:
 
 * ``sample`` / ``mutate`` / ``neighbours`` move through the space (``random.Random`` in, so a seed
-  reproduces a search);
-* ``key`` is the canonical key under which equivalent architectures share one evaluation;
+  reproduces a search); ``validate`` gives the normalised string, ``key`` the canonical key under
+  which equivalent architectures share one evaluation; ``example`` is a fixed valid architecture;
 * ``encode`` is the feature vector for predictors, ``to_vector`` / ``from_vector`` /
   ``vector_bounds`` the integer genome for pymoo;
-* ``build`` makes the network through the model registry, so its ``spec`` reloads it.
+* ``build`` makes the network of an architecture from the space's ``network`` factory, with the
+  dataset normalisation and a ``spec`` naming the space (``robnas.models.model_from_spec``
+  rebuilds it: the model registry knows every space's network);
+* ``supernet`` makes the one-shot supernet of a differentiable search, for spaces that have one
+  (``supernet_class``); the supernet's ``derive`` is the space's derivation rule;
+* ``draw_cell`` draws an architecture (``cells.png``).
+
+Adding a space: subclass :class:`SearchSpace`, set ``arch_kwarg`` and ``network`` (and
+``supernet_class`` if it has a one-shot search), implement the abstract methods and register the
+class with ``@register_space("name")``.
 """
 
 from __future__ import annotations
@@ -17,27 +28,38 @@ from __future__ import annotations
 import inspect
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from torch import nn
 
-from robnas.errors import InvalidValueError
+from robnas.errors import InvalidValueError, UnknownNameError
+from robnas.nn import NetworkFactory, NormalizedClassifier, build_classifier, check_factory, factory_kwargs
 from robnas.registry import Registry
+from robnas.spaces.supernet import Supernet, positive
 
 #: How many random neighbours ``mutate`` tries before listing every neighbour's key.
 _MUTATION_DRAWS = 32
+#: Seed of the default ``example``: a fixed draw of ``sample``.
+_EXAMPLE_SEED = 0
 
 
-class DiscreteSpace(ABC):
+class SearchSpace(ABC):
     """A finite (or countable) set of architectures, each identified by its string form."""
 
-    #: Registry name of the space (``nb201``, ``darts``, ``macro``).
+    #: Registry name of the space (``nb201``, ``darts``, ``macro``), set by ``register_space``.
     name: ClassVar[str]
-    #: The registered model that builds an architecture, and the kwarg that carries the string.
-    model_name: ClassVar[str]
+    #: The kwarg of ``network`` that carries the architecture string (``arch``, ``genotype``, ``genome``).
     arch_kwarg: ClassVar[str]
+    #: The network factory ``f(num_classes, in_channels, <arch_kwarg>, **size) -> nn.Module``; its keyword
+    #: parameters after the architecture are the size kwargs, with their defaults. A plain function
+    #: assigned in the class body (``network = my_factory``); robnas reads it from the class, unbound.
+    network: ClassVar[NetworkFactory]
+    #: Kwargs of a very small network (few channels / cells), for fast tests.
+    tiny_size: ClassVar[Mapping[str, Any]] = {}
+    #: The supernet of the space's differentiable search, or ``None`` when it has none.
+    supernet_class: ClassVar[type[Supernet] | None] = None
 
     # --- moving through the space --------------------------------------------------------------
 
@@ -80,6 +102,11 @@ class DiscreteSpace(ABC):
         """Number of string forms in the space when finite and known, else ``None``."""
         return None
 
+    def example(self) -> str:
+        """A fixed valid architecture, used to validate settings before a search has produced one."""
+        return self.sample(random.Random(_EXAMPLE_SEED))
+
+
     # --- numeric views -------------------------------------------------------------------------
 
     @abstractmethod
@@ -120,31 +147,83 @@ class DiscreteSpace(ABC):
 
     # --- networks ------------------------------------------------------------------------------
 
+    @property
+    def model_name(self) -> str:
+        """The model name in a built network's ``spec`` (the model registry builds spaces' networks by name)."""
+        return self.name
+
     def model_kwargs(self) -> dict[str, Any]:
-        """Model kwargs fixed by the space's own parameters (none by default)."""
+        """Network kwargs fixed by the space's own parameters (none by default)."""
         return {}
 
     def build(self, arch: str, *, num_classes: int, in_channels: int, mean: Sequence[float] | None = None,
-              std: Sequence[float] | None = None, **kw: Any) -> nn.Module:
-        """The network of ``arch`` from the model registry (inputs in [0, 1], logits out, ``spec``)."""
-        from robnas.models import create_model  # the models package imports the spaces: import late
+              std: Sequence[float] | None = None, **size: Any) -> NormalizedClassifier:
+        """The network of ``arch`` (inputs in [0, 1], logits out, ``spec``); ``size`` are ``network`` kwargs."""
+        return build_classifier(self.model_name, type(self).network, num_classes=num_classes,
+                                in_channels=in_channels, mean=mean, std=std,
+                                **{self.arch_kwarg: self.validate(arch)}, **{**self.model_kwargs(), **size})
 
-        return create_model(self.model_name, num_classes=num_classes, in_channels=in_channels, mean=mean, std=std,
-                            **{self.arch_kwarg: self.validate(arch)}, **{**self.model_kwargs(), **kw})
+    # --- differentiable search -----------------------------------------------------------------
 
-    def tiny_build_kwargs(self) -> dict[str, Any]:
-        """Kwargs for a very small network (the model's registered ``tiny`` variant), for tests."""
-        from robnas.models import MODELS
+    @property
+    def has_supernet(self) -> bool:
+        """Whether the space has a supernet (a one-shot, differentiable search)."""
+        return self.supernet_class is not None
 
-        tiny = dict(MODELS.get(self.model_name).tiny)
-        tiny.pop(self.arch_kwarg, None)
-        return tiny
+    def supernet(self, *, num_classes: int, in_channels: int, mean: Sequence[float] | None,
+                 std: Sequence[float] | None, C: int, layers: int, partial_channels: int = 1) -> Supernet:
+        """The supernet of the space's differentiable search, freshly initialised from torch's global RNG.
+
+        ``C`` is the first cell width, ``layers`` the number of cells (per stage, in NAS-Bench-201's
+        three-stage skeleton); ``partial_channels > 1`` makes PC-DARTS partial-channel edges.
+        """
+        cls = self.supernet_class
+        if cls is None:
+            raise UnknownNameError(f"search space {self.name!r} has no supernet for differentiable search; choose "
+                                   f"one of: {', '.join(supernet_spaces())}")
+        net = cls(num_classes=positive("num_classes", num_classes), in_channels=positive("in_channels", in_channels),
+                  mean=mean, std=std, C=positive("C", C), layers=positive("layers", layers),
+                  partial_channels=partial_channels)
+        net.space = self.name
+        net.spec = {"space": self.name, "num_classes": num_classes, "in_channels": in_channels,
+                    "mean": None if mean is None else [float(v) for v in mean],
+                    "std": None if std is None else [float(v) for v in std],
+                    "C": C, "layers": layers, "partial_channels": partial_channels}
+        return net
+
+    # --- drawing -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def draw_cell(self, arch: str, path: str | Path) -> Path:
+        """Draw ``arch`` (its cells, or what the space repeats) into the PNG ``path``; returns the path."""
 
 
-SPACES: Registry[type[DiscreteSpace]] = Registry("search space", "spaces")
+SPACES: Registry[type[SearchSpace]] = Registry("search space", "spaces")
+
+S = TypeVar("S", bound=type[SearchSpace])
 
 
-def get_space(name: str, **kw: Any) -> DiscreteSpace:
+def register_space(name: str) -> Callable[[S], S]:
+    """Class decorator: register a :class:`SearchSpace` subclass as ``name`` (which it gets as ``cls.name``).
+
+    The class's ``network`` must be a factory ``f(num_classes, in_channels, <arch_kwarg>, ...)``; a
+    wrong one is a programming error (TypeError) found here rather than at the first build.
+    """
+
+    def decorate(cls: S) -> S:
+        network = getattr(cls, "network", None)
+        if network is None or not isinstance(getattr(cls, "arch_kwarg", None), str):
+            raise TypeError(f"search space {cls.__name__} must set arch_kwarg and network")
+        check_factory(network)
+        if cls.arch_kwarg not in factory_kwargs(network):
+            raise TypeError(f"network factory of search space {cls.__name__} has no {cls.arch_kwarg!r} parameter "
+                            f"(its arch_kwarg)")
+        return SPACES.register(name)(cls)
+
+    return decorate
+
+
+def get_space(name: str, **kw: Any) -> SearchSpace:
     """An instance of the registered space ``name``; ``kw`` are its parameters (e.g. ``n_nodes``)."""
     cls = SPACES.get(name)
     params = {p: v.default for p, v in inspect.signature(cls).parameters.items()}
@@ -159,3 +238,8 @@ def get_space(name: str, **kw: Any) -> DiscreteSpace:
 def list_spaces(pattern: str = "*") -> list[str]:
     """Registered search-space names matching a shell-style pattern."""
     return SPACES.names(pattern)
+
+
+def supernet_spaces() -> list[str]:
+    """Registered spaces with a supernet (those a differentiable search can use)."""
+    return [name for name, cls in SPACES.items() if cls.supernet_class is not None]

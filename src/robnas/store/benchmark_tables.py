@@ -25,7 +25,7 @@ from robnas.errors import DataError, ParseError, RobnasError
 from robnas.evaluation.suite import eps_label
 
 if TYPE_CHECKING:
-    from robnas.spaces import DiscreteSpace
+    from robnas.spaces import SearchSpace
 
 Row = tuple[str, dict[str, float]]
 
@@ -124,7 +124,7 @@ def read_json_records(path: Path) -> list[Row]:
             for r in data if r.get("status", "done") == "done"]
 
 
-def keyed_rows(space: "DiscreteSpace", rows: list[Row], source: str | Path) -> list[tuple[str, str, dict[str, float]]]:
+def keyed_rows(space: "SearchSpace", rows: list[Row], source: str | Path) -> list[tuple[str, str, dict[str, float]]]:
     """``(key, normalised arch, metrics)`` of every row; a malformed architecture fails the whole table."""
     out = []
     for n, (arch, metrics) in enumerate(rows, start=1):

@@ -12,13 +12,14 @@ import itertools
 import random
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from robnas.search.discrete.strategy import Strategy
 from robnas.spaces import get_space
-from robnas.spaces.base import DiscreteSpace
+from robnas.spaces.base import SearchSpace
 from robnas.spaces.nb201.arch import OPS_NB201
 from robnas.spaces.nb201.index import arch_from_ops, canonical_key
 from robnas.spaces.nb201.space import NB201Space
@@ -63,7 +64,7 @@ class MemoNB201(NB201Space):
 class Table:
     """Objective name -> value per canonical key, looked up by arch string."""
 
-    def __init__(self, space: DiscreteSpace, columns: dict[str, dict[str, float]]) -> None:
+    def __init__(self, space: SearchSpace, columns: dict[str, dict[str, float]]) -> None:
         self.space = space
         self.columns = columns
         self.objectives = list(columns)
@@ -101,12 +102,10 @@ def _memo_space() -> MemoNB201:
     return MemoNB201()
 
 
-class TinySpace(DiscreteSpace):
+class TinySpace(SearchSpace):
     """Three genes in {0, 1, 2}; the key ignores gene order: 27 strings, 10 keys (not registered)."""
 
     name: ClassVar[str] = "tiny-test"
-    model_name: ClassVar[str] = "none"
-    arch_kwarg: ClassVar[str] = "arch"
 
     def sample(self, rng: random.Random) -> str:
         return "-".join(str(rng.randrange(3)) for _ in range(3))
@@ -137,6 +136,9 @@ class TinySpace(DiscreteSpace):
 
     def from_vector(self, vec: Sequence[int] | np.ndarray) -> str:
         return "-".join(str(int(g)) for g in self.check_vector(vec))
+
+    def draw_cell(self, arch: str, path: str | Path) -> Path:
+        raise NotImplementedError("the strategy tests' space has no network and nothing to draw")
 
     def vector_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(3, dtype=np.int64), np.full(3, 2, dtype=np.int64)

@@ -44,8 +44,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.errors import InvalidValueError
-from robnas.search.differentiable.supernet import Supernet
 from robnas.search.differentiable.terms import SearchTerm, StepInfo, check_warmup, proportional_warmup, register_term
+from robnas.spaces.supernet import Supernet
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

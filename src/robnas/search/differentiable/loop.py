@@ -28,8 +28,8 @@ from torch import nn
 from robnas.data import Split, iterate_batches
 from robnas.errors import InvalidValueError, TrainingDivergedError
 from robnas.search.differentiable.settings import DifferentiableSearchConfig
-from robnas.search.differentiable.supernet import Supernet
 from robnas.search.differentiable.terms import SearchTerm, StepInfo, StepPlan
+from robnas.spaces.supernet import Supernet
 from robnas.train.schedule import cosine_lr
 
 #: DARTS: the finite-difference step of the Hessian-vector product is 0.01 / ||grad_w' L_val||.

@@ -46,9 +46,9 @@ import torch.nn.functional as F
 from robnas.attacks import create_attack
 from robnas.attacks.base import eval_mode
 from robnas.errors import InvalidValueError
-from robnas.search.differentiable.supernet import Supernet
 from robnas.search.differentiable.terms import (SearchTerm, StepInfo, StepPlan, check_warmup, proportional_warmup,
                                                register_term)
+from robnas.spaces.supernet import Supernet
 
 #: The paper's schedule: 60 search epochs, of which the first 15 warm up the weights.
 PAPER_EPOCHS, PAPER_WARMUP = 60, 15

@@ -28,7 +28,7 @@ import torch
 
 from robnas.errors import InvalidValueError
 from robnas.registry import Registry
-from robnas.search.differentiable.supernet import Supernet
+from robnas.spaces.supernet import Supernet
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from robnas.errors import InvalidValueError
 from robnas.search.discrete.strategy import Param, Search, Strategy, Values, positive_int, register_strategy
-from robnas.spaces.base import DiscreteSpace
+from robnas.spaces.base import SearchSpace
 
 
 @register_strategy("re")
@@ -36,7 +36,7 @@ class RegularizedEvolution(Strategy):
         "patience": Param(50, positive_int, "further edits tried when a child's key was already asked"),
     }
 
-    def __init__(self, space: DiscreteSpace, objectives: Any, seed: int, **params: Any) -> None:
+    def __init__(self, space: SearchSpace, objectives: Any, seed: int, **params: Any) -> None:
         super().__init__(space, objectives, seed, **params)
         if self.params["sample_size"] > self.params["population_size"]:
             raise InvalidValueError(f"strategy re: sample_size ({self.params['sample_size']}) must not exceed "

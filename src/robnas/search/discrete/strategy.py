@@ -39,7 +39,7 @@ import numpy as np
 from robnas.errors import InvalidValueError
 from robnas.registry import Registry
 from robnas.search.discrete.pareto import front_indices
-from robnas.spaces.base import DiscreteSpace
+from robnas.spaces.base import SearchSpace
 
 #: What a strategy's search generator yields (a batch of archs) and receives (their objective values).
 Values = tuple[float, ...]
@@ -134,9 +134,9 @@ class Strategy(ABC):
     #: Whether ``best()`` is the Pareto set (multi-objective strategies with >= 2 objectives).
     multi_objective: ClassVar[bool] = False
 
-    def __init__(self, space: DiscreteSpace, objectives: Sequence[str] | str, seed: int, **params: Any) -> None:
-        if not isinstance(space, DiscreteSpace):
-            raise InvalidValueError(f"strategy {self.name!r} needs a DiscreteSpace (robnas.spaces.get_space), "
+    def __init__(self, space: SearchSpace, objectives: Sequence[str] | str, seed: int, **params: Any) -> None:
+        if not isinstance(space, SearchSpace):
+            raise InvalidValueError(f"strategy {self.name!r} needs a SearchSpace (robnas.spaces.get_space), "
                                     f"got {type(space).__name__}")
         self.space = space
         self.objectives = _check_objectives(objectives)
@@ -362,7 +362,7 @@ def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
     return STRATEGIES.register(name)
 
 
-def create_strategy(name: str, space: DiscreteSpace, objectives: Sequence[str] | str, seed: int,
+def create_strategy(name: str, space: SearchSpace, objectives: Sequence[str] | str, seed: int,
                     **params: Any) -> Strategy:
     """A new strategy ``name`` over ``space`` (unknown names and bad params raise one-line errors)."""
     return STRATEGIES.get(name)(space, objectives, seed, **params)

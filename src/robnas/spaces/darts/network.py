@@ -18,12 +18,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.spaces.darts.genotype import NUM_CELL_INPUTS, Edge, Genotype, edges_by_node
+from robnas.errors import InvalidValueError
+from robnas.nn.checks import flag, positive_int, probability
+from robnas.spaces.darts.genotype import NUM_CELL_INPUTS, Edge, Genotype, edges_by_node, genotype_from
 from robnas.spaces.darts.ops import OPS, FactorizedReduce, ReLUConvBN
 
 STEM_MULTIPLIER = 3
 AUX_HIDDEN = 128
 AUX_FEATURES = 768
+# Two reduction cells at layers//3 and 2*layers//3 must be distinct cells.
+MIN_LAYERS = 3
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
@@ -147,3 +151,24 @@ class DartsNetwork(nn.Module):
                 aux_logits = self.auxiliary_head(s1)
         logits = self.classifier(self.global_pooling(s1).flatten(1))
         return (logits, aux_logits) if aux_logits is not None else logits
+
+
+def checked_darts_network(name: str, genotype: Genotype | str, num_classes: int, in_channels: int, C: int,
+                          layers: int, auxiliary: bool, drop_path_prob: float) -> DartsNetwork:
+    """The network of ``genotype`` after checking the sizes; errors name the model ``name``."""
+    if positive_int(name, "layers", layers) < MIN_LAYERS:
+        raise InvalidValueError(f"model {name!r}: layers must be >= {MIN_LAYERS} (it has two reduction "
+                                f"cells at layers//3 and 2*layers//3), got {layers}")
+    return DartsNetwork(genotype_from(genotype), C=positive_int(name, "C", C), layers=layers,
+                        num_classes=num_classes, in_channels=in_channels,
+                        auxiliary=flag(name, "auxiliary", auxiliary),
+                        drop_path_prob=probability(name, "drop_path_prob", drop_path_prob))
+
+
+def darts_network(num_classes: int, in_channels: int, genotype: Genotype | str, C: int = 36, layers: int = 20,
+                  auxiliary: bool = False, drop_path_prob: float = 0.0) -> nn.Module:
+    """DARTS evaluation network of any genotype, given as its published text (or a Genotype).
+
+    The factory of the ``darts`` space and model (defaults: the published CIFAR setting, C=36, 20 cells).
+    """
+    return checked_darts_network("darts", genotype, num_classes, in_channels, C, layers, auxiliary, drop_path_prob)

@@ -30,14 +30,17 @@ import itertools
 import random
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import ClassVar
+from pathlib import Path
 
 import numpy as np
 
 from robnas.errors import ParseError
-from robnas.spaces.base import SPACES, DiscreteSpace
-from robnas.spaces.darts.genotype import (EDGES_PER_NODE, NUM_CELL_INPUTS, NUM_INTERMEDIATE_NODES, OPS_DARTS,
-                                          Edge, Genotype, edges_by_node, parse_genotype)
+from robnas.spaces.base import SearchSpace, register_space
+from robnas.spaces.darts.drawing import draw_genotype
+from robnas.spaces.darts.genotype import (EDGES_PER_NODE, GENOTYPES, NUM_CELL_INPUTS, NUM_INTERMEDIATE_NODES,
+                                          OPS_DARTS, Edge, Genotype, edges_by_node, parse_genotype)
+from robnas.spaces.darts.network import darts_network
+from robnas.spaces.darts.supernet import DartsSupernet
 
 #: Operations a derived edge can carry (DARTS never derives ``none``).
 EDGE_OPS: tuple[str, ...] = tuple(op for op in OPS_DARTS if op != "none")
@@ -93,12 +96,14 @@ def _canonical_cell(cell: Cell) -> Cell:
     return best
 
 
-@SPACES.register("darts")
-class DartsSpace(DiscreteSpace):
+@register_space("darts")
+class DartsSpace(SearchSpace):
     """Discrete DARTS cells: two distinct inputs per node, non-``none`` ops, full concatenation."""
 
-    model_name: ClassVar[str] = "darts"
-    arch_kwarg: ClassVar[str] = "genotype"
+    arch_kwarg = "genotype"
+    network = darts_network
+    tiny_size = {"C": 4, "layers": 3}
+    supernet_class = DartsSupernet
 
     def _cells(self, arch: str) -> tuple[Cell, Cell]:
         genotype = parse_genotype(arch)
@@ -146,6 +151,9 @@ class DartsSpace(DiscreteSpace):
             per_cell *= len(_input_pairs(node)) * len(EDGE_OPS) ** EDGES_PER_NODE
         return per_cell ** len(CELLS)
 
+    def example(self) -> str:
+        return GENOTYPES["DARTS_V2"].to_str()
+
     def encode(self, arch: str) -> np.ndarray:
         blocks = []
         for cell in self._cells(arch):
@@ -180,3 +188,6 @@ class DartsSpace(DiscreteSpace):
         return np.zeros(len(high), dtype=np.int64), np.asarray(high, dtype=np.int64)
 
 
+
+    def draw_cell(self, arch: str, path: str | Path) -> Path:
+        return draw_genotype(self.validate(arch), path)

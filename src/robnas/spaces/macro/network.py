@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from robnas.nn.checks import positive_int
 from robnas.spaces.macro.genome import PhaseGraph, active_phases, parse_genome
 
 
@@ -81,3 +82,15 @@ class MacroNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.global_pooling(self.features(x)).flatten(1))
+
+
+def macro_network(num_classes: int, in_channels: int, genome: str, C: int = 32) -> nn.Module:
+    """NSGA-Net / RoCo-NAS macro network of a genome string; the factory of the ``macro`` space and model.
+
+    The default C=32 is the search-time width: what robnas trains candidates with during a search
+    (NSGA-Net's own search default is 24; RoCo-NAS does not state its search width). It is not the
+    final network of NSGA-Net, which trains chosen genomes at 128 channels in every phase with a
+    ``dense`` decoder (not provided here). RoCo-NAS' text (Sec. IV-A) says its post-search training
+    used "initial channels as 32".
+    """
+    return MacroNetwork(genome, C=positive_int("macro", "C", C), num_classes=num_classes, in_channels=in_channels)

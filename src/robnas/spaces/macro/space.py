@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import ClassVar
+from pathlib import Path
 
 import numpy as np
 
 from robnas.errors import InvalidValueError
-from robnas.spaces.base import SPACES, DiscreteSpace
+from robnas.spaces.base import SearchSpace, register_space
+from robnas.spaces.macro.drawing import draw_genome
 from robnas.spaces.macro.genome import (DEFAULT_NODES, DEFAULT_PHASES, MIN_NODES, Bits, active_phases,
                                         format_genome, genome_key, parse_genome, phase_length)
+from robnas.spaces.macro.network import macro_network
 
 
-@SPACES.register("macro")
-class MacroSpace(DiscreteSpace):
-    """``n_phases`` phases of ``n_nodes`` conv3x3-BN-ReLU nodes (RoCo-NAS: 3 x 6)."""
+@register_space("macro")
+class MacroSpace(SearchSpace):
+    """``n_phases`` phases of ``n_nodes`` conv3x3-BN-ReLU nodes (RoCo-NAS: 3 x 6); no supernet."""
 
-    model_name: ClassVar[str] = "macro"
-    arch_kwarg: ClassVar[str] = "genome"
+    arch_kwarg = "genome"
+    network = macro_network
+    tiny_size = {"C": 4}
 
     def __init__(self, n_nodes: int = DEFAULT_NODES, n_phases: int = DEFAULT_PHASES) -> None:
         for what, value, least in (("n_nodes", n_nodes, MIN_NODES), ("n_phases", n_phases, 1)):
@@ -87,3 +90,6 @@ class MacroSpace(DiscreteSpace):
     def vector_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         length = self.n_phases * self.bits_per_phase
         return np.zeros(length, dtype=np.int64), np.ones(length, dtype=np.int64)
+
+    def draw_cell(self, arch: str, path: str | Path) -> Path:
+        return draw_genome(self.validate(arch), path)

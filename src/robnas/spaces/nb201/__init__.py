@@ -1,4 +1,4 @@
-"""The NAS-Bench-201 cell search space: arch strings, ids, operations and the macro network.
+"""The NAS-Bench-201 cell search space: arch strings, ids, operations, the macro network and the supernet.
 
 ``arch_str(index)``, ``index_of(arch)``, ``unique_key(arch)`` and ``representative(index)`` are the
 NAS-Bench-201 id interface (aliases of :mod:`robnas.spaces.nb201.index`).
@@ -11,6 +11,7 @@ from robnas.spaces.nb201.index import index_of
 from robnas.spaces.nb201.index import representative_of as representative
 from robnas.spaces.nb201.network import NB201Network
 from robnas.spaces.nb201.ops import OPS
+from robnas.spaces.nb201.supernet import NB201Supernet, derive_arch
 
-__all__ = ["OPS", "OPS_NB201", "Arch", "NB201Network", "arch_str", "arch_to_str", "index_of", "parse_arch",
-           "representative", "unique_key"]
+__all__ = ["OPS", "OPS_NB201", "Arch", "NB201Network", "NB201Supernet", "arch_str", "arch_to_str", "derive_arch",
+           "index_of", "parse_arch", "representative", "unique_key"]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from robnas.nn.checks import positive_int
 from robnas.spaces.nb201.arch import Arch, arch_to_str, parse_arch
 from robnas.spaces.nb201.ops import OPS, ResNetBasicBlock
 
@@ -67,3 +68,13 @@ class NB201Network(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.lastact(self.cells(self.stem(x)))
         return self.classifier(self.global_pooling(features).flatten(1))
+
+
+def nb201_network(num_classes: int, in_channels: int, arch: str, C: int = 16, N: int = 5) -> nn.Module:
+    """NAS-Bench-201 macro network of an arch string (defaults: the benchmark's C=16, N=5).
+
+    The factory of the ``nb201`` space and model.
+    """
+    # Only the string form is accepted here: it is what the model spec stores and reloads.
+    return NB201Network(parse_arch(arch), C=positive_int("nb201", "C", C), N=positive_int("nb201", "N", N),
+                        num_classes=num_classes, in_channels=in_channels)

@@ -13,15 +13,18 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import ClassVar
+from pathlib import Path
 
 import numpy as np
 
 from robnas.errors import InvalidValueError
-from robnas.spaces.base import SPACES, DiscreteSpace
+from robnas.spaces.base import SearchSpace, register_space
 from robnas.spaces.nb201.arch import OPS_NB201, arch_to_str, parse_arch
+from robnas.spaces.nb201.drawing import draw_arch
 from robnas.spaces.nb201.encoding import adjacency_encoding, edge_ops, path_encoding
 from robnas.spaces.nb201.index import NUM_ARCHS, arch_from_ops, canonical_key
+from robnas.spaces.nb201.network import nb201_network
+from robnas.spaces.nb201.supernet import NB201Supernet
 
 NUM_EDGES = 6
 _ENCODINGS = {"path": path_encoding, "adjacency": adjacency_encoding}
@@ -39,12 +42,18 @@ def _neighbours(arch: str) -> tuple[str, ...]:
                  for edge in range(NUM_EDGES) for op in range(len(OPS_NB201)) if op != ops[edge])
 
 
-@SPACES.register("nb201")
-class NB201Space(DiscreteSpace):
+#: The stand-in cell that validates a run's [searched] settings before its search has derived one.
+EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+
+
+@register_space("nb201")
+class NB201Space(SearchSpace):
     """The NAS-Bench-201 cell space; ``encoding`` is ``"path"`` (BANANAS) or ``"adjacency"``."""
 
-    model_name: ClassVar[str] = "nb201"
-    arch_kwarg: ClassVar[str] = "arch"
+    arch_kwarg = "arch"
+    network = nb201_network
+    tiny_size = {"C": 4, "N": 1}
+    supernet_class = NB201Supernet
 
     def __init__(self, encoding: str = "path") -> None:
         if encoding not in _ENCODINGS:
@@ -66,6 +75,9 @@ class NB201Space(DiscreteSpace):
     def size(self) -> int:
         return NUM_ARCHS
 
+    def example(self) -> str:
+        return EXAMPLE
+
     def encode(self, arch: str) -> np.ndarray:
         return _ENCODINGS[self.encoding](parse_arch(arch))
 
@@ -77,3 +89,6 @@ class NB201Space(DiscreteSpace):
 
     def vector_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(NUM_EDGES, dtype=np.int64), np.full(NUM_EDGES, len(OPS_NB201) - 1, dtype=np.int64)
+
+    def draw_cell(self, arch: str, path: str | Path) -> Path:
+        return draw_arch(self.validate(arch), path)

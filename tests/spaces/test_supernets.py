@@ -8,15 +8,15 @@ import torch.nn.functional as F
 
 from robnas.errors import InvalidValueError, UnknownNameError
 from robnas.models import create_model
-from robnas.search.differentiable import create_supernet, derive_arch, derive_genotype
-from robnas.spaces.darts import OPS_DARTS, genotype_from
-from robnas.spaces.nb201 import OPS_NB201, parse_arch
+from robnas.spaces import get_space
+from robnas.spaces.darts import OPS_DARTS, derive_genotype, genotype_from
+from robnas.spaces.nb201 import OPS_NB201, derive_arch, parse_arch
 
 
 def tiny(space: str, partial_channels: int = 1, C: int = 4) -> torch.nn.Module:
     torch.manual_seed(0)
-    return create_supernet(space, num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=C,
-                           layers=3 if space == "darts" else 1, partial_channels=partial_channels)
+    return get_space(space).supernet(num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=C,
+                                     layers=3 if space == "darts" else 1, partial_channels=partial_channels)
 
 
 @pytest.mark.parametrize("space,partial_channels", [("darts", 1), ("darts", 2), ("nb201", 1), ("nb201", 2)])
@@ -42,15 +42,15 @@ def test_partial_channels_send_a_quarter_through_the_ops():
     assert edge_partial.channels == edge_full.channels // 4
     assert sum(p.numel() for p in partial.weight_parameters()) < sum(p.numel() for p in full.weight_parameters())
     with pytest.raises(InvalidValueError, match="divide"):
-        create_supernet("darts", num_classes=3, in_channels=1, mean=None, std=None, C=6, layers=3,
-                        partial_channels=4)
+        get_space("darts").supernet(num_classes=3, in_channels=1, mean=None, std=None, C=6, layers=3,
+                                    partial_channels=4)
 
 
 def test_bad_supernet_arguments():
     with pytest.raises(UnknownNameError, match="nb201"):
-        create_supernet("macro", num_classes=3, in_channels=1, mean=None, std=None, C=4, layers=3)
+        get_space("macro").supernet(num_classes=3, in_channels=1, mean=None, std=None, C=4, layers=3)
     with pytest.raises(InvalidValueError, match="layers"):
-        create_supernet("darts", num_classes=3, in_channels=1, mean=None, std=None, C=4, layers=2)
+        get_space("darts").supernet(num_classes=3, in_channels=1, mean=None, std=None, C=4, layers=2)
 
 
 def _one_hot_rows(choices: list[tuple[str, float]], ops: tuple[str, ...]) -> list[list[float]]:
@@ -101,3 +101,38 @@ def test_supernet_derive_builds(space):
     arch = net.derive()
     kw = dict(genotype=arch, C=4, layers=3) if space == "darts" else dict(arch=arch, C=4, N=1)
     assert create_model(space, in_channels=1, num_classes=3, **kw)(torch.rand(2, 1, 8, 8)).shape == (2, 3)
+
+
+# Recorded from the supernets before they moved into the spaces (torch 2.13, CPU): after
+# torch.manual_seed(0) and building tiny(space, partial_channels), the derived architecture and the next
+# global draw. Equal values mean the initialisation consumed the global RNG exactly as before, so a search
+# with the same seed starts from the same weights and alphas and derives the same genotypes.
+_RECORDED_INIT = {
+    ("darts", 1): ("Genotype(normal=[('dil_conv_5x5', 0), ('avg_pool_3x3', 1), ('sep_conv_5x5', 0), "
+                   "('skip_connect', 1), ('skip_connect', 2), ('dil_conv_3x3', 3), ('sep_conv_3x3', 3), "
+                   "('avg_pool_3x3', 4)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+                   "('sep_conv_5x5', 1), ('skip_connect', 2), ('skip_connect', 0), ('dil_conv_3x3', 3), "
+                   "('avg_pool_3x3', 2), ('skip_connect', 1), ('avg_pool_3x3', 4)], reduce_concat=[2, 3, 4, 5])",
+                   0.4660423994064331),
+    ("darts", 2): ("Genotype(normal=[('avg_pool_3x3', 0), ('avg_pool_3x3', 1), ('dil_conv_5x5', 1), "
+                   "('sep_conv_5x5', 0), ('avg_pool_3x3', 2), ('sep_conv_5x5', 1), ('avg_pool_3x3', 1), "
+                   "('sep_conv_3x3', 0)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+                   "('skip_connect', 1), ('dil_conv_5x5', 2), ('avg_pool_3x3', 0), ('max_pool_3x3', 1), "
+                   "('avg_pool_3x3', 3), ('dil_conv_5x5', 1), ('skip_connect', 3)], reduce_concat=[2, 3, 4, 5])",
+                   0.021362662315368652),
+    ("nb201", 1): ("|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+                   0.8879225254058838),
+    ("nb201", 2): ("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|skip_connect~1|nor_conv_3x3~2|",
+                   0.5397530794143677),
+}
+
+
+@pytest.mark.parametrize("space,partial_channels", sorted(_RECORDED_INIT))
+def test_initialisation_draws_the_global_rng_as_recorded(space, partial_channels):
+    net = tiny(space, partial_channels)
+    derived, next_draw = _RECORDED_INIT[(space, partial_channels)]
+    assert net.derive() == derived
+    assert torch.rand(1).item() == next_draw
+    assert net.space == space and net.spec == {"space": space, "num_classes": 3, "in_channels": 1, "mean": [0.5],
+                                               "std": [0.25], "C": 4, "layers": 3 if space == "darts" else 1,
+                                               "partial_channels": partial_channels}

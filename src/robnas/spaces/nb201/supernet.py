@@ -22,11 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.errors import InvalidValueError
-from robnas.search.differentiable.mixed import MixedOp, without_bn_affine
-from robnas.search.differentiable.supernet import Supernet
+from robnas.spaces.mixed import MixedOp, without_bn_affine
 from robnas.spaces.nb201.arch import NUM_NODES, OPS_NB201, arch_to_str
 from robnas.spaces.nb201.network import stage_layout
 from robnas.spaces.nb201.ops import OPS
+from robnas.spaces.supernet import Supernet
 
 #: (node, input) of the 6 edges in alpha-row order: 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2.
 EDGES = tuple((i, j) for i in range(1, NUM_NODES + 1) for j in range(i))
@@ -54,7 +54,6 @@ class NB201SearchCell(nn.Module):
 
 
 class NB201Supernet(Supernet):
-    space = "nb201"
     op_names = OPS_NB201
 
     def __init__(self, num_classes: int, in_channels: int, mean: Sequence[float] | None,

@@ -6,8 +6,10 @@ bypass them (max-pooled on reduction edges), and a channel shuffle with ``K`` gr
 so that the next edge sees a different subset. The edge-normalisation weights (betas) that
 PC-DARTS pairs with this live in the supernet, because they weigh a node's incoming edges.
 
-The ``none`` candidate contributes ``w_none * 0``; it is skipped in the sum (exactly the same value
-and the same gradients: ``alpha_none`` still acts through the softmax normalisation).
+The candidate named ``none`` (the zero operation in DARTS and NAS-Bench-201) contributes
+``w_none * 0``; it is skipped in the sum (exactly the same value and the same gradients:
+``alpha_none`` still acts through the softmax normalisation). It is still built, so the module list
+and its parameter names follow the alpha columns.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import torch
 from torch import nn
 
 from robnas.errors import InvalidValueError
-from robnas.spaces.darts.ops import Zero
+
+#: The candidate that outputs zeros, skipped in the weighted sum.
+ZERO_OP = "none"
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -67,7 +71,7 @@ class MixedOp(nn.Module):
         self.channels = C // self.partial_channels
         self.ops = nn.ModuleList(build(name, self.channels) for name in op_names)
         # Only the non-zero candidates are evaluated (see the module docstring).
-        self._live = [i for i, op in enumerate(self.ops) if not isinstance(op, Zero)]
+        self._live = [i for i, name in enumerate(op_names) if name != ZERO_OP]
         self.bypass = nn.MaxPool2d(2, 2, ceil_mode=True) if stride == 2 else nn.Identity()
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -25,12 +25,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.errors import InvalidValueError
-from robnas.search.differentiable.mixed import MixedOp
-from robnas.search.differentiable.supernet import Supernet
 from robnas.spaces.darts.genotype import (EDGES_PER_NODE, NUM_CELL_INPUTS, NUM_INTERMEDIATE_NODES, OPS_DARTS,
                                           Genotype)
 from robnas.spaces.darts.network import STEM_MULTIPLIER
 from robnas.spaces.darts.ops import OPS, FactorizedReduce, ReLUConvBN
+from robnas.spaces.mixed import MixedOp
+from robnas.spaces.supernet import Supernet
 
 NUM_EDGES = sum(NUM_CELL_INPUTS + i for i in range(NUM_INTERMEDIATE_NODES))  # 14
 NONE_INDEX = OPS_DARTS.index("none")
@@ -88,7 +88,6 @@ class SearchCell(nn.Module):
 
 
 class DartsSupernet(Supernet):
-    space = "darts"
     op_names = OPS_DARTS
 
     def __init__(self, num_classes: int, in_channels: int, mean: Sequence[float] | None,

@@ -1,0 +1,102 @@
+"""A network factory's call checked against its signature, wrapped with its normalisation, with a ``spec``.
+
+A factory is a plain function ``f(num_classes, in_channels, **kwargs) -> nn.Module``; its keyword
+parameters are the kwargs it accepts, found by introspection so that the error for a misspelt
+kwarg can list the valid ones. :func:`build_classifier` resolves every kwarg (given or default) into
+the network's ``spec``: a JSON-serialisable description (``name``, ``num_classes``,
+``in_channels``, ``mean``, ``std``, ``kwargs``) from which the model registry rebuilds the same
+architecture; checkpoints store it next to the weights.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from torch import nn
+
+from robnas.errors import InvalidValueError
+from robnas.nn.checks import positive_int
+from robnas.nn.normalize import Normalize, NormalizedClassifier
+
+NetworkFactory = Callable[..., nn.Module]
+
+#: Arguments every factory takes first; everything after them is a network-specific kwarg.
+COMMON_ARGS = ("num_classes", "in_channels")
+#: The keys of every ``spec``.
+SPEC_KEYS = ("name", "num_classes", "in_channels", "mean", "std", "kwargs")
+
+
+def check_factory(factory: NetworkFactory) -> None:
+    """TypeError (a programming error, raised at registration) unless ``factory`` starts with COMMON_ARGS."""
+    params = list(inspect.signature(factory).parameters)
+    if tuple(params[:len(COMMON_ARGS)]) != COMMON_ARGS:
+        raise TypeError(f"network factory {getattr(factory, '__name__', factory)!r} must start with "
+                        f"({', '.join(COMMON_ARGS)})")
+
+
+def factory_kwargs(factory: NetworkFactory) -> dict[str, Any]:
+    """Accepted kwargs -> default (``inspect.Parameter.empty`` when required)."""
+    params = inspect.signature(factory).parameters
+    return {name: p.default for name, p in params.items() if name not in COMMON_ARGS}
+
+
+def required_kwargs(factory: NetworkFactory) -> list[str]:
+    return [name for name, default in factory_kwargs(factory).items() if default is inspect.Parameter.empty]
+
+
+def describe_kwargs(factory: NetworkFactory) -> str:
+    """``genotype, C=36, layers=20, ...``: the kwargs of a factory for error messages."""
+    parts = [k if d is inspect.Parameter.empty else f"{k}={d!r}" for k, d in factory_kwargs(factory).items()]
+    return ", ".join(parts) if parts else "none"
+
+
+def _jsonable(value: Any) -> Any:
+    """Kwarg values as JSON values: architectures become their canonical text, tuples lists."""
+    if hasattr(value, "to_str"):
+        return value.to_str()
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def build_classifier(name: str, factory: NetworkFactory, num_classes: int = 10, in_channels: int = 3,
+                     mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                     **kw: Any) -> NormalizedClassifier:
+    """``factory``'s network (images in [0, 1] in, logits out) with ``model.spec`` naming it ``name``."""
+    key = name.lower()
+    positive_int(key, "num_classes", num_classes)
+    positive_int(key, "in_channels", in_channels)
+    accepted = factory_kwargs(factory)
+    unknown = sorted(set(kw) - set(accepted))
+    if unknown:
+        raise InvalidValueError(
+            f"model {key!r} does not accept {', '.join(unknown)}; its kwargs are: {describe_kwargs(factory)}"
+        )
+    missing = [k for k in required_kwargs(factory) if k not in kw]
+    if missing:
+        raise InvalidValueError(
+            f"model {key!r} needs {', '.join(missing)}; its kwargs are: {describe_kwargs(factory)}"
+        )
+    normalize = Normalize(mean, std, in_channels)
+    net = factory(num_classes=num_classes, in_channels=in_channels, **kw)
+    resolved = {k: _jsonable(kw.get(k, default)) for k, default in accepted.items()}
+    spec = {
+        "name": key,
+        "num_classes": num_classes,
+        "in_channels": in_channels,
+        "mean": None if normalize.mean is None else normalize.mean.flatten().tolist(),
+        "std": None if normalize.std is None else normalize.std.flatten().tolist(),
+        "kwargs": resolved,
+    }
+    try:
+        json.dumps(spec, allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidValueError(
+            f"kwargs of model {key!r} must be plain numbers, strings or booleans (got {resolved!r})"
+        ) from None
+    model = NormalizedClassifier(normalize, net)
+    model.spec = spec
+    return model
