@@ -285,6 +285,7 @@ LISTINGS = {
     "spaces": ("robnas.spaces", "list_spaces"),
     "strategies": ("robnas.search.discrete.strategy", "list_strategies"),
     "objectives": ("robnas.search.discrete.objectives", "list_objectives"),
+    "proxies": ("robnas.proxies", "list_proxies"),
 }
 
 

@@ -35,6 +35,7 @@ _HOMES: dict[str, str] = {
     "spaces": "robnas.spaces",
     "strategies": "robnas.search.discrete",
     "objectives": "robnas.search.discrete.objectives",
+    "proxies": "robnas.proxies",
 }
 _CATALOG: dict[str, Registry] = {}
 
