@@ -129,6 +129,15 @@ def test_undefined_values_are_nan_not_errors(digits):
     assert compute("hessian", model, x, y) == 0.0
 
 
+@pytest.mark.parametrize("name", [n for n in PROXIES if get_proxy(n).higher_is != "larger network"])
+def test_a_broken_network_gives_nan_not_an_error(name, digits):
+    x, y = _points(digits)
+    model = tiny_nb201(digits)
+    with torch.no_grad():
+        model.net.classifier.weight[0, 0] = float("nan")  # as after a diverged training
+    assert math.isnan(compute(name, model, x, y, **FAST.get(name, {})))
+
+
 def test_cli_lists_proxies(capsys):
     assert main(["list", "proxies"]) == 0
     assert capsys.readouterr().out.split() == PROXIES

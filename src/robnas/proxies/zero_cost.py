@@ -29,6 +29,7 @@ between an untrained and a trained network. Nothing else is changed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -81,8 +82,7 @@ class Synflow(Proxy):
             flow = functional_call(model, {**weights, **buffers}, (ones,)).sum()
         scored = [weights[name] for name in scored_weights(model)]
         grads = torch.autograd.grad(flow, scored, allow_unused=True)
-        return sum(((w * g).abs().sum() for w, g in zip(scored, grads) if g is not None),
-                   torch.zeros((), dtype=torch.float64)).item()
+        return math.fsum((w * g).abs().sum().item() for w, g in zip(scored, grads) if g is not None)
 
 
 @register_proxy("jacob_cov")
