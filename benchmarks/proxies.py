@@ -23,8 +23,12 @@ from robnas.proxies import compute, get_proxy, list_proxies
 from robnas.spaces import get_space
 
 UNIQUE_NB201 = 6466
+# Cheaper settings, and one product per power iteration to read the cost of a Hessian-vector product.
 VARIANTS = {"jacobian (projections=1)": ("jacobian", {"projections": 1}),
-            "hessian (iterations=20)": ("hessian", {"iterations": 20})}
+            "hessian (iterations=20)": ("hessian", {"iterations": 20}),
+            "hessian (iterations=1)": ("hessian", {"iterations": 1}),
+            "hessian-weights (iterations=20)": ("hessian-weights", {"iterations": 20}),
+            "hessian-weights (iterations=1)": ("hessian-weights", {"iterations": 1})}
 
 
 def main() -> None:

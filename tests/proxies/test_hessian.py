@@ -60,7 +60,8 @@ def test_linear_model_input_hessian_by_hand():
 
 
 def test_linear_model_weight_hessian_by_hand():
-    """Mean CE of z = W u + b: ``H = mean_i [[A_i (x) u_i u_i^T, A_i (x) u_i], [., A_i]]``, A_i = diag(p_i) - p_i p_i^T."""
+    """Mean CE of z = W u + b (W row-major, then b): ``H = mean_i [[A_i (x) u_i u_i^T, A_i (x) u_i], [., A_i]]``
+    with ``A_i = diag(p_i) - p_i p_i^T`` (the Hessian of the cross-entropy in the logits)."""
     model, (x, y) = linear_model(), points()
     u = ((x - 0.5) / 0.25).flatten(1)
     with torch.no_grad():

@@ -16,15 +16,16 @@
   in float64. NaN when a row is constant (an output that ignores its input makes the correlation
   undefined), as the original returns NaN. With more points than input values the correlation
   matrix is rank deficient and every zero eigenvalue adds about -1e5: keep N <= D for a useful score
-  (N = 128 CIFAR images, D = 3072, as in the papers).
+  (Abdelfattah et al. use one batch of 64 CIFAR-10 images, D = 3072).
 * ``grad_norm`` (Abdelfattah et al.): the gradient of the mean cross-entropy over the points w.r.t.
   the weights of the convolution and linear layers; score: the sum over those layers of the
   Euclidean norm of each layer's weight gradient.
 
-Departures: the networks are in eval mode (running statistics), where Abdelfattah et al. and Mellor
-et al. run a training-mode forward (batch statistics, so a point's Jacobian depends on the rest of
-its batch); eval mode keeps the value independent of how the points are batched and comparable
-between an untrained and a trained network. Nothing else is changed.
+Departures: the networks are in eval mode (running statistics), where Abdelfattah et al.'s code runs
+a training-mode forward for ``jacob_cov`` and ``grad_norm`` (batch statistics, so a point's Jacobian
+depends on the rest of its batch); eval mode keeps the value independent of how the points are
+batched and comparable between an untrained and a trained network. ``synflow`` leaves the model's
+weights untouched instead of flipping their signs in place and back. Nothing else is changed.
 """
 
 from __future__ import annotations
