@@ -32,56 +32,26 @@ robnas does NOT copy; they are listed so results can be compared:
 
 ``x + h z`` is not clipped to [0, 1] (neither paper nor code clip it): it probes the landscape, it
 is not an adversarial example.
+
+The term's functions (``input_curvature``, ``curvature_direction``, ``summed_cross_entropy``) live in
+:mod:`robnas.proxies.curvature`, shared with the ``curvature`` proxy, and are re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from robnas.errors import InvalidValueError
+from robnas.proxies.curvature import PAPER_H, curvature_direction, input_curvature, summed_cross_entropy
 from robnas.search.differentiable.terms import SearchTerm, StepInfo, check_warmup, proportional_warmup, register_term
 from robnas.spaces.supernet import Supernet
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+__all__ = ["AdvRushParams", "AdvRushTerm", "curvature_direction", "input_curvature", "proportional_warmup", "summed_cross_entropy"]
 
 #: The paper's schedule: 60 search epochs, the regulariser on after 50.
 PAPER_EPOCHS, PAPER_WARMUP = 60, 50
-
-
-def summed_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Sum (not mean) over the batch, so ``grad_x`` gives each sample the gradient of its own loss."""
-    return F.cross_entropy(logits, y, reduction="sum")
-
-
-def _input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn) -> torch.Tensor:
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(loss_fn(model(x), y), x, create_graph=True)
-    return grad
-
-
-def curvature_direction(grad: torch.Tensor) -> torch.Tensor:
-    """``z = sign(g) / ||sign(g)||`` per sample, detached (zero where the gradient vanishes)."""
-    z = torch.sign(grad.detach())
-    norm = z.flatten(1).norm(dim=1).clamp_min(1e-12)
-    return z / norm.view(-1, *([1] * (z.dim() - 1)))
-
-
-def input_curvature(model: nn.Module, x: torch.Tensor, y: torch.Tensor, h: float,
-                    loss_fn: LossFn = summed_cross_entropy) -> torch.Tensor:
-    """``mean_i || grad_x L(x_i + h z_i) - grad_x L(x_i) ||_2`` (AdvRush's L_lambda), differentiable.
-
-    ``loss_fn(outputs, y)`` must be a sum of per-sample losses so that the input gradient of sample
-    ``i`` is the gradient of its own loss.
-    """
-    grad = _input_gradient(model, x, y, loss_fn)
-    z = curvature_direction(grad)
-    grad_shifted = _input_gradient(model, x.detach() + h * z, y, loss_fn)
-    return (grad_shifted - grad).flatten(1).norm(dim=1).mean()
 
 
 @dataclass(frozen=True)
@@ -89,7 +59,7 @@ class AdvRushParams:
     """AdvRush's regulariser settings (paper values); the ``[search.differentiable.advrush]`` section."""
 
     gamma: float = 0.01
-    h: float = 1.5
+    h: float = PAPER_H
     warmup_epochs: int | None = None  # None: the paper's share of the search, round(50/60 * epochs)
 
     def __post_init__(self) -> None:
