@@ -25,3 +25,22 @@ def smooth_images(count: int = 16, channels: int = 3, size: int = 32, seed: int 
 
 def gen(seed: int = 0) -> torch.Generator:
     return make_generator(seed)
+
+
+def pinned_image(white_patch: bool = False) -> torch.Tensor:
+    """One deterministic 32x32 RGB image on the 8-bit grid, ``[1, 3, 32, 32]`` float64.
+
+    Red: a diagonal ramp that wraps (a hard edge); green: smooth waves; blue: a gradient; all
+    with a small irregular texture so that no region is flat. ``white_patch`` adds a flat white
+    10x10 patch to blue: flat regions are where 8-bit truncation depends on float round-off
+    (see ``levels.py``), which robnas repeats for glass blur but not for every corruption.
+    """
+    rows, cols = torch.meshgrid(torch.arange(32.0, dtype=torch.float64), torch.arange(32.0, dtype=torch.float64),
+                                indexing="ij")
+    texture = (rows * 13 + cols * cols * 7 + rows * cols * 5) % 9
+    red = (rows * 7 + cols * 3 + texture) % 256
+    green = 128 + 90 * torch.sin(rows / 4) * torch.cos(cols / 6) + texture
+    blue = 40 + 5 * rows + 2 * cols + texture
+    if white_patch:
+        blue[3:13, 18:28] = 255
+    return (torch.stack([red, green, blue]).round().clamp(0, 255) / 255)[None]
