@@ -44,3 +44,20 @@ def pinned_image(white_patch: bool = False) -> torch.Tensor:
     if white_patch:
         blue[3:13, 18:28] = 255
     return (torch.stack([red, green, blue]).round().clamp(0, 255) / 255)[None]
+
+
+PINNED_PIXELS = ((0, 0), (4, 22), (12, 27), (16, 16), (23, 5), (31, 31))
+
+
+def level_summary(levels: torch.Tensor) -> dict[str, object]:
+    """A pinned-test summary of one ``[3, 32, 32]`` image of 8-bit levels (integer-valued).
+
+    Sums over the four 16x16 quadrants per channel, a position-weighted checksum (which also
+    sees pixels moving inside a quadrant) and the RGB values at :data:`PINNED_PIXELS`.
+    """
+    levels = levels.to(torch.float64).round().long()
+    quadrants = [[int(levels[c, r:r + 16, q:q + 16].sum()) for r in (0, 16) for q in (0, 16)] for c in range(3)]
+    c, i, j = torch.meshgrid(torch.arange(3), torch.arange(32), torch.arange(32), indexing="ij")
+    checksum = int((levels * ((i * 31 + j * 17 + c * 7) % 13)).sum())
+    pixels = [tuple(int(v) for v in levels[:, r, q]) for r, q in PINNED_PIXELS]
+    return {"quadrants": quadrants, "checksum": checksum, "pixels": pixels}

@@ -21,12 +21,13 @@ from robnas.corruptions.digital import (BRIGHTNESS, CONTRAST, ELASTIC, JPEG_QUAL
 from robnas.corruptions.filters import filter2d, gaussian_blur
 from robnas.corruptions.frost_texture import PROFILE_MEAN, frost_texture
 from robnas.corruptions.jpeg import jpeg_roundtrip
-from robnas.corruptions.motion import motion_blur, motion_kernel
+from robnas.corruptions.motion import motion_blur, motion_blur_8bit, motion_kernel
 from robnas.corruptions.noise import GAUSSIAN_SIGMA, IMPULSE_AMOUNT, SHOT_PHOTONS
 from robnas.corruptions.plasma import plasma_fractal
 from robnas.corruptions.resample import sample_bilinear
 from robnas.corruptions.weather import FOG, SNOW, grey
 
+from . import reference_cifar_c as reference
 from .helpers import gen, smooth_images
 
 SCIPY_MODES = {"symmetric": "reflect", "reflect101": "mirror", "replicate": "nearest"}
@@ -69,6 +70,31 @@ def test_pixelate_matches_pil_box_resize(size: int) -> None:
                 img = Image.fromarray(x[n, c].numpy(), mode="F")
                 ref = np.asarray(img.resize((small, small), Image.BOX).resize((size, size), Image.BOX))
                 np.testing.assert_allclose(got[n, c].numpy(), ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels, height, width", [(3, 32, 32), (1, 28, 28), (3, 8, 8), (3, 13, 21)])
+def test_quantized_pixelate_is_pils_8bit_resize_bit_for_bit(channels: int, height: int, width: int) -> None:
+    x = smooth_images(3, channels, max(height, width), seed=18)[..., :height, :width].contiguous()
+    x = (x * 255).round() / 255
+    for severity, factor in enumerate(PIXELATE, start=1):
+        got = corrupt("pixelate", x, severity, gen(), quantize=True)
+        for n in range(3):
+            array = (x[n].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            pil = Image.fromarray(array[..., 0], mode="L") if channels == 1 else Image.fromarray(array)
+            small = pil.resize((int(width * factor), int(height * factor)), Image.BOX).resize((width, height), Image.BOX)
+            expected = np.asarray(small).reshape(height, width, channels)
+            assert np.array_equal((got[n].permute(1, 2, 0).numpy() * 255).round(), expected), (severity, n)
+
+
+def test_quantized_motion_blur_is_imagemagicks_q16_round_trip() -> None:
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (7, 9, 3)).astype(np.uint8)
+    angles = [-135.0, -60.0, -45.0, 0.0, 17.0, 44.9]
+    x = torch.from_numpy(np.stack([img] * len(angles))).permute(0, 3, 1, 2).double() / 255
+    got = motion_blur_8bit(x, 6, 2.0, torch.tensor(angles, dtype=torch.float64))
+    for i, angle in enumerate(angles):
+        expected = reference.imagemagick_motion_blur(img, 6, 2.0, angle)
+        assert np.array_equal((got[i].permute(1, 2, 0).numpy() * 255).round(), expected), angle
 
 
 def _pil_jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
@@ -130,15 +156,16 @@ def test_filters_and_bilinear_sampling_match_scipy(mode: str) -> None:
     np.testing.assert_allclose(got[0, 0].numpy(), ref, atol=1e-12)
 
 
-def test_defocus_kernel_is_a_normalised_symmetric_antialiased_disk() -> None:
+def test_defocus_kernel_is_opencvs_float32_antialiased_disk() -> None:
     for radius, alias_blur in DEFOCUS:
         k = disk_kernel(radius, alias_blur)
         assert k.shape[0] == k.shape[1] and k.shape[0] % 2 == 1
-        assert abs(k.sum().item() - 1) < 1e-12 and torch.allclose(k, k.T) and torch.allclose(k, k.flip(0, 1))
-    # Radius 0.3 covers only the centre pixel: the kernel is OpenCV's 3-tap Gaussian, squared.
+        assert 0 < k.sum().item() - 1 < 1e-7 and torch.equal(k, k.T) and torch.equal(k, k.flip(0, 1))
+        assert torch.equal(k, k.float().double())  # float32 values, as cv2.GaussianBlur leaves them
+    # Radius 0.3 covers only the centre pixel: the kernel is OpenCV's 3-tap Gaussian (float32), squared in float32.
     w = math.exp(-1 / (2 * 0.4 ** 2))
-    g = torch.tensor([w, 1.0, w], dtype=torch.float64) / (1 + 2 * w)
-    assert torch.allclose(disk_kernel(0.3, 0.4), g[:, None] * g[None, :], atol=1e-15)
+    g = (torch.tensor([w, 1.0, w], dtype=torch.float64) / (1 + 2 * w)).float()
+    assert torch.equal(disk_kernel(0.3, 0.4), (g[:, None] * g[None, :]).double())
 
 
 def test_affine_warp_sends_the_jittered_control_points_back_to_the_originals() -> None:

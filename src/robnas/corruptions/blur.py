@@ -38,7 +38,7 @@ import math
 import torch
 
 from robnas.corruptions.filters import apply_separable, filter2d, gaussian_blur_scipy_order
-from robnas.corruptions.levels import eight_bit, truncate_exactly
+from robnas.corruptions.levels import eight_bit, truncate_exactly, truncate_to_levels
 from robnas.corruptions.motion import motion_blur as motion_blur_rays
 from robnas.corruptions.motion import motion_blur_8bit
 from robnas.corruptions.registry import register_corruption
@@ -68,29 +68,48 @@ ZOOM = tuple(_numpy_arange(1, stop, 0.01) for stop in (1.06, 1.11, 1.16, 1.21, 1
 
 
 def _gaussian_3tap(sigma: float) -> torch.Tensor:
-    """OpenCV's ``getGaussianKernel(3, sigma)``."""
-    weights = torch.exp(-torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64) / (2 * sigma * sigma))
-    return weights / weights.sum()
+    """OpenCV's ``getGaussianKernel(3, sigma)`` for a float32 image: float64 weights, normalised, stored as float32."""
+    weights = [math.exp(-(t * t) / (2 * sigma * sigma)) for t in (-1, 0, 1)]
+    total = sum(weights)
+    return torch.tensor([w / total for w in weights], dtype=torch.float64).to(torch.float32)
+
+
+def _correlate_3tap(x: torch.Tensor, g: torch.Tensor, dim: int) -> torch.Tensor:
+    """One pass of OpenCV's float32 separable filter: ``g0 x[i-1] + g1 x[i] + g2 x[i+1]``, summed left to right."""
+    padded = torch.nn.functional.pad(x, (1, 1) if dim == -1 else (0, 0, 1, 1))  # zeros: the disk is far from the border
+    size = x.shape[dim]
+    taps = [padded.narrow(dim, k, size) for k in range(3)]
+    return taps[0] * g[0] + taps[1] * g[1] + taps[2] * g[2]
 
 
 def disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
-    """The original's defocus kernel, cropped to its non-zero support (float64, odd square)."""
+    """The original's defocus kernel as OpenCV computes it in float32, cropped to its non-zero support.
+
+    A float32 disk normalised by its sum, then ``cv2.GaussianBlur(ksize=3)``: a row and a column
+    pass in float32. The float32 round-off is kept (returned as float64): the kernel sums to
+    1 + 1e-9..5e-8, which decides how values that are exactly on a level in exact arithmetic
+    truncate (a flat region stays on its level; at severity 4 the 3x3 Gaussian leaks only 4e-6).
+    """
     half = 8 if radius <= 8 else math.ceil(radius)
     taps = torch.arange(-half, half + 1, dtype=torch.float64)
-    disk = ((taps[:, None] ** 2 + taps[None, :] ** 2) <= radius ** 2).to(torch.float64)
-    disk /= disk.sum()
-    # cv2.GaussianBlur(ksize=3) on the disk; the disk sits far from the array's border, so
-    # zero padding equals OpenCV's reflected border here.
+    disk = ((taps[:, None] ** 2 + taps[None, :] ** 2) <= radius ** 2).to(torch.float32)
+    disk = disk / disk.sum()
     g = _gaussian_3tap(alias_blur)
-    kernel = torch.nn.functional.conv2d(disk[None, None], (g[:, None] * g[None, :])[None, None], padding=1)[0, 0]
+    kernel = _correlate_3tap(_correlate_3tap(disk, g, -1), g, -2).to(torch.float64)
     support = int((kernel.abs().sum(0) > 0).nonzero().max()) - half
     return kernel[half - support:half + support + 1, half - support:half + support + 1]
 
 
 @register_corruption("defocus_blur")
-def defocus_blur(x: torch.Tensor, severity: int, gen: torch.Generator) -> torch.Tensor:  # noqa: ARG001
+def defocus_blur(x: torch.Tensor, severity: int, gen: torch.Generator,  # noqa: ARG001
+                 *, quantize: bool = False) -> torch.Tensor:
+    """``quantize``: filtered in float64 from the 8-bit image, as the original's float64 ``filter2D``,
+    then truncated (values just below a level, e.g. 4e-6 below at severity 4, must not be snapped up)."""
     radius, alias_blur = DEFOCUS[severity - 1]
-    return filter2d(x, disk_kernel(radius, alias_blur).to(device=x.device), "reflect101")
+    kernel = disk_kernel(radius, alias_blur).to(device=x.device)
+    if quantize:
+        return truncate_to_levels(filter2d(eight_bit(x) / 255.0, kernel, "reflect101").clamp(0.0, 1.0)).to(x.dtype)
+    return filter2d(x, kernel, "reflect101")
 
 
 def swap_positions(height: int, width: int, max_shift: int) -> list[int]:
