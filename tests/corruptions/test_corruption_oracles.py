@@ -81,7 +81,8 @@ def test_quantized_pixelate_is_pils_8bit_resize_bit_for_bit(channels: int, heigh
         for n in range(3):
             array = (x[n].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
             pil = Image.fromarray(array[..., 0], mode="L") if channels == 1 else Image.fromarray(array)
-            small = pil.resize((int(width * factor), int(height * factor)), Image.BOX).resize((width, height), Image.BOX)
+            small = pil.resize((int(width * factor), int(height * factor)), Image.BOX)
+            small = small.resize((width, height), Image.BOX)
             expected = np.asarray(small).reshape(height, width, channels)
             assert np.array_equal((got[n].permute(1, 2, 0).numpy() * 255).round(), expected), (severity, n)
 

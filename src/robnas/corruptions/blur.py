@@ -4,12 +4,15 @@ Constants are those of CIFAR-10-C (``make_cifar_c.py`` in hendrycks/robustness);
 follows the original's arithmetic with the library it called reimplemented in torch:
 
 * ``defocus_blur``: OpenCV's ``filter2D`` with the original's anti-aliased disk (an ideal disk
-  blurred by a 3x3 OpenCV Gaussian), border ``BORDER_REFLECT_101``.
+  blurred by a 3x3 OpenCV Gaussian, both in float32 as OpenCV computes them), border
+  ``BORDER_REFLECT_101``. The kernel's float32 round-off decides where values that are exactly on
+  a level truncate; with it, ``quantize=True`` equals OpenCV 5.0's output on a test batch.
 * ``glass_blur``: skimage Gaussian, truncation to 8 bits, the original's pixel shuffle, then the
   Gaussian again. The Gaussians repeat scipy's float64 operations in scipy's order
   (``filters.gaussian_blur_scipy_order``), so the 8-bit truncations fall as in the original even
-  for values exactly on a level (a flat white region comes out at 254, not 255, with sigma 0.4). The shuffle visits each pixel from the bottom-right to the top-left and pairs
-  it with a random up/left neighbour (``randint(-1, 1)`` draws -1 or 0). Its line
+  for values exactly on a level (a flat white region comes out at 254, not 255, with sigma 0.4).
+  The shuffle visits each pixel from the bottom-right to the top-left and pairs it with a random
+  up/left neighbour (``randint(-1, 1)`` draws -1 or 0). Its line
   ``x[h, w], x[h', w'] = x[h', w'], x[h, w]`` is meant as a swap, but on the ``[32, 32, 3]``
   array both right-hand sides are numpy *views* of ``x`` (numpy issue #14428): the first
   assignment overwrites ``x[h, w]`` with the neighbour, and the second writes that same value
@@ -24,7 +27,8 @@ follows the original's arithmetic with the library it called reimplemented in to
   angle in [-45, 45) degrees per image. The original's result is 8-bit, rounded by ImageMagick;
   robnas returns the unrounded blur unless ``corrupt(..., quantize=True)``.
 * ``zoom_blur``: the mean of the image and its centre zooms (scipy's order-1 ``zoom`` on a
-  centre crop, see ``resample.py``) at the original's factors, applied as one sparse matrix.
+  centre crop, see ``resample.py``) at the original's factors, applied as one sparse matrix;
+  ``quantize=True`` repeats the original's float32 sum instead (:func:`zoom_blur_float32`).
 
 Departure: images of any size are handled by using their own height and width where the
 original hard-codes 32.
@@ -223,7 +227,8 @@ def zoom_blur_operator(height: int, width: int, severity: int, dtype: torch.dtyp
     index = torch.stack([torch.cat([e[0] for e in entries]), torch.cat([e[1] for e in entries])])
     values = torch.cat([e[2] for e in entries]) / (len(factors) + 1)
     size = height * width
-    return torch.sparse_coo_tensor(index, values, (size, size), check_invariants=True).coalesce().to(device=device, dtype=dtype)
+    operator = torch.sparse_coo_tensor(index, values, (size, size), check_invariants=True).coalesce()
+    return operator.to(device=device, dtype=dtype)
 
 
 def zoom_blur_float32(x: torch.Tensor, severity: int) -> torch.Tensor:
