@@ -41,7 +41,7 @@ import math
 
 import torch
 
-from robnas.corruptions.filters import apply_separable, filter2d, gaussian_blur_scipy_order
+from robnas.corruptions.filters import correlate2d, filter2d, gaussian_blur_scipy_order
 from robnas.corruptions.levels import eight_bit, truncate_exactly, truncate_to_levels
 from robnas.corruptions.motion import motion_blur as motion_blur_rays
 from robnas.corruptions.motion import motion_blur_8bit
@@ -112,7 +112,7 @@ def defocus_blur(x: torch.Tensor, severity: int, gen: torch.Generator,  # noqa: 
     radius, alias_blur = DEFOCUS[severity - 1]
     kernel = disk_kernel(radius, alias_blur).to(device=x.device)
     if quantize:
-        return truncate_to_levels(filter2d(eight_bit(x) / 255.0, kernel, "reflect101").clamp(0.0, 1.0)).to(x.dtype)
+        return truncate_to_levels(correlate2d(eight_bit(x) / 255.0, kernel, "reflect101").clamp(0.0, 1.0)).to(x.dtype)
     return filter2d(x, kernel, "reflect101")
 
 
@@ -231,19 +231,27 @@ def zoom_blur_operator(height: int, width: int, severity: int, dtype: torch.dtyp
     return operator.to(device=device, dtype=dtype)
 
 
+@functools.lru_cache(maxsize=16)
+def _zoom_matrices(size: int, severity: int, device: torch.device) -> torch.Tensor:
+    """``[Z, size, size]`` float64: the clipped zoom of each of the severity's factors along one axis."""
+    return torch.stack([clipped_zoom_matrix(size, f, torch.float64, device) for f in ZOOM[severity - 1]])
+
+
 def zoom_blur_float32(x: torch.Tensor, severity: int) -> torch.Tensor:
     """The original's zoom blur operation for operation: float32 image, each zoom (scipy interpolates in
     float64 and stores float32) added in turn to a float32 sum, ``(x + sum) / (Z + 1)`` in float32, and
     ``np.uint8`` truncation. Values exactly on a level (flat regions; the zooms that keep the size,
     e.g. 1.01 on 32 pixels, are the identity) then truncate as in the original."""
-    height, width = x.shape[-2:]
+    batch, channels, height, width = x.shape
     image = (eight_bit(x) / 255.0).to(torch.float32)  # (np.array(x) / 255.).astype(np.float32)
+    planes = image.to(torch.float64).reshape(batch * channels, height, width)
+    rows, cols = _zoom_matrices(height, severity, x.device), _zoom_matrices(width, severity, x.device)
     total = torch.zeros_like(image)
-    for factor in ZOOM[severity - 1]:
-        rows = clipped_zoom_matrix(height, factor, torch.float64, x.device)
-        cols = clipped_zoom_matrix(width, factor, torch.float64, x.device)
-        total += apply_separable(image.to(torch.float64), rows, cols).to(torch.float32)
-    return truncate_exactly((image + total) / float(len(ZOOM[severity - 1]) + 1)).to(x.dtype)
+    for row_zoom, col_zoom in zip(rows, cols):
+        across = (planes @ col_zoom.T).transpose(0, 1).reshape(height, -1)  # one GEMM per axis, not a batch
+        zoomed = (row_zoom @ across).reshape(height, batch * channels, width).transpose(0, 1)
+        total += zoomed.reshape(batch, channels, height, width).to(torch.float32)
+    return truncate_exactly((image + total) / float(len(rows) + 1)).to(x.dtype)
 
 
 @register_corruption("zoom_blur")

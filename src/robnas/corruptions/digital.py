@@ -75,11 +75,17 @@ def hsv_to_rgb(hue: torch.Tensor, saturation: torch.Tensor, value: torch.Tensor)
     low = value * (1 - saturation)
     falling = value * (1 - frac * saturation)
     rising = value * (1 - (1 - frac) * saturation)
-    table = torch.stack([torch.stack(channels, dim=1) for channels in (
-        (value, rising, low), (falling, value, low), (low, value, rising),
-        (low, falling, value), (rising, low, value), (value, low, falling))])  # [6, N, 3, H, W]
-    index = sector.long().remainder(6)[None, :, None].expand(1, -1, 3, -1, -1)
-    return table.gather(0, index)[0]
+    sector = sector.long().remainder(6)
+
+    def pick(*per_sector: torch.Tensor) -> torch.Tensor:  # the channel's value in sectors 0..5
+        out = per_sector[5]
+        for k in range(4, -1, -1):
+            out = torch.where(sector == k, per_sector[k], out)
+        return out
+
+    return torch.stack([pick(value, falling, low, low, rising, value),
+                        pick(rising, value, value, falling, low, low),
+                        pick(low, low, rising, value, value, falling)], dim=1)
 
 
 def brightness_8bit(x: torch.Tensor, shift: float) -> torch.Tensor:
