@@ -203,3 +203,47 @@ def test_elastic_transform_shrinks_the_affine_part_and_grows_the_local_displacem
              for alpha, sigma, _ in ELASTIC[1:]]
     assert all(a > b for a, b in zip(affine, affine[1:])), affine
     assert all(a < b for a, b in zip(local, local[1:])), local
+
+
+# Options and the 8-bit output of corrupt(..., quantize=True).
+
+def test_quantize_is_off_by_default_and_on_returns_8bit_levels_for_every_corruption(rgb: torch.Tensor) -> None:
+    x = rgb[:2]
+    for name in ALL:
+        assert torch.equal(corrupt(name, x, 3, gen(4)), corrupt(name, x, 3, gen(4), quantize=False)), name
+        for severity in (1, 5):
+            out = corrupt(name, x, severity, gen(4), quantize=True)
+            assert out.shape == x.shape and out.dtype == x.dtype, name
+            scaled = out.double() * 255
+            assert (scaled - scaled.round()).abs().max() < 1e-4 and out.min() >= 0 and out.max() <= 1, name
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 28, 28), (2, 3, 8, 8), (2, 3, 13, 21)])
+def test_quantize_works_on_greyscale_small_and_non_square_images(shape: tuple[int, int, int, int]) -> None:
+    x = smooth_images(shape[0], shape[1], max(shape[2:]), seed=5)[..., :shape[2], :shape[3]].contiguous()
+    for name in ALL:
+        out = corrupt(name, x, 4, gen(2), quantize=True)
+        scaled = out.double() * 255
+        assert out.shape == x.shape and (scaled - scaled.round()).abs().max() < 1e-4, name
+    assert corrupt("brightness", x.bfloat16(), 2, gen(), quantize=True).dtype == torch.bfloat16
+
+
+def test_quantize_takes_the_input_as_the_8bit_image_the_original_corrupts() -> None:
+    x = smooth_images(2, 3, 16, seed=6)  # off the 1/255 grid
+    on_grid = (x * 255).round() / 255
+    for name in ("contrast", "pixelate", "glass_blur", "jpeg_compression"):
+        assert torch.equal(corrupt(name, x, 2, gen(1), quantize=True), corrupt(name, on_grid, 2, gen(1), quantize=True))
+
+
+def test_corruption_options_are_checked_by_name_and_value() -> None:
+    x = torch.rand(1, 3, 8, 8, generator=gen())
+    with pytest.raises(InvalidValueError, match="no option swap; its options: shuffle"):
+        corrupt("glass_blur", x, 1, gen(), swap=True)
+    with pytest.raises(InvalidValueError, match="its options: none"):
+        corrupt("gaussian_noise", x, 1, gen(), shuffle="copy")
+    with pytest.raises(InvalidValueError, match="shuffle must be one of copy, swap"):
+        corrupt("glass_blur", x, 1, gen(), shuffle="true")
+    with pytest.raises(InvalidValueError, match="quantize=True or False"):
+        corrupt("contrast", x, 1, gen(), quantize=1)  # type: ignore[arg-type]
+    with pytest.raises(UnknownNameError):  # the name is still checked first
+        corrupt("no_such_blur", x, 1, gen(), quantize=True, shuffle="copy")

@@ -2,13 +2,15 @@
 
 ``corrupt(name, images, severity, generator)`` corrupts a float batch ``[N, C, H, W]`` in [0, 1]
 (C = 1 or 3) at severity 1..5 with the CIFAR-10-C constants of ``make_cifar_c.py``
-(hendrycks/robustness); ``list_corruptions()`` names them in the benchmark's order;
+(hendrycks/robustness); ``quantize=True`` returns the 8-bit values CIFAR-10-C stores (see
+``levels.py``); ``list_corruptions()`` names them in the benchmark's order;
 ``evaluate_corruptions(model, split)`` gives accuracy and confidence per corruption and
 severity and their means (mCA). Every random draw comes from the caller's generator.
 
 Modules: ``noise``, ``blur``, ``weather``, ``digital`` (the corruptions); ``filters``,
-``resample``, ``motion``, ``plasma``, ``jpeg``, ``frost_texture`` (the library operations the
-original borrowed from OpenCV, scikit-image, scipy, PIL and ImageMagick, reimplemented batched).
+``resample``, ``motion``, ``plasma``, ``jpeg``, ``intdct``, ``frost_texture`` (the library
+operations the original borrowed from OpenCV, scikit-image, scipy, PIL and ImageMagick,
+reimplemented batched); ``levels`` (its 8-bit steps).
 Each corruption module's docstring lists where it departs from the original.
 """
 

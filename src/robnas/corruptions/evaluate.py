@@ -39,12 +39,13 @@ def _names(names: Iterable[str] | None) -> list[str]:
 @torch.no_grad()
 def evaluate_corruptions(model: nn.Module, split: Split, names: Iterable[str] | None = None,
                          severities: Sequence[int] = SEVERITIES, seed: int = 0,
-                         batch_size: int = 256) -> dict[str, Any]:
+                         batch_size: int = 256, quantize: bool = False) -> dict[str, Any]:
     """``{"severities", "n", "per_corruption": {name: {"accuracy": [%], "confidence": [...], "mean": %}}, "mean"}``.
 
     ``accuracy`` and ``confidence`` (mean max-softmax probability) are lists over ``severities``;
     ``mean`` per corruption averages its accuracies, the top-level ``mean`` (mCA) averages those.
     The model runs in eval mode (its previous mode is restored) on batches of the split's device.
+    ``quantize=True`` evaluates on the 8-bit values CIFAR-10-C stores (see :func:`corrupt`).
     """
     chosen = _names(names)
     levels = [check_severity(s) for s in severities]
@@ -64,7 +65,7 @@ def evaluate_corruptions(model: nn.Module, split: Split, names: Iterable[str] | 
                 correct = 0
                 confidence = 0.0
                 for images, labels in iterate_batches(split, batch_size):
-                    logits = model(corrupt(name, images, severity, gen)).float()
+                    logits = model(corrupt(name, images, severity, gen, quantize=quantize)).float()
                     correct += int((logits.argmax(dim=1) == labels).sum().item())
                     confidence += torch.softmax(logits, dim=1).amax(dim=1).sum().item()
                 accuracies.append(100.0 * correct / max(n, 1))

@@ -14,14 +14,12 @@ Steps, with libjpeg's defaults (which PIL uses):
 4. Dequantisation, inverse DCT, +128, rounding and clamping to 0..255 per component.
 5. Colour: chroma upsampled by libjpeg's "fancy" triangle filter, YCbCr -> RGB.
 
-Colour conversion, 2x2 downsampling and fancy upsampling are emulated bit-exactly in libjpeg's
-16-bit fixed point (their rounding is systematic: a plain float version was ~0.5 grey levels
-off PIL on the chroma channels). Entropy coding is lossless and skipped.
-
-Departure: libjpeg's DCTs are the integer "islow" approximations; here they are exact in
-floating point, so a coefficient that lies within a fraction of a step of a rounding boundary can
-quantise to the neighbouring value and change its whole 8x8 (colour: 16x16) block by a few grey
-levels. Against PIL the mean absolute difference is ~0.1-0.4 grey levels (tests bound it).
+The DCTs and the quantiser are libjpeg's integer "islow" path, bit-exact (``intdct.py``); colour
+conversion, 2x2 downsampling and fancy upsampling are emulated bit-exactly in libjpeg's 16-bit
+fixed point (their rounding is systematic: a plain float version was ~0.5 grey levels off PIL
+on the chroma channels). Entropy coding is lossless and skipped. The result equals what PIL
+(Pillow with libjpeg-turbo) decodes, bit for bit (tests compare at every quality, on smooth
+images and on noise), and is already 8-bit.
 """
 
 from __future__ import annotations

@@ -8,6 +8,13 @@ border repeat the edge pixel (ImageMagick's default virtual-pixel method).
 
 Each image has its own angle, so each tap is one batched gather over the flat pixel positions;
 the Python loop runs over the ``width`` taps (at most 29 for the CIFAR-10-C constants).
+
+The original runs it through Wand on a PNG of the 8-bit image and decodes the PNG ImageMagick
+writes back, so its result is 8-bit and *rounded*, not truncated: ImageMagick 6 (Q16, the
+Debian/Ubuntu build) reads sample ``k`` as ``257 k``, stores the weighted sum as a 16-bit quantum
+with ``ClampToQuantum`` (``(Quantum)(v + 0.5)``) and writes it to the 8-bit PNG with
+``ScaleQuantumToChar`` (``((q + 128) - ((q + 128) >> 8)) >> 8``, rounding ``q / 257``); its HDRI
+and Q8 builds round too. :func:`motion_blur_8bit` does that round trip.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from robnas.corruptions.levels import eight_bit
 
 
 def motion_kernel(radius: float, sigma: float) -> list[float]:
@@ -42,3 +51,11 @@ def motion_blur(x: torch.Tensor, radius: float, sigma: float, angle_deg: torch.T
         index = (r[:, :, None] * width + c[:, None, :]).reshape(batch, 1, height * width)
         out.add_(flat.gather(2, index.expand(batch, channels, height * width)), alpha=weight)
     return out.reshape(batch, channels, height, width)
+
+
+def motion_blur_8bit(x: torch.Tensor, radius: float, sigma: float, angle_deg: torch.Tensor) -> torch.Tensor:
+    """:func:`motion_blur` as the original's Wand round trip returns it: 8-bit levels ``k / 255``, rounded."""
+    quantum = motion_blur(eight_bit(x) * 257.0, radius, sigma, angle_deg)  # float64, Q16 units
+    q16 = torch.floor(quantum + 0.5).clamp(0, 65535).long()
+    char = ((q16 + 128) - ((q16 + 128) >> 8)) >> 8
+    return char.to(x.dtype) / 255.0

@@ -1,12 +1,16 @@
 """Noise corruptions: Gaussian, shot (Poisson) and impulse (salt-and-pepper), per pixel and channel.
 
-Constants are those of CIFAR-10-C (``make_cifar_c.py`` in hendrycks/robustness).
+Constants are those of CIFAR-10-C (``make_cifar_c.py`` in hendrycks/robustness), with the same
+formulas: ``x + N(0, c^2)``, ``Poisson(x c) / c``, and for impulse noise scikit-image's
+``random_noise(x, mode="s&p", amount=c)``.
 
-Departure (impulse noise): the original calls ``skimage.util.random_noise(mode="s&p")``. The
-scikit-image of 2018 chose a fixed number of positions with ``randint(0, dim - 1)``, which never
-hits the last row, column or channel; current scikit-image (and this code) flips each value
-independently with probability ``amount`` to 0 or 1 with equal odds. Same expected fraction,
-no blind last row/column/channel.
+Impulse noise: since scikit-image 0.13.0 (March 2017; the change is of July 2016, and 0.14-0.16
+keep it), ``s&p`` flips each value independently: ``choice([True, False], p=[c, 1 - c])``, which
+is ``u < c`` for a uniform ``u``, then salt (1) or pepper (0) with a second ``u' < 0.5``. robnas
+does exactly that with two uniform draws per value. The script does not pin its scikit-image;
+any release of 2017-2019 behaves so. Only scikit-image 0.12 and older (to March 2016) chose a
+fixed number of positions with ``randint(0, dim - 1)`` instead, never reaching the last row,
+column or channel (blue would carry no impulses in CIFAR-10-C had it been made with one).
 """
 
 from __future__ import annotations

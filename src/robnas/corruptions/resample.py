@@ -8,7 +8,8 @@ original script used, so a whole batch is two matrix products:
   output size ``round(n * factor)``);
 * :func:`clipped_zoom_matrix` -- the original's ``clipped_zoom``: crop the centre ``ceil(n / z)``
   pixels, zoom them by ``z`` and trim the centre ``n`` pixels;
-* :func:`box_resize_matrix` -- ``PIL.Image.resize(..., Image.BOX)``.
+* :func:`box_resize_matrix` -- ``PIL.Image.resize(..., Image.BOX)``; :func:`pil_pass_8bit` applies
+  one axis of it as PIL does on 8-bit images (fixed-point weights, a rounded 8-bit result).
 
 :func:`sample_bilinear` reads every image at its own real-valued coordinates (for the warps of
 ``elastic_transform``) with one gather per bilinear corner.
@@ -73,6 +74,24 @@ def box_resize_matrix(n_in: int, n_out: int, dtype: torch.dtype, device: torch.d
         if total > 0:
             matrix[out] /= total
     return matrix.to(device=device, dtype=dtype)
+
+
+PIL_PRECISION_BITS = 22  # Pillow's 8-bit resampling keeps 32 - 8 - 2 fractional bits in its weights
+
+
+def pil_pass_8bit(samples: torch.Tensor, matrix: torch.Tensor, dim: int) -> torch.Tensor:
+    """One axis (``dim`` -1: rows of pixels, horizontal; -2: vertical) of PIL's 8-bit resampling.
+
+    ``samples``: integer-valued float64 0..255 ``[..., H, W]``; ``matrix``: ``[n_out, n_in]``
+    non-negative weights. PIL turns each weight into ``(int)(0.5 + w * 2**22)``, starts each sum at
+    ``2**21`` and keeps ``sum >> 22`` clipped to 0..255 (round half up), after *each* axis. In
+    float64 every product and sum here is an exact integer (< 2**53).
+    """
+    scale = float(1 << PIL_PRECISION_BITS)
+    fixed = torch.floor(matrix.to(device=samples.device, dtype=torch.float64) * scale + 0.5)
+    moved = samples.transpose(dim, -1)
+    out = torch.floor((moved @ fixed.T + scale / 2) / scale).clamp_(0.0, 255.0)
+    return out.transpose(dim, -1)
 
 
 def sample_bilinear(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, mode: str) -> torch.Tensor:
