@@ -71,6 +71,22 @@ COMMAND_FLAGS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
         "--thresholds": ("advset.thresholds", {"help": "comma-separated thresholds: pixels for L0 attacks, 1/255 "
                                                        "units for Linf (default 1,3,5,10)"}),
     },
+    "bench": {
+        "--space": ("bench.space", {"help": "build: search space (robnas list spaces)"}),
+        "--recipe": ("bench.recipe", {"help": "build: training recipe (robnas list recipes)"}),
+        "--protocol": ("bench.protocol", {"help": "build: evaluation protocol (robnas list protocols)"}),
+        "--sample": ("bench.sample", {"type": int, "help": "build: architectures, stratified by parameter count "
+                                                          "(default: the whole space)"}),
+        "--only": ("bench.only", {"help": "build: comma-separated architectures (arch strings, keys or ids)"}),
+        "--backend": ("bench.backend", {"help": "inprocess, local (process pool, default) or ray"}),
+        "--workers": ("bench.workers", {"type": int, "help": "parallel architectures (0 = one per core)"}),
+        "--address": ("bench.address", {"help": "Ray cluster address (--backend ray)"}),
+        "--proxies": ("bench.proxies", {"help": "comma-separated proxies to compute (robnas list proxies)"}),
+        "--at": ("bench.at", {"help": "proxies: init, trained or init,trained (default both)"}),
+        "--keep-weights": ("bench.keep_weights", {"help": "build: keep every trained network in this directory"}),
+        "--layout": ("bench.layout", {"help": "export: on-disk layout (robustness-dataset)"}),
+        "--source-dataset": ("bench.source_dataset", {"help": "import: dataset folder to read (default: the only one)"}),
+    },
     "landscape": {
         "--points": ("landscape.points", {"type": int, "help": "test points the loss is averaged over (default 100)"}),
         "--range": ("landscape.eps_range", {"help": "half-width R of the grid over [-R, R]^2, e.g. 8/255 (default)"}),
@@ -96,6 +112,16 @@ COMMANDS: dict[str, tuple[str, str, str | None, bool]] = {
                                    "configured models, write the report", None, False),
     "landscape": ("robnas.pipeline.landscape", "input loss landscape along the gradient sign and a random "
                                                "direction (AdvRush Figure 3): JSON grid + PNG", "many", True),
+    "bench": ("robnas.pipeline.bench", "robustness benchmarks over a whole space: build, show, import, export, "
+                                       "proxies, correlate, nas, design, study", None, False),
+}
+# Commands with positional arguments: command -> (config path of the first, help, config path of the rest).
+POSITIONALS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
+    "advset": (("advset.action", {"choices": ["build", "eval"]}),),
+    "bench": (("bench.action", {"help": "build | show | import | export | proxies | correlate | nas | design | "
+                                        "study"}),
+              ("bench.targets", {"nargs": "*", "help": "the action's arguments: a benchmark file or shipped name, "
+                                                      "architectures, directories"})),
 }
 
 
@@ -123,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for command, (_, text, _, _) in COMMANDS.items():
         p = sub.add_parser(command, help=text)
-        if command == "advset":
-            p.add_argument("action", choices=["build", "eval"])
+        for path, kw in POSITIONALS.get(command, ()):
+            p.add_argument(path.replace(".", "_"), **kw)
         _add_flags(p, command)
     ls = sub.add_parser("list", help="list the registered components of one kind (robnas list kinds)")
     ls.add_argument("kind")
@@ -165,8 +191,10 @@ def config_data(args: argparse.Namespace) -> dict[str, Any]:
     for flag, (path, _) in {**SWITCHES, **COMMAND_SWITCHES.get(command, {})}.items():
         if getattr(args, flag.lstrip("-").replace("-", "_")):
             _set_path(data, path, True)
-    if command == "advset":
-        _set_path(data, "advset.action", args.action)
+    for path, _ in POSITIONALS.get(command, ()):
+        value = getattr(args, path.replace(".", "_"))
+        if value not in (None, []):
+            _set_path(data, path, value)
     if getattr(args, "checkpoint", None):
         data["checkpoints"] = list(args.checkpoint)
     names = getattr(args, "model", None)

@@ -144,3 +144,17 @@ def test_corrupt_and_foreign_files_are_refused(tmp_path):
         bench.open(tmp_path / "nothing.sqlite")
     with pytest.raises(Exception, match="unknown benchmark"):
         bench.open("no-such-benchmark")
+
+
+def test_cli_import_show_export(published, tmp_path, cli):
+    root, _, _ = published
+    imported = cli("bench", "import", str(root), str(tmp_path / "b.sqlite"), "--quiet", check=True)
+    assert imported.stdout.strip().endswith("b.sqlite")
+    shown = cli("bench", "show", str(tmp_path / "b.sqlite"), str(REPS[2]), check=True)
+    assert arch_str(REPS[2]) in shown.stdout and "pgd@Linf at 0.1/255" in shown.stdout
+    summary = cli("bench", "show", str(tmp_path / "b.sqlite"), check=True)
+    assert json.loads(summary.stdout[: summary.stdout.rindex("}") + 1])["architectures"] == len(REPS)
+    cli("bench", "export", str(tmp_path / "b.sqlite"), str(tmp_path / "out"), "--quiet", check=True)
+    assert (tmp_path / "out" / "meta.json").exists() and (tmp_path / "out" / "cifar10" / "clean_cm.json").exists()
+    bad = cli("bench", "export", str(tmp_path / "b.sqlite"), str(tmp_path / "o2"), "--layout", "nasbench", "--quiet")
+    assert bad.returncode == 2 and "unknown export layout" in bad.stderr and not (tmp_path / "o2").exists()

@@ -115,6 +115,28 @@ class AdvsetConfig:
 
 
 @dataclass(frozen=True)
+class BenchConfig:
+    """``robnas bench ACTION ...``: build, inspect, import, export and study robustness benchmarks."""
+
+    action: str = "show"             # build | show | import | export | proxies | correlate | nas | design | study
+    targets: tuple[str, ...] = ()    # the action's positional arguments (benchmark file or name, archs, dirs)
+    space: str = "nb201"             # build: the space (any space with a canonical key)
+    recipe: str = "digits-tiny"      # build: a registered training recipe (robnas list recipes)
+    recipe_overrides: dict[str, Any] = field(default_factory=dict)  # build: [train] keys replaced, recorded
+    protocol: str = "jung-digits"    # build: the evaluation protocol (robnas list protocols)
+    sample: int = 0                  # build: architectures, stratified by parameter count (0 = the whole space)
+    only: tuple[str, ...] = ()       # build: exactly these architectures (arch strings, keys or NB201 ids)
+    backend: str = "local"           # build, proxies: inprocess | local | ray
+    workers: int = 0                 # parallel architectures (0 = one per core)
+    address: str | None = None       # Ray cluster address
+    proxies: tuple[str, ...] = ()    # build, proxies: training-free proxies to store (robnas list proxies)
+    at: tuple[str, ...] = ("init", "trained")  # when proxies are computed
+    keep_weights: str | None = None  # build: directory keeping every trained network (for later proxies)
+    layout: str = "robustness-dataset"  # export: the on-disk layout
+    source_dataset: str | None = None   # import: which dataset folder (None: the only one there)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Shared top level of every command's config file."""
 
@@ -135,6 +157,7 @@ class RunConfig:
     landscape: LandscapeConfig = field(default_factory=LandscapeConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     advset: AdvsetConfig = field(default_factory=AdvsetConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
 
     def __post_init__(self) -> None:
         # Settings every job reads before it writes anything: checked when the config is resolved.

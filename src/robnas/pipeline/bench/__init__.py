@@ -1,0 +1,23 @@
+"""``robnas bench ACTION``: one module per action, each ``run(cfg) -> Path`` (where its results are)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from robnas.config.schema import RunConfig
+from robnas.errors import UnknownNameError
+
+ACTIONS = {
+    "build": "robnas.pipeline.bench.build",
+    "show": "robnas.pipeline.bench.show",
+    "import": "robnas.pipeline.bench.layout",
+    "export": "robnas.pipeline.bench.layout",
+}
+
+
+def run(cfg: RunConfig) -> Path:
+    action = cfg.bench.action
+    if action not in ACTIONS:
+        raise UnknownNameError(f"unknown bench action {action!r}; choose one of: {', '.join(ACTIONS)}")
+    return importlib.import_module(ACTIONS[action]).run(cfg)
