@@ -2,7 +2,7 @@
 
 Defaults follow DARTS' evaluation recipe (SGD, lr 0.025 cosine, momentum 0.9, weight decay 3e-4,
 gradient clipping 5) with a laptop-sized budget; the adversarial sub-section is Madry et al.'s PGD
-training.
+training or TRADES (Zhang et al. 2019).
 """
 
 from __future__ import annotations
@@ -12,17 +12,20 @@ from dataclasses import dataclass, field
 from robnas.errors import InvalidValueError
 
 SELECT_BEST = ("last", "clean", "robust")
+ADVERSARIAL_METHODS = ("pgd", "trades")
 
 
 @dataclass(frozen=True)
 class AdversarialTrainingConfig:
-    """Madry et al. PGD adversarial training."""
+    """Adversarial training: Madry et al.'s PGD (``pgd``) or Zhang et al.'s TRADES (``trades``)."""
 
     enabled: bool = False
+    method: str = "pgd"              # pgd: train on PGD examples; trades: CE(clean) + beta * KL(adv || clean)
     eps: float = 8 / 255
     alpha: float = 2 / 255
     steps: int = 7
-    random_start: bool = True
+    random_start: bool = True        # pgd only (TRADES always starts at x + 0.001 * N(0, 1))
+    beta: float = 6.0                # trades only: weight of the KL term (TRADES' CIFAR-10 value 1/lambda = 6)
 
 
 @dataclass(frozen=True)
@@ -56,5 +59,11 @@ def check_train_config(cfg: TrainConfig) -> None:
         raise InvalidValueError(f"train.lr must be positive, got {cfg.lr}")
     if cfg.select_best not in SELECT_BEST:
         raise InvalidValueError(f"train.select_best must be one of {', '.join(SELECT_BEST)}, got {cfg.select_best!r}")
-    if cfg.adversarial.enabled and cfg.adversarial.eps < 0:
+    adv = cfg.adversarial
+    if adv.enabled and adv.eps < 0:
         raise InvalidValueError("train.adversarial.eps must be >= 0; write it like 8/255")
+    if adv.method not in ADVERSARIAL_METHODS:
+        raise InvalidValueError(f"train.adversarial.method must be one of {', '.join(ADVERSARIAL_METHODS)}, "
+                                f"got {adv.method!r}")
+    if not adv.beta >= 0:
+        raise InvalidValueError(f"train.adversarial.beta (TRADES) must be >= 0, got {adv.beta}")

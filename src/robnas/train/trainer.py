@@ -1,4 +1,4 @@
-"""The training loop: standard or Madry PGD adversarial training, one atomic checkpoint per epoch.
+"""The training loop: standard, PGD (Madry et al.) or TRADES adversarial training, one atomic checkpoint per epoch.
 
 The epochs run in :class:`robnas.train.epochs.EpochLoop`: resume is exact (the checkpoint carries the
 model, optimizer, the data-order generator and the global RNG for drop-path and dropout; schedules
@@ -26,6 +26,7 @@ from robnas.errors import TrainingDivergedError
 from robnas.models import set_drop_path_prob
 from robnas.rng import make_generator
 from robnas.store.run_dir import RunDir
+from robnas.train.adversarial import adversarial_loss
 from robnas.train.checkpoint import load_checkpoint, save_checkpoint
 from robnas.train.epochs import EpochLoop
 from robnas.train.schedule import cosine_lr, drop_path_prob
@@ -122,18 +123,20 @@ def train_model(
         set_drop_path_prob(model, drop_path_prob(epoch, cfg.epochs, cfg.drop_path))
         model.train()
         total_loss, total_correct, seen = 0.0, 0, 0
+        sums: dict[str, float] = {}  # per-sample sums of the adversarial loss's own metrics (TRADES' KL)
         for step, (x, y) in enumerate(iterate_batches(train_split, cfg.batch_size, shuffle=True,
                                                       generator=data_gen, augment=augment)):
-            if adv.enabled:
-                # A fresh, reproducible seed per step: a resumed run crafts the same examples.
-                attack = create_attack("pgd", eps=adv.eps, alpha=adv.alpha, steps=adv.steps,
-                                       random_start=adv.random_start, early_stop=False,
-                                       seed=seed * 1_000_003 + epoch * 10_007 + step)
-                x = attack(model, x, y)
             x = x.contiguous(memory_format=memory_format)
             autocast = torch.autocast("cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext()
             with autocast:
-                loss, logits = _loss(model(x), y, cfg)
+                if adv.enabled:
+                    # A fresh, reproducible seed per step: a resumed run crafts the same examples.
+                    loss, logits, extra = adversarial_loss(model, x, y, adv, lambda out, t: _loss(out, t, cfg),
+                                                           seed * 1_000_003 + epoch * 10_007 + step)
+                    for key, value in extra.items():
+                        sums[key] = sums.get(key, 0.0) + value * y.shape[0]
+                else:
+                    loss, logits = _loss(model(x), y, cfg)
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
                     f"training loss became {loss.item()} at epoch {epoch + 1} step {step + 1}; "
@@ -156,6 +159,7 @@ def train_model(
             "train_loss": total_loss / max(seen, 1),
             "train_acc": total_correct / max(seen, 1),
             "val_acc": clean_accuracy(model, val_split),
+            **{key: value / max(seen, 1) for key, value in sums.items()},
         }
         if track_robust:
             record["val_robust_acc"] = robust_accuracy(model, val_split, val_attack)
