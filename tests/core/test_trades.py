@@ -36,7 +36,6 @@ def test_trades_examples_stay_in_the_ball_and_raise_the_kl():
         clean = model(x)
         start = trades_kl(model((x + 0.001 * torch.randn(x.shape, generator=make_generator(0))).clamp(0, 1)), clean)
         assert trades_kl(model(x_adv), clean) > start
-    assert model.training  # crafting in eval mode restores the caller's modes
 
 
 def test_the_kl_term_is_non_zero_and_weighted_by_beta():
