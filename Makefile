@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 TORCH  ?= torch==2.13.0
-CONFIG ?= configs/digits.toml
+CONFIG ?= digits
 
 .PHONY: run test bench clean-venv
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from robnas.config.shipped import MAIN_JOB
 from robnas.errors import InvalidValueError, RobnasError
 
 # flag -> (config path, argparse kwargs); every command has these.
@@ -126,7 +127,9 @@ POSITIONALS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
 
 
 def _add_flags(p: argparse.ArgumentParser, command: str) -> None:
-    p.add_argument("--config", help="TOML config file (see configs/)")
+    p.add_argument("--config", default=MAIN_JOB if command == "run" else None,
+                   help="TOML config file or shipped config name (robnas list configs)"
+                        + (f"; default {MAIN_JOB}, the main job" if command == "run" else ""))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.epochs=5 (repeatable)")
     for flag, (_, text) in {**SWITCHES, **COMMAND_SWITCHES.get(command, {})}.items():

@@ -38,6 +38,7 @@ _HOMES: dict[str, str] = {
     "terms": "robnas.search.differentiable",
     "objectives": "robnas.search.discrete.objectives",
     "recipes": "robnas.train.recipes",
+    "configs": "robnas.config.shipped",
     "proxies": "robnas.proxies",
 }
 _CATALOG: dict[str, Registry] = {}

@@ -16,6 +16,8 @@ TINY_RUN = [
     "--dataset", "digits", "--train-size", "200", "--test-size", "60", "--epochs", "2", "--batch-size", "50",
     "--quiet", "--set", "eval.apgd_steps=10", "--set", "eval.apgd_restarts=1",
 ]
+# `robnas run` defaults to the shipped main job (--config digits); its tests start from the defaults.
+EMPTY_CONFIG = str(Path(__file__).resolve().parent / "empty.toml")
 SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 

@@ -43,8 +43,8 @@ BAD = {
         [],
     ],
     "run": [
-        [],
         ["--config", "no-such-config.toml"],
+        ["--config", "no-such-shipped-config"],
         ["--set", "models=[{name=\"resnet18\"}]", "--dataset", "nosuch"],
         ["--set", "models=[{name=\"resnet18\"}]", "--set", "searched.enabled=true", "--set", "search.method=rs"],
         ["--set", "models=[{name=\"resnet18\", label=\"a\"}, {name=\"vgg11\", label=\"a\"}]"],

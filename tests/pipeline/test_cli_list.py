@@ -49,3 +49,14 @@ def test_unknown_strategy_and_space_name_the_listing_command():
         create_strategy("hill-climbing", get_space("nb201"), ["clean_error"], 0)
     with pytest.raises(UnknownNameError, match="robnas list spaces"):
         get_space("nasbench101")
+
+
+def test_bare_run_is_the_shipped_main_job_and_configs_resolve_by_name(tmp_path, monkeypatch):
+    from robnas.cli import build_parser, resolve_config
+
+    monkeypatch.chdir(tmp_path)  # from any directory, as after pip install
+    cfg = resolve_config(build_parser().parse_args(["run"]))
+    assert cfg.searched.enabled and cfg.search.method == "advrush"
+    assert [m.label for m in cfg.models] == ["DARTS_V2", "ResNet-18"] and cfg.data.name == "digits"
+    fashion = resolve_config(build_parser().parse_args(["run", "--config", "fashion_mnist"]))
+    assert fashion.data.name == "fashion-mnist"

@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from tests.pipeline.conftest import TINY_RUN, robnas_subprocess
+from tests.pipeline.conftest import EMPTY_CONFIG, TINY_RUN, robnas_subprocess
 
 TINY_MODELS = [
     "--set", 'models=[{name="darts_v2", label="DARTS_V2", kwargs={C=4, layers=3}}, '
@@ -18,7 +18,7 @@ TINY_MODELS = [
 
 
 def test_run_writes_table1_report_and_resumes(cli, tmp_path):
-    proc = cli("run", *TINY_RUN, *TINY_MODELS, "--eps", "2/255,8/255", "--baseline", "ResNet-18", "--name", "r",
+    proc = cli("run", "--config", EMPTY_CONFIG, *TINY_RUN, *TINY_MODELS, "--eps", "2/255,8/255", "--baseline", "ResNet-18", "--name", "r",
                check=True)
     results = tmp_path / "runs" / "r" / "results"
     assert f"results: {results}" in proc.stdout or str(results) in proc.stdout
@@ -40,7 +40,7 @@ def test_run_writes_table1_report_and_resumes(cli, tmp_path):
     assert (tmp_path / "runs" / "r" / "config.toml").exists()
     # a resumed, finished run re-reads the records instead of retraining
     before = (results / "results.json").read_text()
-    proc = cli("run", *TINY_RUN, *TINY_MODELS, "--eps", "2/255,8/255", "--baseline", "ResNet-18", "--name", "r",
+    proc = cli("run", "--config", EMPTY_CONFIG, *TINY_RUN, *TINY_MODELS, "--eps", "2/255,8/255", "--baseline", "ResNet-18", "--name", "r",
                "--resume", check=True)
     assert json.loads((results / "results.json").read_text())["models"] == json.loads(before)["models"]
 

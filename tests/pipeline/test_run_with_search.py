@@ -14,9 +14,8 @@ from robnas.config.schema import EvalConfig, RunConfig
 from robnas.errors import UnknownNameError
 from robnas.evaluation.plan import check_plan
 from robnas.evaluation.suite import attack_params, check_suite
-from tests.pipeline.conftest import TINY_RUN
+from tests.pipeline.conftest import EMPTY_CONFIG, TINY_RUN
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 SEARCH_RUN = [
     *TINY_RUN, "--epochs", "1", "--attacks", "fgsm,pgd,pgd-3", "--baseline", "ResNet-18",
@@ -36,7 +35,7 @@ def _refuse(*_args, **_kwargs):
 
 
 def test_run_searches_trains_attacks_reports_and_resumes(cli, tmp_path, monkeypatch):
-    cli("run", *SEARCH_RUN, "--name", "s", check=True)
+    cli("run", "--config", EMPTY_CONFIG, *SEARCH_RUN, "--name", "s", check=True)
     run = tmp_path / "runs" / "s"
     results = run / "results"
     genotype = (results / "genotype.txt").read_text().strip()
@@ -62,7 +61,7 @@ def test_run_searches_trains_attacks_reports_and_resumes(cli, tmp_path, monkeypa
     before = {p.name: p.read_text() for p in results.glob("*.json")}
     monkeypatch.setattr(differentiable_search, "search_in_run", _refuse)
     monkeypatch.setattr(study, "train_one", _refuse)
-    cli("run", *SEARCH_RUN, "--name", "s", "--resume", check=True)
+    cli("run", "--config", EMPTY_CONFIG, *SEARCH_RUN, "--name", "s", "--resume", check=True)
     after = {p.name: p.read_text() for p in results.glob("*.json")}
     assert after == before
 
@@ -70,7 +69,7 @@ def test_run_searches_trains_attacks_reports_and_resumes(cli, tmp_path, monkeypa
     (results / "records" / "ResNet-18.json").unlink()
     monkeypatch.setattr(study, "train_one", lambda cfg, mc, data, child: study.build_model(
         mc, data.dataset, cfg.seed) if mc.label == "ResNet-18" else _refuse())
-    cli("run", *SEARCH_RUN, "--name", "s", "--resume", check=True)
+    cli("run", "--config", EMPTY_CONFIG, *SEARCH_RUN, "--name", "s", "--resume", check=True)
     assert (results / "records" / "ResNet-18.json").exists()
     assert [m["label"] for m in json.loads((results / "results.json").read_text())["models"]] == LABELS
 
@@ -83,7 +82,7 @@ def test_run_searches_trains_attacks_reports_and_resumes(cli, tmp_path, monkeypa
     ("search.differentiable.epochs=0", "epochs"),
 ])
 def test_bad_search_settings_fail_before_the_run_directory(cli, tmp_path, override, needle):
-    proc = cli("run", *SEARCH_RUN, "--set", override, "--name", "bad")
+    proc = cli("run", "--config", EMPTY_CONFIG, *SEARCH_RUN, "--set", override, "--name", "bad")
     assert proc.returncode == 2 and proc.stderr.startswith("error:") and needle in proc.stderr
     assert proc.stderr.count("\n") == 1
     assert not (tmp_path / "runs" / "bad").exists()
@@ -100,7 +99,7 @@ def test_iterative_attacks_take_their_own_step_count():
 
 @pytest.mark.parametrize("name", ["digits", "fashion_mnist", "cifar10_advrush", "cifar10_rnas"])
 def test_shipped_configs_search_and_validate(name):
-    cfg = load_config(RunConfig, CONFIGS / f"{name}.toml")
+    cfg = load_config(RunConfig, name)
     check_plan(cfg.eval)
     differentiable_search.check_search_config(cfg)
     assert cfg.searched.enabled and cfg.eval.baseline in [m.label for m in cfg.models]
@@ -108,7 +107,7 @@ def test_shipped_configs_search_and_validate(name):
 
 
 def test_cifar10_configs_hold_the_papers_settings():
-    adv = load_config(RunConfig, CONFIGS / "cifar10_advrush.toml")
+    adv = load_config(RunConfig, "cifar10_advrush")
     d = adv.search.differentiable
     assert (adv.search.method, d.C, d.layers, d.batch_size, d.epochs) == ("advrush", 16, 8, 32, 60)
     assert (d.advrush.warmup_epochs, d.advrush.gamma, d.advrush.h) == (50, 0.01, 1.5)
@@ -116,7 +115,7 @@ def test_cifar10_configs_hold_the_papers_settings():
     t = adv.train.adversarial
     assert (t.enabled, t.eps, t.alpha, t.steps) == (True, 0.031, 0.01, 7)
     assert adv.eval.attacks == ("fgsm", "pgd-20", "pgd-100", "apgd-ce", "autoattack") and adv.eval.eps == (0.031,)
-    rnas = load_config(RunConfig, CONFIGS / "cifar10_rnas.toml")
+    rnas = load_config(RunConfig, "cifar10_rnas")
     d = rnas.search.differentiable
     assert (rnas.search.method, d.layers, d.batch_size, d.epochs, d.lr, d.arch_lr) == ("rnas", 8, 128, 60, 0.01, 6e-4)
     assert (d.rnas.bound, d.rnas.warmup_epochs, rnas.train.epochs, rnas.train.adversarial.steps) == (1e-4, 15, 300, 7)

@@ -140,10 +140,13 @@ def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """A config file as a nested dict; a missing file or bad syntax is one-line error."""
-    p = Path(path)
+    """A config file (or a shipped config's name) as a nested dict; a missing file or bad syntax is one-line error."""
+    from robnas.config.shipped import config_path
+
+    p = config_path(str(path))
     if not p.is_file():
-        raise InvalidValueError(f"config file {p} does not exist; pass an existing TOML file to --config")
+        raise InvalidValueError(f"config file {p} does not exist; pass an existing TOML file or a shipped config "
+                                "name (robnas list configs) to --config")
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -63,7 +63,7 @@ def run(cfg: RunConfig) -> Path:
         from robnas.errors import InvalidValueError
 
         raise InvalidValueError("robnas run has no model to train: add [[models]] (or enable [searched]) in the "
-                                "config, e.g. --config configs/digits.toml")
+                                "config (robnas list configs), e.g. --config digits")
     validate_models(example + cfg.models, data.dataset, cfg.train)
     check_baseline(cfg.eval.baseline, [label_of(m) for m in example + cfg.models])
 
