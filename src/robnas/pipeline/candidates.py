@@ -30,8 +30,30 @@ _DATA: dict[str, Any] = {}
 _ADVSETS: dict[str, Any] = {}
 
 
+def cached_data(data: dict[str, Any], seed: int, device: str) -> Any:
+    """The prepared data of a ``[data]`` section (as a dict), loaded once per process."""
+    from robnas.config import config_from_dict
+    from robnas.data.prepare import DataConfig, prepare_data
+    from robnas.device import resolve_device
+
+    cache_key = budget_key({"data": data, "seed": seed, "device": device})
+    if cache_key not in _DATA:
+        _DATA[cache_key] = prepare_data(config_from_dict(DataConfig, data, prefix="data."), resolve_device(device), seed)
+    return _DATA[cache_key]
+
+
+def candidate_threads(model: Any, shape: tuple[int, ...], requested: int) -> int:
+    """The robnas.threads policy for a candidate, capped by the threads this worker was given."""
+    from robnas.metrics import count_flops
+    from robnas.threads import choose_threads
+
+    if requested:
+        return requested
+    return min(choose_threads(count_flops(model, shape), 0), torch.get_num_threads())
+
+
 @contextmanager
-def _thread_limit(threads: int) -> Iterator[None]:
+def thread_limit(threads: int) -> Iterator[None]:
     before = torch.get_num_threads()
     if threads != before:
         torch.set_num_threads(threads)
@@ -107,14 +129,8 @@ class TrainingEvaluator:
     # --- per-process state ---------------------------------------------------------------------
 
     def _data(self) -> Any:
-        from robnas.data.prepare import prepare_data
-        from robnas.device import resolve_device
-
-        data_cfg = self._configs()[0]
-        cache_key = budget_key({"data": self.data, "seed": self.seed, "device": self.device})
-        if cache_key not in _DATA:
-            _DATA[cache_key] = prepare_data(data_cfg, resolve_device(self.device), self.seed)
-        return _DATA[cache_key]
+        self._configs()  # the [data] section is checked with the others
+        return cached_data(self.data, self.seed, self.device)
 
     def _advset(self) -> Any:
         from robnas.advsets import load_advset
@@ -128,11 +144,9 @@ class TrainingEvaluator:
     # --- the evaluation ------------------------------------------------------------------------
 
     def __call__(self, arch: str) -> dict[str, float]:
-        from robnas.metrics import count_flops
         from robnas.search.discrete.objectives import ObjectiveData
         from robnas.spaces import get_space
         from robnas.store.run_dir import RunDir
-        from robnas.threads import choose_threads
         from robnas.train import train_model
 
         space = get_space(self.space, **self.space_params)
@@ -151,9 +165,7 @@ class TrainingEvaluator:
             model = space.build(arch, num_classes=dataset.num_classes, in_channels=dataset.in_channels,
                                 mean=dataset.mean, std=dataset.std, **self.build_kwargs)
             model.to(prepared.train.images.device)
-            threads = min(choose_threads(count_flops(model, shape), self.threads), torch.get_num_threads()) \
-                if self.threads == 0 else self.threads
-            with _thread_limit(threads):
+            with thread_limit(candidate_threads(model, shape, self.threads)):
                 if any(o.needs_training for o in objectives):
                     with tempfile.TemporaryDirectory(prefix="robnas-eval-") as tmp:
                         train_model(model, prepared.train, prepared.val, train_cfg, RunDir(tmp, quiet=True),
