@@ -33,7 +33,8 @@ COMMON_FLAGS = {
     "--attacks": ("eval.attacks", {"help": "comma-separated attack names (robnas list attacks)"}),
     "--eps": ("eval.eps", {"help": "comma-separated epsilons, e.g. 2/255,8/255"}),
     "--norm": ("eval.norm", {"help": "Linf or L2"}),
-    "--protocol": ("eval.protocol", {"help": "threat-model grid replacing the attack suite: jung (Jung et al.)"}),
+    "--protocol": ("eval.protocol", {"help": "named evaluation protocol replacing the attack suite: devaguptapu, "
+                                              "jung, advrush, rnas (robnas list protocols)"}),
     "--corruptions": ("eval.corruptions", {"help": "common corruptions to report: all, or comma-separated names"}),
     "--baseline": ("eval.baseline", {"help": "model label used as the PP-HRS baseline"}),
 }
@@ -115,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--per-point", action="store_true", help="also store every point's grid in the JSON")
     _add_models(la, many=True)
     _add_common(la)
-    ls = sub.add_parser("list", help="list registered models, attacks, datasets, corruptions, search spaces, "
-                                     "strategies or objectives")
+    ls = sub.add_parser("list", help="list registered models, attacks, datasets, corruptions, protocols, "
+                                     "search spaces, strategies or objectives")
     ls.add_argument("kind", choices=sorted(LISTINGS))
     ls.add_argument("pattern", nargs="?", default="*")
     return parser
@@ -282,6 +283,7 @@ LISTINGS = {
     "attacks": ("robnas.attacks", "list_attacks"),
     "datasets": ("robnas.data", "list_datasets"),
     "corruptions": ("robnas.corruptions", "list_corruptions"),
+    "protocols": ("robnas.evaluation", "list_protocols"),
     "spaces": ("robnas.spaces", "list_spaces"),
     "strategies": ("robnas.search.discrete.strategy", "list_strategies"),
     "objectives": ("robnas.search.discrete.objectives", "list_objectives"),

@@ -10,6 +10,7 @@ from robnas.errors import UnknownNameError
 
 @pytest.mark.parametrize("kind, expected", [
     ("models", "darts_v2"), ("attacks", "autoattack"), ("datasets", "digits"), ("corruptions", "frost"),
+    ("protocols", "jung"),
     ("spaces", "macro"), ("strategies", "bananas"), ("objectives", "advset_error"),
 ])
 def test_list_prints_registered_names(capsys, kind, expected):

@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from robnas.eps import Eps
+
+_8_255 = Eps.parse("8/255")
+_2_255 = Eps.parse("2/255")
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -32,8 +37,8 @@ class AdversarialTrainingConfig:
     """Madry et al. PGD adversarial training."""
 
     enabled: bool = False
-    eps: float = 8 / 255
-    alpha: float = 2 / 255
+    eps: Eps = _8_255
+    alpha: Eps = _2_255
     steps: int = 7
     random_start: bool = True
 
@@ -65,7 +70,7 @@ class EvalConfig:
     """Attack suite. Defaults: Devaguptapu et al. (eps 8/255, step 2/255, 10 iterations, AutoPGD x10 restarts)."""
 
     attacks: tuple[str, ...] = ("fgsm", "ffgsm", "pgd", "apgd-ce")
-    eps: tuple[float, ...] = (8 / 255,)
+    eps: tuple[Eps, ...] = (_8_255,)
     alpha_ratio: float = 0.25        # PGD/BIM step = alpha_ratio * eps (2/255 at 8/255, as in the paper)
     steps: int = 10
     apgd_steps: int = 100
@@ -75,7 +80,7 @@ class EvalConfig:
     hrs_attack: str = "pgd"          # the paper computes HRS from PGD accuracy
     baseline: str | None = None      # row label of the PP-HRS baseline model
     early_stop: bool = True          # AutoAttack semantics; false = full budget on every point
-    protocol: str | None = None      # "jung": the robustness-dataset grid replaces the attack suite
+    protocol: str | None = None      # a named protocol (robnas list protocols) replaces the attack suite
     corruptions: tuple[str, ...] = ()  # common corruptions to report (["all"] = the 15 of CIFAR-10-C)
     reliability: bool = True         # probe the model and the results for signs of an unreliable evaluation
 
@@ -93,8 +98,8 @@ class AdvRushConfig:
 class RNASConfig:
     """RNAS: PGD examples in both steps and the network-vulnerability bound H (paper values)."""
 
-    eps: float = 8 / 255
-    alpha: float = 2 / 255
+    eps: Eps = _8_255
+    alpha: Eps = _2_255
     steps: int = 7
     bound: float = 1e-4               # H
     warmup_epochs: int | None = None  # None: the paper's share, round(15/60 * epochs)
@@ -182,7 +187,7 @@ class LandscapeConfig:
 
     enabled: bool = False            # robnas run: add each trained model's landscape to the report
     points: int = 100                # first test points the loss is averaged over
-    eps_range: float = 8 / 255       # grid over [-eps_range, eps_range]^2
+    eps_range: Eps = _8_255          # grid over [-eps_range, eps_range]^2
     resolution: int = 21             # grid points per axis (odd: the centre is the clean input)
     per_point: bool = False          # also store every point's own grid in the JSON
 

@@ -20,9 +20,9 @@ from robnas.config import config_from_dict, config_to_dict
 from robnas.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
 from robnas.data import Dataset, Split, load_dataset, split_train_val
 from robnas.device import resolve_device
-from robnas.evaluation import eps_label
+from robnas.evaluation import evaluate, protocol_for
 from robnas.evaluation.landscape import check_landscape_args
-from robnas.evaluation.plan import check_plan, evaluate_plan
+from robnas.evaluation.record import row_from_json, row_to_json
 from robnas.errors import InvalidValueError
 from robnas.metrics import count_flops, count_params
 from robnas.models import create_model
@@ -92,22 +92,23 @@ def cached_record(run: RunDir, label: str, resume: bool) -> dict[str, Any] | Non
     path = _record_path(run, label)
     if resume and path.exists():
         run.log(f"{label}: already evaluated, reading {path}")
-        return json.loads(path.read_text())
+        return row_from_json(json.loads(path.read_text()))
     return None
 
 
 def attack_and_record(run: RunDir, label: str, model: nn.Module, dataset: Dataset, cfg: RunConfig,
                       **extra: Any) -> dict[str, Any]:
-    """Evaluate one model with the suite and store its record atomically (the unit of resume)."""
+    """Evaluate one model with the [eval] protocol and store its row atomically (the unit of resume)."""
     tune_threads(model, dataset, cfg)
     what = (f"protocol {cfg.eval.protocol}" if cfg.eval.protocol else
-            f"{', '.join(cfg.eval.attacks)} at eps {[eps_label(e) for e in cfg.eval.eps]}")
+            f"{', '.join(cfg.eval.attacks)} at eps {[e.label for e in cfg.eval.eps]}")
     run.log(f"{label}: evaluating ({what}{' + corruptions' if cfg.eval.corruptions else ''})")
-    record = evaluate_plan(model, dataset.test, cfg.eval, dataset.num_classes, seed=cfg.seed, quiet=cfg.quiet)
-    record.update(label=label, model=model.spec["name"], kwargs=model.spec["kwargs"], **extra,
-                  **describe(model, dataset))
-    write_json_atomic(_record_path(run, label), record)
-    return record
+    record = evaluate(model, dataset.test, protocol_for(cfg.eval), dataset.num_classes, seed=cfg.seed,
+                      batch_size=cfg.eval.batch_size, quiet=cfg.quiet, reliability=cfg.eval.reliability)
+    row = {"label": label, "model": model.spec["name"], "kwargs": model.spec["kwargs"], **extra,
+           **describe(model, dataset), "evaluation": record}
+    write_json_atomic(_record_path(run, label), row_to_json(row))
+    return row
 
 
 def model_train_config(cfg: RunConfig, mc: ModelConfig) -> TrainConfig:
@@ -132,7 +133,7 @@ def train_one(cfg: RunConfig, mc: ModelConfig, data: PreparedData, run: RunDir, 
 def describe_training(cfg: RunConfig, models: tuple[ModelConfig, ...]) -> str:
     """One line for the report: how every model of the run was trained."""
     t, adv = cfg.train, cfg.train.adversarial
-    how = (f"PGD-{adv.steps} adversarial training (eps {eps_label(adv.eps)}, step {eps_label(adv.alpha)})"
+    how = (f"PGD-{adv.steps} adversarial training (eps {adv.eps.label}, step {adv.alpha.label})"
            if adv.enabled else "standard training")
     text = f"{how}, {t.epochs} epochs, batch {t.batch_size}, SGD lr {t.lr:g} cosine"
     overridden = [m.label or m.name for m in models if m.train]
@@ -144,7 +145,7 @@ def run_study(cfg: RunConfig, resume: bool = False) -> RunDir:
     every model of ``cfg`` with the same budget, and write the report; returns the run directory."""
     from robnas.pipeline.search_stage import check_search_stage, run_search_stage, searched_model, searches
 
-    check_plan(cfg.eval)
+    protocol_for(cfg.eval)  # validates the [eval] section before anything is written
     if cfg.landscape.enabled:
         check_landscape_args(cfg.landscape.points, cfg.landscape.eps_range, cfg.landscape.resolution)
     device = resolve_device(cfg.device)
@@ -212,7 +213,7 @@ def gather_models(cfg: RunConfig, checkpoints: list[str], models: tuple[ModelCon
 def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], models: tuple[ModelConfig, ...] = (),
                          resume: bool = False) -> RunDir:
     """``robnas eval``: attack saved models (checkpoints) and freshly initialised registered models."""
-    check_plan(cfg.eval)
+    protocol_for(cfg.eval)  # validates the [eval] section before anything is written
     data, entries = gather_models(cfg, checkpoints, models)
     check_baseline(cfg.eval.baseline, [label for label, _ in entries])
 
@@ -230,12 +231,13 @@ def evaluate_checkpoints(cfg: RunConfig, checkpoints: list[str], models: tuple[M
 def run_transfer(cfg: RunConfig, checkpoints: list[str], models: tuple[ModelConfig, ...], attack_name: str) -> RunDir:
     """``robnas transfer``: the source x target matrix of AdvRush Table 2 (first eps of the config)."""
     from robnas.attacks import create_attack
-    from robnas.evaluation.suite import attack_params
+    from robnas.evaluation import SuiteSettings
     from robnas.evaluation.transfer import transfer_matrix
     from robnas.report.transfer_report import write_transfer_report
 
-    params = {**attack_params(attack_name, cfg.eval.eps[0], cfg.eval, cfg.seed), "early_stop": False}
-    attack = create_attack(attack_name, **params)
+    source = SuiteSettings.of(cfg.eval).threat_model(attack_name, (cfg.eval.eps[0],))
+    params = {**source.parameters(cfg.eval.eps[0], cfg.seed), "early_stop": False}
+    attack = create_attack(source.attack, **params)
     data, entries = gather_models(cfg, checkpoints, models)
     if len(entries) < 2:
         raise InvalidValueError("robnas transfer needs at least two models (--checkpoint or --model)")

@@ -49,8 +49,6 @@ def _check_config(cfg: TrainConfig) -> None:
         raise InvalidValueError(f"train.lr must be positive, got {cfg.lr}")
     if cfg.select_best not in SELECT_BEST:
         raise InvalidValueError(f"train.select_best must be one of {', '.join(SELECT_BEST)}, got {cfg.select_best!r}")
-    if cfg.adversarial.enabled and cfg.adversarial.eps < 0:
-        raise InvalidValueError("train.adversarial.eps must be >= 0; write it like 8/255")
 
 
 def _loss(output: torch.Tensor | tuple[torch.Tensor, torch.Tensor], y: torch.Tensor,
