@@ -21,7 +21,7 @@ from robnas.attacks import ATTACKS, create_attack, split_steps
 from robnas.attacks.base import Attack
 from robnas.corruptions import CORRUPTIONS, SEVERITIES
 from robnas.eps import Eps
-from robnas.errors import InvalidValueError
+from robnas.errors import InvalidValueError, UnknownNameError
 from robnas.registry import Registry, registry
 
 # How the threat models of a protocol relate: "independent" = each attacks the clean inputs.
@@ -72,8 +72,9 @@ class ThreatModel:
         params: dict[str, Any] = {"eps": float(eps), "seed": seed}
         if len(cls.norms) > 1:  # single-norm attacks (the FGSM family) take no norm parameter
             params["norm"] = self.norm
-        for name, ratio in {**cls.radius_rules, **self.rules}.items():
-            params[name] = float(ratio) * float(eps)
+        if eps.value > 0:  # at eps 0 the ball is the clean point: a step derived from it would be 0 (refused)
+            for name, ratio in {**cls.radius_rules, **self.rules}.items():
+                params[name] = float(ratio) * float(eps)
         params.update(self.params)
         return params
 
@@ -123,7 +124,11 @@ class Protocol:
             raise InvalidValueError(f"corruption severities must be among {SEVERITIES}, got {self.severities}")
 
     def threat_model(self, key: str) -> ThreatModel:
-        return next(t for t in self.threat_models if t.key == key)
+        found = [t for t in self.threat_models if t.key == key]
+        if not found:
+            raise UnknownNameError(f"protocol {self.name!r} has no threat model {key!r}; its keys: "
+                                   f"{', '.join(t.key for t in self.threat_models)}")
+        return found[0]
 
     def with_corruptions(self, names: tuple[str, ...]) -> Protocol:
         return replace(self, corruptions=tuple(names))
