@@ -59,7 +59,8 @@ class ThreatModel:
             raise InvalidValueError(f"threat model {self.key!r} has no radius; give at least one, e.g. 8/255")
         if len(set(self.radii)) != len(self.radii):
             raise InvalidValueError(f"threat model {self.key!r} repeats a radius: {', '.join(map(str, self.radii))}")
-        self.create(self.radii[0], 0)  # bad parameters fail now, before any work
+        for eps in self.radii:  # bad parameters fail now, before any work (constructors only validate)
+            self.create(eps, 0)
 
     @property
     def attack_class(self) -> type[Attack]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from robnas.attacks import ATTACKS, split_steps
+from robnas.corruptions import list_corruptions
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError
 from robnas.evaluation.protocol import Protocol, ThreatModel, get_protocol, register_protocol, threat_model
@@ -128,8 +129,6 @@ def suite_protocol(attacks: tuple[str, ...], radii: tuple[Eps | str | float, ...
 
 def corruption_names(names: tuple[str, ...]) -> tuple[str, ...]:
     """Corruption names with ``all`` expanded to the 15 of CIFAR-10-C (in their order)."""
-    from robnas.corruptions import list_corruptions
-
     return tuple(list_corruptions()) if "all" in names else tuple(names)
 
 
