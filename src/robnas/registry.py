@@ -32,6 +32,7 @@ _HOMES: dict[str, str] = {
     "datasets": "robnas.data",
     "attacks": "robnas.attacks",
     "corruptions": "robnas.corruptions",
+    "protocols": "robnas.evaluation.protocols",
     "spaces": "robnas.spaces",
     "strategies": "robnas.search.discrete",
     "methods": "robnas.search.differentiable",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from robnas.attacks import ATTACKS, Attack, create_attack, list_attacks
+from robnas.attacks import ATTACKS, Attack, attack_parameters, create_attack, list_attacks
 from robnas.attacks.apgd import checkpoint_windows
 from robnas.errors import InvalidValueError, UnknownNameError
 
@@ -100,3 +100,62 @@ def test_apgd_checkpoints_follow_the_paper_schedule():
     windows = checkpoint_windows(100)
     assert [i + 1 for i in windows] == expected_ends
     assert list(windows.values()) == [b - a for a, b in zip([0] + expected_ends, expected_ends)]
+
+
+def test_every_attack_describes_itself():
+    from robnas.attacks.base import KINDS
+
+    for name, cls in ATTACKS.items():
+        assert cls.name == name and isinstance(cls.__dict__.get("title"), str) and cls.title, name
+        assert cls.kind in KINDS and cls.norms, name
+        assert set(cls.radius_rules) <= set(attack_parameters(name)), name
+        assert all(refined in ATTACKS for refined in cls.refines), name
+        assert all(member in ATTACKS for member in cls.member_titles), name
+    assert (ATTACKS.get("apgd-ce").title, ATTACKS.get("ffgsm").title, ATTACKS.get("pgd").title) == (
+        "AutoPGD", "F-FGSM", "PGD")
+    assert {n for n, c in ATTACKS.items() if c.kind == "black-box"} >= {"square", "onepixel"}
+    assert ATTACKS.get("autoattack").kind == "composite"
+
+
+def test_every_attack_module_is_imported():
+    import pkgutil
+    import sys
+
+    import robnas.attacks
+
+    assert all(f"robnas.attacks.{m.name}" in sys.modules for m in pkgutil.iter_modules(robnas.attacks.__path__))
+
+
+def test_register_attack_refuses_an_attack_that_does_not_describe_itself(monkeypatch):
+    from robnas.attacks import register_attack
+
+    monkeypatch.setattr(ATTACKS, "_entries", dict(ATTACKS._entries))  # registrations here are undone afterwards
+
+    class Untitled(Attack):
+        kind = "white-box"
+
+        def _attack(self, *args):
+            pass
+
+    with pytest.raises(TypeError, match="title"):
+        register_attack("untitled")(Untitled)
+
+    class Kindless(Attack):
+        title = "Kindless"
+
+        def _attack(self, *args):
+            pass
+
+    with pytest.raises(TypeError, match="kind"):
+        register_attack("kindless")(Kindless)
+    assert "untitled" not in ATTACKS and "kindless" not in ATTACKS
+
+
+def test_spellings_with_an_iteration_count():
+    from robnas.attacks import split_steps
+
+    assert split_steps("pgd-100") == ("pgd", 100) and split_steps("PGD") == ("pgd", None)
+    assert split_steps("pgd-l0") == ("pgd-l0", None) and split_steps("apgd-ce-50") == ("apgd-ce", 50)
+    for bad in ("fgsm-3", "pgd-0", "pgd-x", "nope-10"):
+        with pytest.raises(UnknownNameError):
+            split_steps(bad)

@@ -22,6 +22,7 @@ from robnas.attacks.evaluate import evaluate_attack
 from robnas.attacks.threat import perturbation_norm
 from robnas.errors import InvalidValueError
 from robnas.evaluation.reliability import result_flags
+from tests.evaluation.records import record_of
 
 # Small budgets for the structural tests (the semantics do not depend on the budget).
 SMALL = {"steps": 8, "n_target_classes": 3, "queries": 60}
@@ -134,14 +135,14 @@ def test_versions_and_standard_settings():
 
 
 def test_suite_reports_cumulative_and_reliability_reads_it():
-    record = {"attacks": {"autoattack": {"8/255": {"accuracy": 30.0, "cumulative": {
-        "apgd-ce": 50.0, "apgd-t": 48.0, "fab-t": 48.0, "square": 30.0}}}}}
-    flags = result_flags(record)
+    runs = {"autoattack": {"8/255": {"accuracy": 30.0, "cumulative": {
+        "apgd-ce": 50.0, "apgd-t": 48.0, "fab-t": 48.0, "square": 30.0}}}}
+    flags = result_flags(record_of(runs))
     assert [f.name for f in flags] == ["black_box_stronger"] and "autoattack" in flags[0].message
-    record["attacks"]["autoattack"]["8/255"]["cumulative"]["square"] = 47.5
-    record["attacks"]["autoattack"]["8/255"]["accuracy"] = 47.5
-    assert result_flags(record) == []
+    runs["autoattack"]["8/255"]["cumulative"]["square"] = 47.5
+    runs["autoattack"]["8/255"]["accuracy"] = 47.5
+    assert result_flags(record_of(runs)) == []
     # A composite containing Square is not a white-box attack the black-box one is compared against.
-    record["attacks"]["square"] = {"8/255": {"accuracy": 40.0}}
-    record["attacks"]["pgd"] = {"8/255": {"accuracy": 41.5}}
-    assert [f.name for f in result_flags(record)] == ["black_box_stronger"]
+    runs["square"] = {"8/255": 40.0}
+    runs["pgd"] = {"8/255": 41.5}
+    assert [f.name for f in result_flags(record_of(runs))] == ["black_box_stronger"]

@@ -9,12 +9,19 @@ from torch import nn
 
 from robnas.config.schema import EvalConfig
 from robnas.data import Split
-from robnas.evaluation import evaluate_model
+from robnas.evaluation import evaluate, protocol_for
 from robnas.evaluation.reliability import probe_flags, result_flags
+from tests.evaluation.records import record_of
 
 
 def as_split(x: torch.Tensor, y: torch.Tensor) -> Split:
     return Split((x * 255).round().to(torch.uint8), y)
+
+
+def evaluate_model(model: nn.Module, split: Split, cfg: EvalConfig, num_classes: int):
+    """The engine on the protocol of an [eval] section."""
+    return evaluate(model, split, protocol_for(cfg), num_classes, batch_size=cfg.batch_size,
+                    reliability=cfg.reliability)
 
 
 class Softmaxed(nn.Module):
@@ -154,18 +161,28 @@ def test_flags_are_in_the_record_and_the_report(trained_cnn, digits):
     split = as_split(digits.x_test[:60], digits.y_test[:60])
     cfg = EvalConfig(attacks=("fgsm", "pgd"), eps=(8 / 255,))
     record = evaluate_model(Softmaxed(trained_cnn), split, cfg, num_classes=10)
-    assert "probability_outputs" in {flag["name"] for flag in record["reliability"]}
-    table = robustness_table([{**record, "label": "soft", "params": 1000}])
+    assert "probability_outputs" in {flag.name for flag in record.reliability}
+    table = robustness_table([{"evaluation": record, "label": "soft", "params": 1000}])
     assert "**probability_outputs**" in table
 
 
 def test_result_flags_read_records():
-    record = {"attacks": {
-        "fgsm": {"8/255": {"accuracy": 40.0}, "4/255": {"accuracy": 60.0}},
-        "pgd": {"8/255": {"accuracy": 45.0}, "4/255": {"accuracy": 55.0}},
-        "square": {"8/255": {"accuracy": 30.0}, "4/255": {"accuracy": 54.5}},
-    }}
-    found = names(result_flags(record))
+    runs = {
+        "fgsm": {"8/255": 40.0, "4/255": 60.0},
+        "pgd": {"8/255": 45.0, "4/255": 55.0},
+        "square": {"8/255": 30.0, "4/255": 54.5},
+    }
+    found = names(result_flags(record_of(runs)))
     assert found == {"pgd_weaker_than_fgsm", "black_box_stronger"}
-    record["attacks"]["pgd"]["16/255"] = {"accuracy": 50.0}
-    assert "not_monotone_in_eps" in names(result_flags(record))
+    runs["pgd"]["16/255"] = 50.0
+    assert "not_monotone_in_eps" in names(result_flags(record_of(runs)))
+
+
+def test_result_flags_follow_the_attack_classes_not_names():
+    # PGD-20 is a PGD (it refines FGSM); a black-box attack is compared with the white-box ones of its norm only.
+    flags = result_flags(record_of({"fgsm": {"8/255": 40.0}, "pgd-20": {"8/255": 45.0}}))
+    assert [f.name for f in flags] == ["pgd_weaker_than_fgsm"] and "PGD-20 leaves 45.00%" in flags[0].message
+    assert names(result_flags(record_of({"fgsm": {"8/255": 40.0}, "bim": {"8/255": 45.0}}))) == {"bim_weaker_than_fgsm"}
+    assert result_flags(record_of({"square": {"8/255": 30.0}, "pgd": {"8/255": 45.0}}, norm="L2"))[0].name == \
+        "black_box_stronger"
+    assert result_flags(record_of({"square": {"8/255": 30.0}, "mifgsm": {"8/255": 31.0}})) == []

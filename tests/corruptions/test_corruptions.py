@@ -109,7 +109,7 @@ def test_the_generator_is_the_only_source_of_randomness(rgb: torch.Tensor) -> No
 def test_unknown_names_raise_the_registry_error_before_looking_at_the_inputs() -> None:
     with pytest.raises(UnknownNameError, match="gaussian_noise"):
         corrupt("gausian_noise", torch.zeros(1, 3, 8, 8), 1, gen())
-    with pytest.raises(UnknownNameError):  # robnas.evaluation.plan validates names this way
+    with pytest.raises(UnknownNameError):  # protocol_for validates corruption names this way
         corrupt("speckle_noise", None, 1, None)  # type: ignore[arg-type]
     assert corrupt("Gaussian_Noise", torch.zeros(1, 1, 8, 8), 1, gen()).shape == (1, 1, 8, 8)
 

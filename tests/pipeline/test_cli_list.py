@@ -11,6 +11,7 @@ from robnas.errors import UnknownNameError
 
 @pytest.mark.parametrize("kind, expected", [
     ("models", "darts_v2"), ("attacks", "autoattack"), ("datasets", "digits"), ("corruptions", "frost"),
+    ("protocols", "jung"),
     ("spaces", "macro"), ("strategies", "bananas"), ("objectives", "advset_error"), ("methods", "advrush"),
     ("terms", "rnas"),
 ])

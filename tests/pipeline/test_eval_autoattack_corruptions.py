@@ -16,15 +16,16 @@ def test_eval_autoattack_cumulative_and_all_corruptions(cli, tmp_path):
               "--corruptions", "all", "--name", "aa", check=True)
     results = tmp_path / "runs" / "aa" / "results"
     assert res.stdout.strip() == f"results: {results}"
-    record = json.loads((results / "results.json").read_text())["models"][0]
-    entry = record["attacks"]["autoattack"]["255/255"]
+    record = json.loads((results / "results.json").read_text())["models"][0]["evaluation"]
+    entry = record["threat_models"]["autoattack"]["radii"]["255/255"]
     assert list(entry["cumulative"]) == ["apgd-ce", "apgd-t", "fab-t", "square"]
     steps = list(entry["cumulative"].values())
     assert all(a >= b for a, b in zip(steps, steps[1:])) and steps[-1] == entry["accuracy"] == 0.0
-    assert record["worst_case"]["255/255"] <= entry["accuracy"]
-    corruptions = record["corruptions"]["per_corruption"]
+    assert record["worst_case"]["Linf"]["255/255"] <= entry["accuracy"]
+    corruptions = record["corruptions"]
     assert sorted(corruptions) == sorted(list_corruptions()) and len(corruptions) == 15
-    assert all(len(c["accuracy"]) == 5 and all(0 <= a <= 100 for a in c["accuracy"]) for c in corruptions.values())
+    assert all(list(c) == ["1", "2", "3", "4", "5"] and all(0 <= s["accuracy"] <= 100 for s in c.values())
+               for c in corruptions.values())
     table = (results / "table.md").read_text()
     assert "| FGSM | AutoAttack | Worst case |" in table
     assert "AutoAttack cumulative robust accuracy %" in table and "APGD-CE 0.00 -> APGD-T 0.00" in table

@@ -5,31 +5,51 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
-from robnas.evaluation import threat_models
-from robnas.evaluation.threat_models import FGSM_EPS_255, OTHER_EPS_255, ThreatModel, protocol
+from robnas.eps import Eps
+from robnas.evaluation import PROTOCOLS, Protocol, ThreatModel, get_protocol
 from robnas.errors import UnknownNameError
 from robnas.store.robustness_layout import read_measure
 from tests.pipeline.conftest import TINY_RUN
 
 
+def _float32(value):
+    return torch.tensor(value, dtype=torch.float32).item() if isinstance(value, float) else value
+
+
 def test_the_jung_grid_is_the_papers():
-    grid = {tm.key: tm for tm in protocol("jung")}
+    grid = {tm.key: tm for tm in get_protocol("jung").threat_models}
     assert list(grid) == ["fgsm@Linf", "pgd@Linf", "aa_apgd-ce@Linf", "aa_square@Linf"]
-    assert grid["fgsm@Linf"].eps_255 == (0.1, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 255) == FGSM_EPS_255
+    assert [e.in_255 for e in grid["fgsm@Linf"].radii] == [0.1, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 255]
     for key in ("pgd@Linf", "aa_apgd-ce@Linf", "aa_square@Linf"):
-        assert grid[key].eps_255 == (0.1, 0.5, 1, 2, 3, 4, 8) == OTHER_EPS_255
+        assert [e.in_255 for e in grid[key].radii] == [0.1, 0.5, 1, 2, 3, 4, 8]
+        assert all(tm.norm == "Linf" for tm in grid.values())
     assert grid["aa_apgd-ce@Linf"].params["steps"] == 100 and grid["aa_square@Linf"].params["queries"] == 5000
-    with pytest.raises(UnknownNameError, match="unknown protocol 'nope'; known: jung"):
-        protocol("nope")
+    # The attack parameters at each radius are those of the grid before protocols were data (e/255 in floats),
+    # up to the double rounding of e/255 for e = 0.1 (one ulp): the float32 values the attacks compute with agree.
+    for e in (0.1, 0.5, 1, 2, 3, 4, 8):
+        eps = Eps.from_255(e)
+        old = {"fgsm@Linf": {"eps": e / 255, "seed": 3},
+               "pgd@Linf": {"eps": e / 255, "seed": 3, "steps": 10, "norm": "Linf", "alpha": e / 255 / 4},
+               "aa_apgd-ce@Linf": {"eps": e / 255, "seed": 3, "steps": 100, "restarts": 1, "norm": "Linf"},
+               "aa_square@Linf": {"eps": e / 255, "seed": 3, "queries": 5000, "norm": "Linf",
+                                  "rescale_schedule": False}}
+        for key, params in old.items():
+            new = grid[key].parameters(eps, 3)
+            assert new == params or e == 0.1
+            assert {k: _float32(v) for k, v in new.items()} == {k: _float32(v) for k, v in params.items()}
+    with pytest.raises(UnknownNameError, match="unknown protocol 'nope'.*advrush, devaguptapu, jung, rnas"):
+        get_protocol("nope")
 
 
 @pytest.fixture
 def small_grid(monkeypatch):
     """The jung protocol's shape with budgets a unit test can afford (the wiring is what is tested)."""
-    grid = (ThreatModel("fgsm", "Linf", (1, 8, 255)), ThreatModel("pgd", "Linf", (1, 8), {"steps": 3, "norm": "Linf"}),
-            ThreatModel("apgd-ce", "Linf", (1, 8), {"steps": 5, "restarts": 1, "norm": "Linf"}, prefix="aa_"))
-    monkeypatch.setitem(threat_models.PROTOCOLS, "jung", grid)
+    grid = (ThreatModel("fgsm", "Linf", ("1/255", "8/255", "255/255"), key="fgsm@Linf"),
+            ThreatModel("pgd", "Linf", ("1/255", "8/255"), {"steps": 3}, key="pgd@Linf"),
+            ThreatModel("apgd-ce", "Linf", ("1/255", "8/255"), {"steps": 5, "restarts": 1}, key="aa_apgd-ce@Linf"))
+    monkeypatch.setitem(PROTOCOLS._entries, "jung", Protocol("jung", grid))
     return grid
 
 
@@ -51,14 +71,16 @@ def test_eval_protocol_writes_the_dataset_layout(cli, tmp_path, small_grid):
     assert (layout / "aa_apgd-ce@Linf_confidence.json").exists()
     table = (results / "table.md").read_text()
     assert "*fgsm@Linf*" in table and "| r18 |" in table and "Reliability checks" in table
-    record = json.loads((results / "results.json").read_text())["models"][0]
-    assert record["results"]["pgd@Linf"]["accuracy"][1] <= record["results"]["pgd@Linf"]["accuracy"][0]
+    record = json.loads((results / "results.json").read_text())["models"][0]["evaluation"]
+    pgd = record["threat_models"]["pgd@Linf"]["radii"]
+    assert list(pgd) == ["1/255", "8/255"] and pgd["8/255"]["accuracy"] <= pgd["1/255"]["accuracy"]
 
 
 def test_unknown_protocol_is_one_error_line_and_no_run(cli, tmp_path):
     res = cli("eval", "--model", "resnet18", "--protocol", "madry", "--quiet")
     assert res.returncode == 2
-    assert res.stderr.strip() == "error: unknown protocol 'madry'; known: jung"
+    assert res.stderr.strip() == ("error: unknown protocol 'madry'; choose one of: advrush, devaguptapu, jung, rnas "
+                                  "(`robnas list protocols` shows them)")
     assert not (tmp_path / "runs").exists()
 
 

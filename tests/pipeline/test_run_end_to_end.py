@@ -25,12 +25,13 @@ def test_run_writes_table1_report_and_resumes(cli, tmp_path):
     report = json.loads((results / "results.json").read_text())
     assert [m["label"] for m in report["models"]] == ["DARTS_V2", "ResNet-18"]
     for m in report["models"]:
-        assert set(m["attacks"]) == {"fgsm", "ffgsm", "pgd", "apgd-ce"}
+        ev = m["evaluation"]
+        assert set(ev["threat_models"]) == {"fgsm", "ffgsm", "pgd", "apgd-ce"}
         for eps in ("2/255", "8/255"):
-            accs = [m["attacks"][a][eps]["accuracy"] for a in m["attacks"]]
+            accs = [t["radii"][eps]["accuracy"] for t in ev["threat_models"].values()]
             # the worst case is at most every single attack, and every attack at most clean accuracy
-            assert m["worst_case"][eps] <= min(accs) + 1e-9
-            assert max(accs) <= m["clean"]["accuracy"] + 1e-9
+            assert ev["worst_case"]["Linf"][eps] <= min(accs) + 1e-9
+            assert max(accs) <= ev["clean"]["accuracy"] + 1e-9
         assert m["params"] > 0 and m["flops"] > 0
     table = (results / "table.md").read_text()
     for title in ("Model", "Params", "Clean %", "FGSM", "F-FGSM", "PGD", "AutoPGD", "HRS", "PP-HRS"):

@@ -11,9 +11,9 @@ import robnas.pipeline.differentiable_search as differentiable_search
 import robnas.pipeline.run as study
 from robnas.config.loading import load_config
 from robnas.config.schema import EvalConfig, RunConfig
+from robnas.eps import Eps
 from robnas.errors import UnknownNameError
-from robnas.evaluation.plan import check_plan
-from robnas.evaluation.suite import attack_params, check_suite
+from robnas.evaluation import protocol_for
 from tests.pipeline.conftest import EMPTY_CONFIG, TINY_RUN
 
 
@@ -46,8 +46,9 @@ def test_run_searches_trains_attacks_reports_and_resumes(cli, tmp_path, monkeypa
     assert searched["model"] == "darts" and searched["kwargs"]["genotype"] == genotype
     assert searched["kwargs"]["C"] == 2 and searched["kwargs"]["layers"] == 3
     for m in report["models"]:
-        assert set(m["attacks"]) == {"fgsm", "pgd", "pgd-3"} and m["landscape"]["resolution"] == 3
-        assert m["worst_case"]["8/255"] <= m["clean"]["accuracy"]
+        ev = m["evaluation"]
+        assert set(ev["threat_models"]) == {"fgsm", "pgd", "pgd-3"} and m["landscape"]["resolution"] == 3
+        assert ev["worst_case"]["Linf"]["8/255"] <= ev["clean"]["accuracy"]
     table = (results / "table.md").read_text()
     assert all(f"| {label} |" in table for label in LABELS)
     md = (results / "report.md").read_text()
@@ -89,18 +90,20 @@ def test_bad_search_settings_fail_before_the_run_directory(cli, tmp_path, overri
 
 
 def test_iterative_attacks_take_their_own_step_count():
-    cfg = EvalConfig(attacks=("fgsm", "pgd-20", "pgd-100"), hrs_attack="pgd-20", steps=10)
-    check_suite(cfg)
-    assert attack_params("pgd-100", 0.031, cfg, 0)["steps"] == 100
-    assert attack_params("pgd", 0.031, cfg, 0)["steps"] == 10
+    cfg = EvalConfig(attacks=("fgsm", "pgd-20", "pgd-100", "pgd"), hrs_attack="pgd-20", steps=10)
+    protocol = protocol_for(cfg)
+    eps = Eps.parse(0.031)
+    assert protocol.threat_model("pgd-100").parameters(eps, 0)["steps"] == 100
+    assert protocol.threat_model("pgd").parameters(eps, 0)["steps"] == 10
+    assert protocol.threat_model("pgd-100").title == "PGD-100" and protocol.hrs == "pgd-20"
     with pytest.raises(UnknownNameError):
-        check_suite(EvalConfig(attacks=("pgd", "fgsm-3")))
+        protocol_for(EvalConfig(attacks=("pgd", "fgsm-3")))
 
 
 @pytest.mark.parametrize("name", ["digits", "fashion_mnist", "cifar10_advrush", "cifar10_rnas"])
 def test_shipped_configs_search_and_validate(name):
     cfg = load_config(RunConfig, name)
-    check_plan(cfg.eval)
+    protocol_for(cfg.eval)
     differentiable_search.check_search_config(cfg)
     assert cfg.searched.enabled and cfg.eval.baseline in [m.label for m in cfg.models]
     assert {m.name for m in cfg.models} >= {"resnet18", "darts_v2"}
@@ -113,8 +116,9 @@ def test_cifar10_configs_hold_the_papers_settings():
     assert (d.advrush.warmup_epochs, d.advrush.gamma, d.advrush.h) == (50, 0.01, 1.5)
     assert adv.searched.kwargs == {"C": 36, "layers": 20}
     t = adv.train.adversarial
-    assert (t.enabled, t.eps, t.alpha, t.steps) == (True, 0.031, 0.01, 7)
-    assert adv.eval.attacks == ("fgsm", "pgd-20", "pgd-100", "apgd-ce", "autoattack") and adv.eval.eps == (0.031,)
+    assert (t.enabled, t.eps, t.alpha, t.steps) == (True, Eps.parse("0.031"), Eps.parse("0.01"), 7)
+    assert adv.eval.attacks == ("fgsm", "pgd-20", "pgd-100", "apgd-ce", "autoattack")
+    assert adv.eval.eps == (Eps.parse("0.031"),) and float(adv.eval.eps[0]) == 0.031
     rnas = load_config(RunConfig, "cifar10_rnas")
     d = rnas.search.differentiable
     assert (rnas.search.method, d.layers, d.batch_size, d.epochs, d.lr, d.arch_lr) == ("rnas", 8, 128, 60, 0.01, 6e-4)

@@ -90,7 +90,11 @@ class APGD(Attack):
     Without early stopping each restart returns its best-loss point (as the paper and
     ``APGDAttack.perturb(best_loss=True)`` do) and a sample keeps the restart whose point fools
     the model, else the one with the highest loss.
+
+    Table 1 of Devaguptapu et al. calls it AutoPGD (AutoAttack's reports call it APGD-CE).
     """
+    title = "AutoPGD"
+    kind = "white-box"
     # Per-sample loss to maximise: (logits, labels, targets or None) -> [n].
     loss = staticmethod(losses.cross_entropy)
 
@@ -192,6 +196,7 @@ class APGD(Attack):
 @register_attack("apgd-dlr")
 class APGDDLR(APGD):
     """APGD on the DLR loss (untargeted); AutoAttack+ runs it after APGD-CE."""
+    title = "APGD-DLR"
     loss = staticmethod(losses.dlr)
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 1,
@@ -210,6 +215,7 @@ class APGDTargeted(APGD):
     and success is untargeted (any wrong class). Without early stopping a point keeps, across targets,
     the first fooling point or else the highest-loss one.
     """
+    title = "APGD-T"
     loss = staticmethod(losses.targeted_dlr)
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 1,

@@ -113,6 +113,10 @@ class AutoAttackResult(AttackResult):
 @register_attack("autoattack")
 class AutoAttack(Attack):
     """AutoAttack ``standard``: APGD-CE, APGD-T, FAB-T and Square, each on the points still robust."""
+    title = "AutoAttack"
+    kind = "composite"
+    # The members as the AutoAttack paper names them (Table 1 of Devaguptapu et al. calls APGD-CE AutoPGD).
+    member_titles = {"apgd-ce": "APGD-CE", "apgd-t": "APGD-T", "fab-t": "FAB-T", "square": "Square"}
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", version: str = "standard", steps: int = 100,
                  n_target_classes: int = 9, queries: int = 5000, seed: int = 0, early_stop: bool = True,

@@ -9,9 +9,10 @@ RNG is never touched), split large inputs into chunks, and assemble an :class:`A
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import ClassVar
 
 import torch
@@ -58,6 +59,10 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
+# What an attack knows about the model: gradients, only outputs, or a chain of other attacks.
+KINDS = ("white-box", "black-box", "composite")
+
+
 class Attack(ABC):
     """An evasion attack in a norm ball around each input.
 
@@ -65,10 +70,30 @@ class Attack(ABC):
     any iterate of any restart is misclassified, that iterate is kept, and the sample leaves the
     batch; clean-misclassified points are never attacked. ``early_stop=False``: every sample gets
     the full budget and the attack's final point (see the subclass) is returned.
+
+    A registered attack describes itself on its class, so that protocols, reports and reliability
+    checks need no list of attack names (``register_attack`` refuses a class that does not):
+
+    * ``title``: its column title in reports (``"PGD"``; Table 1 of Devaguptapu et al. calls APGD-CE
+      ``"AutoPGD"``), declared by every registered class itself;
+    * ``kind``: ``"white-box"`` (follows gradients), ``"black-box"`` (queries outputs only) or
+      ``"composite"`` (runs other registered attacks; ``member_titles`` names them in reports);
+    * ``norms``: the threat models it supports (``"L0"``: ``eps`` is a pixel budget, not a radius);
+    * ``radius_rules``: parameters that follow a protocol's radius, ``{"alpha": Fraction(1, 4)}``
+      meaning alpha = eps/4; a protocol's threat model may override a rule;
+    * ``refines``: single-step attacks this one iterates, so it must never leave more accuracy than
+      they do at the same radius (a reliability check).
+
+    An attack taking ``steps`` may be spelled with its iteration count, ``"pgd-20"``.
     """
 
-    name: ClassVar[str] = ""
+    name: ClassVar[str] = ""                       # set by the registry
     norms: ClassVar[tuple[str, ...]] = NORMS
+    title: ClassVar[str] = ""
+    kind: ClassVar[str] = ""
+    radius_rules: ClassVar[Mapping[str, Fraction]] = {}
+    refines: ClassVar[tuple[str, ...]] = ()
+    member_titles: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", seed: int = 0, early_stop: bool = True,
                  batch_size: int | None = None) -> None:

@@ -7,11 +7,14 @@ from numbers import Integral, Real
 
 import torch
 
+from robnas.eps import Eps
 from robnas.errors import InvalidValueError
 
 
 def check_eps(attack: str, eps: object) -> float:
-    """A finite radius >= 0 (eps 0 is allowed: it is the clean point)."""
+    """A finite radius >= 0 (eps 0 is allowed: it is the clean point); an :class:`Eps` becomes its float."""
+    if isinstance(eps, Eps):
+        return float(eps)
     if isinstance(eps, bool) or not isinstance(eps, Real) or not math.isfinite(float(eps)) or float(eps) < 0:
         raise InvalidValueError(f"attack {attack!r}: eps must be a finite number >= 0 such as 8/255, got {eps!r}")
     return float(eps)
@@ -19,6 +22,8 @@ def check_eps(attack: str, eps: object) -> float:
 
 def check_radius_or_inf(attack: str, eps: object) -> float:
     """A radius >= 0 that may be +inf: minimum-norm attacks (C&W, DeepFool) are unbounded by default."""
+    if isinstance(eps, Eps):
+        return float(eps)
     if isinstance(eps, bool) or not isinstance(eps, Real) or math.isnan(float(eps)) or float(eps) < 0:
         raise InvalidValueError(f"attack {attack!r}: eps must be a number >= 0 such as 0.5, or float('inf') for "
                                 f"an unbounded minimum-norm attack, got {eps!r}")
@@ -40,7 +45,9 @@ def check_positive_int(attack: str, name: str, value: object) -> int:
 
 
 def check_step(attack: str, name: str, value: object) -> float:
-    """A step size: finite and > 0."""
+    """A step size: finite and > 0 (an :class:`Eps`, such as train.adversarial.alpha, becomes its float)."""
+    if isinstance(value, Eps):
+        value = float(value)
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)) or float(value) <= 0:
         raise InvalidValueError(f"attack {attack!r}: {name} (step size) must be a number > 0 such as 2/255, "
                                 f"got {value!r}")

@@ -14,7 +14,10 @@ from robnas.attacks.registry import register_attack
 @register_attack("clean")
 class Clean(Attack):
     """Returns the inputs unchanged (one forward pass for the logits). ``eps`` is accepted so that a
-    suite can pass the same parameters to every attack, but nothing is perturbed; ``x_init`` is ignored."""
+    suite can pass the same parameters to every attack, but nothing is perturbed; ``x_init`` is ignored.
+    Its kind is black-box: it only queries the model's outputs (once)."""
+    title = "Clean"
+    kind = "black-box"
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:

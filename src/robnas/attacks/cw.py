@@ -61,6 +61,7 @@ class MinimumNormAttack(Attack):
     answer: the attack still runs unbounded, and its final point is projected into the eps-ball
     (intersected with [0, 1]), where success is then measured.
     """
+    kind = "white-box"
 
     def __init__(self, *, eps: float = math.inf, norm: str, seed: int = 0, early_stop: bool = True,
                  batch_size: int | None = None) -> None:
@@ -166,6 +167,7 @@ class CarliniWagnerL2(MinimumNormAttack):
     (halve towards the last success, multiply c by 10 while nothing succeeds), restarting from
     ``x`` for every value of c and keeping the closest fooling point over all of them.
     """
+    title = "C&W"
     norms = ("L2",)
 
     def __init__(self, *, eps: float = math.inf, norm: str = "L2", c: float = 0.5, kappa: float = 0.0,

@@ -71,6 +71,7 @@ def candidate_classes(logits: torch.Tensor, y: torch.Tensor, count: int) -> torc
 @register_attack("deepfool")
 class DeepFool(MinimumNormAttack):
     """Minimum-norm attack by successive linearisation of the decision boundaries (L2 or Linf)."""
+    title = "DeepFool"
     norms = ("L2", "Linf")
 
     def __init__(self, *, eps: float = math.inf, norm: str = "L2", steps: int = 50, overshoot: float = 0.02,

@@ -136,6 +136,8 @@ class FABTargeted(Attack):
     ``loss`` offered to the outcome is minus the perturbation norm, so that across iterates,
     restarts and targets a point keeps its smallest in-ball adversarial perturbation.
     """
+    title = "FAB-T"
+    kind = "white-box"
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 1,
                  n_target_classes: int = 9, alpha_max: float = 0.1, eta: float = 1.05, beta: float = 0.9,

@@ -25,6 +25,7 @@ class _SingleStep(FixedStepAttack):
 @register_attack("fgsm")
 class FGSM(_SingleStep):
     """Fast gradient sign method: ``x + eps * sign(grad)``, clipped into [0, 1]."""
+    title = "FGSM"
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", seed: int = 0, early_stop: bool = True,
                  batch_size: int | None = None) -> None:
@@ -40,6 +41,7 @@ class FFGSM(_SingleStep):
     """Wong et al.'s fast FGSM: a uniform random start in the eps-ball, one sign step of ``alpha``
     (default 1.25 * eps, as in their paper and torchattacks' FFGSM), then projection onto the ball.
     The start is PGD's Linf start (uniform noise in [-eps, eps] per pixel)."""
+    title = "F-FGSM"
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", alpha: float | None = None, seed: int = 0,
                  early_stop: bool = True, batch_size: int | None = None) -> None:
@@ -54,6 +56,7 @@ class FFGSM(_SingleStep):
 class RFGSM(_SingleStep):
     """Tramer et al.'s R+FGSM: a random sign step of ``alpha`` (default eps/2, their choice), then a
     gradient sign step of ``eps - alpha``. Single step, unlike torchattacks' iterative RFGSM."""
+    title = "R-FGSM"
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", alpha: float | None = None, seed: int = 0,
                  early_stop: bool = True, batch_size: int | None = None) -> None:

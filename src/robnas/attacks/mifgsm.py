@@ -35,6 +35,7 @@ class _MomentumIterates(Iterates):
 @register_attack("mifgsm")
 class MIFGSM(FixedStepAttack):
     """Momentum iterative FGSM from the clean image (deterministic)."""
+    title = "MI-FGSM"
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", alpha: float | None = None, steps: int = 10,
                  decay: float = 1.0, seed: int = 0, early_stop: bool = True, batch_size: int | None = None) -> None:

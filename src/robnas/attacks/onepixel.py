@@ -97,7 +97,10 @@ class _Population(SampleState):
 
 @register_attack("onepixel")
 class OnePixel(Attack):
-    """Few-pixel differential evolution; ``eps`` is the number of pixels that may change (1 = one-pixel)."""
+    """Few-pixel differential evolution; ``eps`` is the number of pixels that may change (1 = one-pixel).
+    Black-box: it reads the model's probabilities only."""
+    title = "One-pixel"
+    kind = "black-box"
     norms = ("L0",)
 
     def __init__(self, *, eps: int = 1, norm: str = "L0", population: int = 400, generations: int = 100,

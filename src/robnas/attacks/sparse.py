@@ -54,6 +54,8 @@ _TINY = 1e-10
 @register_attack("pgd-l0")
 class SparsePGD(Attack):
     """PGD_0 with L1-normalised gradient steps; ``eps`` is the number of pixels that may change."""
+    title = "Sparse PGD"
+    kind = "white-box"
     norms = ("L0",)
 
     def __init__(self, *, eps: int = 5, norm: str = "L0", alpha: float = OFFICIAL_ALPHA, steps: int = 100,

@@ -219,7 +219,9 @@ class _SquareState(SampleState):
 
 @register_attack("square")
 class Square(Attack):
-    """Square Attack with a budget of ``queries`` model evaluations per point (Linf or L2)."""
+    """Square Attack with a budget of ``queries`` model evaluations per point (Linf or L2): score-based, black-box."""
+    title = "Square"
+    kind = "black-box"
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", queries: int = 5000, p_init: float = 0.8,
                  rescale_schedule: bool = True, seed: int = 0, early_stop: bool = True,

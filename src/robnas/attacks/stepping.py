@@ -28,6 +28,7 @@ class FixedStepAttack(Attack):
     with several restarts a sample keeps the final iterate that fools the model, else the one
     with the highest loss.
     """
+    kind = "white-box"
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", alpha: float | None = None, steps: int = 10,
                  restarts: int = 1, random_start: bool = True, seed: int = 0, early_stop: bool = True,

@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 
 from robnas.bench.store import BenchmarkFile
-from robnas.config.numbers import parse_eps
+from robnas.eps import Eps
 from robnas.errors import DataError, InvalidValueError, ParseError, UnknownNameError
 
 SCALAR_KINDS = ("clean", "proxy")
 
 
 def same_radius(a: str | float, b: str | float) -> bool:
-    return abs(parse_eps(a) - parse_eps(b)) < 1e-12
+    return Eps.parse(a) == Eps.parse(b)
 
 
 class Benchmark:

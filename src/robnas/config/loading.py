@@ -13,6 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
 
+from robnas.eps import Eps, read_fraction
 from robnas.errors import InvalidValueError, ParseError
 
 C = TypeVar("C")
@@ -20,6 +21,11 @@ C = TypeVar("C")
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
     origin = get_origin(hint)
+    if hint is Eps:  # a radius: "8/255", "0.031", a number; parsed once, exact from here on
+        try:
+            return Eps.parse(value)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"config key {where!r}: {exc}") from None
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise InvalidValueError(f"config section {where!r} must be a table, got {value!r}")
@@ -60,11 +66,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         if isinstance(value, str):
-            from robnas.config.numbers import parse_eps  # "8/255" is a natural way to write a float here
-
-            try:
-                return float(parse_eps(value)) if "/" in value else float(value)
-            except (ValueError, InvalidValueError):
+            try:  # "1/4" is a natural way to write a ratio
+                return float(read_fraction(value)) if "/" in value else float(value)
+            except (ValueError, ZeroDivisionError):
                 pass
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -94,9 +98,11 @@ def config_from_dict(cls: type[C], data: dict[str, Any], prefix: str = "") -> C:
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """A frozen config as plain nested dicts/lists (tuples become lists), for TOML/JSON."""
+    """A frozen config as plain nested dicts/lists (tuples become lists, radii their label), for TOML/JSON."""
 
     def plain(v: Any) -> Any:
+        if isinstance(v, Eps):
+            return v.label
         if dataclasses.is_dataclass(v):
             return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
         if isinstance(v, (list, tuple)):

@@ -12,6 +12,9 @@ from typing import Any
 from robnas.data.prepare import DataConfig
 from robnas.search.differentiable.settings import DifferentiableSearchConfig
 from robnas.train.settings import AdversarialTrainingConfig, TrainConfig
+from robnas.eps import Eps
+
+_8_255 = Eps.parse("8/255")
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class EvalConfig:
     """Attack suite. Defaults: Devaguptapu et al. (eps 8/255, step 2/255, 10 iterations, AutoPGD x10 restarts)."""
 
     attacks: tuple[str, ...] = ("fgsm", "ffgsm", "pgd", "apgd-ce")
-    eps: tuple[float, ...] = (8 / 255,)
+    eps: tuple[Eps, ...] = (_8_255,)
     alpha_ratio: float = 0.25        # PGD/BIM step = alpha_ratio * eps (2/255 at 8/255, as in the paper)
     steps: int = 10
     apgd_steps: int = 100
@@ -37,7 +40,7 @@ class EvalConfig:
     hrs_attack: str = "pgd"          # the paper computes HRS from PGD accuracy
     baseline: str | None = None      # row label of the PP-HRS baseline model
     early_stop: bool = True          # AutoAttack semantics; false = full budget on every point
-    protocol: str | None = None      # "jung": the robustness-dataset grid replaces the attack suite
+    protocol: str | None = None      # a named protocol (robnas list protocols) replaces the attack suite
     corruptions: tuple[str, ...] = ()  # common corruptions to report (["all"] = the 15 of CIFAR-10-C)
     reliability: bool = True         # probe the model and the results for signs of an unreliable evaluation
 
@@ -92,7 +95,7 @@ class LandscapeConfig:
 
     enabled: bool = False            # robnas run: add each trained model's landscape to the report
     points: int = 100                # first test points the loss is averaged over
-    eps_range: float = 8 / 255       # grid over [-eps_range, eps_range]^2
+    eps_range: Eps = _8_255          # grid over [-eps_range, eps_range]^2
     resolution: int = 21             # grid points per axis (odd: the centre is the clean input)
     per_point: bool = False          # also store every point's own grid in the JSON
 

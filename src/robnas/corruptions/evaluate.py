@@ -6,7 +6,7 @@ the same corrupted images. The mean over corruptions of the per-corruption means
 over severities) is the mean corruption accuracy (mCA), the figure CIFAR-10-C results report
 (Jung et al. use it as "CF-10-C" accuracy).
 
-Accuracies are percentages, as in the robustness-dataset records (``evaluation.threat_models``).
+Accuracies are percentages, as in the robustness-dataset records (``robnas.evaluation.record``).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from torch import nn
 
 from robnas.attacks.gradient import QueryCounter, cross_entropy_gradient
 from robnas.data import Split
+from robnas.eps import Eps
 from robnas.errors import InvalidValueError
 from robnas.rng import make_generator
 
@@ -67,8 +68,10 @@ class Landscape:
         return out
 
 
-def check_landscape_args(points: int, eps_range: float, resolution: int) -> None:
+def check_landscape_args(points: int, eps_range: float | Eps, resolution: int) -> None:
     """Refuse grids that cannot be drawn or would not contain the clean input (before any work)."""
+    if isinstance(eps_range, Eps):
+        eps_range = float(eps_range)
     if isinstance(points, bool) or not isinstance(points, int) or points < 1:
         raise InvalidValueError(f"landscape points must be a positive integer, got {points!r}")
     if not (eps_range > 0 and eps_range == eps_range and eps_range != float("inf")):
@@ -111,11 +114,12 @@ def _surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n: torch.Tensor
     return out
 
 
-def input_loss_landscape(model: nn.Module, split: Split, points: int = 100, eps_range: float = 8 / 255,
+def input_loss_landscape(model: nn.Module, split: Split, points: int = 100, eps_range: float | Eps = 8 / 255,
                          resolution: int = 21, seed: int = 0, per_point: bool = False,
                          batch_size: int = 64) -> Landscape:
     """The landscape over the first ``points`` inputs of ``split`` (mean, and per input if asked)."""
     check_landscape_args(points, eps_range, resolution)
+    eps_range = float(eps_range)
     if len(split) == 0:
         raise InvalidValueError("the landscape needs at least one input; the split is empty")
     model.eval()

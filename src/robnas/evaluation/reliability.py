@@ -5,49 +5,33 @@ Following the checklist of Carlini et al. ("On evaluating adversarial robustness
 gradient-masking symptoms of Athalye et al. (2018), every evaluation raises a flag when
 
 * many input gradients are zero or not finite (the attacks had nothing to follow);
-* iterative PGD is weaker than single-step FGSM (iterations should never hurt);
-* a black-box attack beats the white-box ones (white-box gradients are masked), also inside AutoAttack
-  (its Square member breaks points the gradient members left robust);
+* iterative PGD is weaker than single-step FGSM (iterations should never hurt; any attack declaring
+  ``refines``);
+* a black-box attack beats the white-box ones of its norm (white-box gradients are masked), also inside
+  a composite such as AutoAttack (its Square member breaks points the gradient members left robust);
 * accuracy is not monotone in eps (a larger ball contains the smaller one);
 * an unbounded radius does not drive accuracy to ~0 (the attack is broken, not the model robust);
 * the forward pass is randomised (a single attack run under-estimates what an adversary achieves);
 * the outputs look like probabilities rather than logits (softmax saturation hides gradients).
 
 The first, and the last three, are probes of the model on a small batch; the other three read the
-results record of :func:`robnas.evaluation.evaluate_model`.
+:class:`robnas.evaluation.record.EvaluationRecord` and the attack classes' self-description
+(``kind``: white-box, black-box or composite; ``refines``: PGD refines FGSM).
 """
 
 from __future__ import annotations
-
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.attacks import create_attack
-from robnas.config.numbers import parse_eps
+from robnas.attacks import ATTACKS, create_attack
+from robnas.eps import Eps
+from robnas.evaluation.record import EvaluationRecord, Flag, ThreatModelResult
 
-# Attacks that only query outputs; every other registered attack in a suite follows gradients.
-BLACK_BOX = ("square", "onepixel")
-# Composites mixing white- and black-box members: neither side of the comparison; their own
-# cumulative accuracies are checked instead (the official AutoAttack's check_square_sr).
-MIXED = ("autoattack",)
 ZERO_GRADIENT_SHARE = 0.1          # flag when more than this share of gradients is zero or not finite
 UNBOUNDED_ACCURACY = 0.05          # an eps = 1 Linf attack must leave at most this accuracy
 PROBE_POINTS = 100
-
-
-@dataclass(frozen=True)
-class Flag:
-    """One reliability warning: a stable ``name`` for programs and a sentence for people."""
-
-    name: str
-    message: str
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def _input_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -118,48 +102,84 @@ def probe_flags(model: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int = 
     return [flag for flag in found if flag is not None]
 
 
-def _accuracy_by_eps(runs: dict[str, dict[str, Any]]) -> list[tuple[float, str, float]]:
-    """(eps value, eps label, accuracy) sorted by eps."""
-    return sorted((parse_eps(label), label, run["accuracy"]) for label, run in runs.items())
+def _series(result: ThreatModelResult) -> list[tuple[Eps, float]]:
+    """(radius, accuracy) sorted by radius."""
+    return sorted((eps, m.accuracy) for eps, m in result.by_eps.items())
 
 
-def result_flags(record: dict[str, Any], tolerance: float = 1.0) -> list[Flag]:
-    """Flags read off a results record (accuracies in percent); ``tolerance`` is in percentage points."""
-    attacks: dict[str, dict[str, dict[str, Any]]] = record.get("attacks", {})
-    flags: list[Flag] = []
-    for name, runs in attacks.items():
-        series = _accuracy_by_eps(runs)
-        for (eps_a, label_a, acc_a), (_, label_b, acc_b) in zip(series, series[1:]):
+def _kind(result: ThreatModelResult) -> str:
+    return ATTACKS.get(result.attack).kind
+
+
+def monotone_flags(record: EvaluationRecord, tolerance: float) -> list[Flag]:
+    """A threat model whose accuracy rises with the radius (a larger ball cannot be safer)."""
+    flags = []
+    for key, result in record.threat_models.items():
+        series = _series(result)
+        for (eps_a, acc_a), (eps_b, acc_b) in zip(series, series[1:]):
             if acc_b > acc_a + tolerance:
-                flags.append(Flag("not_monotone_in_eps", f"{name}: accuracy rises from {acc_a:.2f}% at eps {label_a} "
-                                  f"to {acc_b:.2f}% at eps {label_b}; a larger ball cannot be safer, so the attack "
+                flags.append(Flag("not_monotone_in_eps", f"{key}: accuracy rises from {acc_a:.2f}% at eps {eps_a} "
+                                  f"to {acc_b:.2f}% at eps {eps_b}; a larger ball cannot be safer, so the attack "
                                   "is failing (try more steps or restarts)"))
                 break
-    for label, fgsm in attacks.get("fgsm", {}).items():
-        pgd = attacks.get("pgd", {}).get(label)
-        if pgd is not None and pgd["accuracy"] > fgsm["accuracy"] + tolerance:
-            flags.append(Flag("pgd_weaker_than_fgsm", f"at eps {label} PGD leaves {pgd['accuracy']:.2f}% but one-step "
-                              f"FGSM only {fgsm['accuracy']:.2f}%: iterations should not hurt; suspect gradient masking"))
-    white = [name for name in attacks if name not in BLACK_BOX and name not in MIXED and name != "clean"]
-    for black in (name for name in attacks if name in BLACK_BOX):
-        for label, run in attacks[black].items():
-            best_white = min((attacks[w][label]["accuracy"] for w in white if label in attacks[w]), default=None)
-            if best_white is not None and run["accuracy"] + tolerance < best_white:
-                flags.append(Flag("black_box_stronger", f"at eps {label} black-box {black} leaves {run['accuracy']:.2f}% "
-                                  f"but the best white-box attack {best_white:.2f}%: gradients are masked, so the "
-                                  "white-box numbers over-state robustness"))
-    for name in (n for n in attacks if n in MIXED):
-        for label, run in attacks[name].items():
-            flags.extend(_composite_black_box_flag(name, label, run.get("cumulative", {}), tolerance))
     return flags
 
 
-def _composite_black_box_flag(name: str, label: str, cumulative: dict[str, float], tolerance: float) -> list[Flag]:
-    """A composite whose black-box members still break points its white-box members left robust."""
-    white = [acc for member, acc in cumulative.items() if member not in BLACK_BOX]
-    black = [acc for member, acc in cumulative.items() if member in BLACK_BOX]
-    if not white or not black or min(black) + tolerance >= min(white):
-        return []
-    return [Flag("black_box_stronger", f"at eps {label} the black-box members of {name} lower its robust accuracy "
-                 f"from {min(white):.2f}% (after the white-box members) to {min(black):.2f}%: gradients are masked, "
-                 "so white-box numbers over-state robustness")]
+def refinement_flags(record: EvaluationRecord, tolerance: float) -> list[Flag]:
+    """An iterative attack weaker than a single-step attack it refines (``Attack.refines``: PGD and FGSM)."""
+    flags = []
+    results = list(record.threat_models.values())
+    for iterative in results:
+        refined = ATTACKS.get(iterative.attack).refines
+        for single in (r for r in results if r.attack in refined and r.norm == iterative.norm):
+            for eps, one_step in single.by_eps.items():
+                many = iterative.by_eps.get(eps)
+                if many is not None and many.accuracy > one_step.accuracy + tolerance:
+                    flags.append(Flag(f"{iterative.attack}_weaker_than_{single.attack}",
+                                      f"at eps {eps} {iterative.title} leaves {many.accuracy:.2f}% but one-step "
+                                      f"{single.title} only {one_step.accuracy:.2f}%: iterations should not hurt; "
+                                      "suspect gradient masking"))
+    return flags
+
+
+def black_box_flags(record: EvaluationRecord, tolerance: float) -> list[Flag]:
+    """A black-box threat model stronger than every white-box one of its norm at some radius."""
+    flags = []
+    results = list(record.threat_models.values())
+    for black in (r for r in results if _kind(r) == "black-box"):
+        white = [r for r in results if _kind(r) == "white-box" and r.norm == black.norm]
+        for eps, run in black.by_eps.items():
+            best_white = min((w.by_eps[eps].accuracy for w in white if eps in w.by_eps), default=None)
+            if best_white is not None and run.accuracy + tolerance < best_white:
+                flags.append(Flag("black_box_stronger", f"at eps {eps} black-box {black.key} leaves {run.accuracy:.2f}% "
+                                  f"but the best white-box attack {best_white:.2f}%: gradients are masked, so the "
+                                  "white-box numbers over-state robustness"))
+    return flags
+
+
+def composite_flags(record: EvaluationRecord, tolerance: float) -> list[Flag]:
+    """A composite whose black-box members still break points its white-box members left robust
+    (the official AutoAttack's check_square_sr)."""
+    flags = []
+    for key, result in record.threat_models.items():
+        if _kind(result) != "composite":
+            continue
+        for eps, run in result.by_eps.items():
+            cumulative = run.cumulative or {}
+            white = [acc for member, acc in cumulative.items() if ATTACKS.get(member).kind != "black-box"]
+            black = [acc for member, acc in cumulative.items() if ATTACKS.get(member).kind == "black-box"]
+            if white and black and min(black) + tolerance < min(white):
+                flags.append(Flag("black_box_stronger", f"at eps {eps} the black-box members of {key} lower its "
+                                  f"robust accuracy from {min(white):.2f}% (after the white-box members) to "
+                                  f"{min(black):.2f}%: gradients are masked, so white-box numbers over-state robustness"))
+    return flags
+
+
+def result_flags(record: EvaluationRecord, tolerance: float = 1.0) -> list[Flag]:
+    """Flags read off an evaluation record (accuracies in percent); ``tolerance`` is in percentage points.
+
+    Which attack is black-box, a composite, or refines another comes from the attack classes (``kind``,
+    ``refines``), never from a list of names here.
+    """
+    return (monotone_flags(record, tolerance) + refinement_flags(record, tolerance)
+            + black_box_flags(record, tolerance) + composite_flags(record, tolerance))

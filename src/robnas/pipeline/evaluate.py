@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from robnas.config.schema import RunConfig, written_config
-from robnas.evaluation.plan import check_plan
+from robnas.evaluation import protocol_for
 from robnas.pipeline.models import gather_models, require_models
 from robnas.pipeline.records import attack_and_record, cached_record
 from robnas.report import write_report
@@ -16,7 +16,7 @@ from robnas.store.run_dir import RunDir
 
 def run(cfg: RunConfig) -> Path:
     """Evaluate every checkpoint and model with the configured protocol; returns the results directory."""
-    check_plan(cfg.eval)
+    protocol_for(cfg.eval)  # validates the [eval] section before anything is written
     data, entries = gather_models(cfg)
     require_models(entries, "eval")
     check_baseline(cfg.eval.baseline, [label for label, _ in entries])

@@ -14,8 +14,8 @@ from torch import nn
 
 from robnas.config.schema import RunConfig
 from robnas.data import Dataset
-from robnas.evaluation import eps_label
-from robnas.evaluation.plan import evaluate_plan
+from robnas.evaluation import evaluate, protocol_for
+from robnas.evaluation.record import row_from_json, row_to_json
 from robnas.pipeline.models import describe, tune_threads
 from robnas.store.atomic import write_json_atomic
 from robnas.store.run_dir import RunDir
@@ -31,19 +31,20 @@ def cached_record(run: RunDir, label: str, resume: bool) -> dict[str, Any] | Non
     path = record_path(run, label)
     if resume and path.exists():
         run.log(f"{label}: already evaluated, reading {path}")
-        return json.loads(path.read_text())
+        return row_from_json(json.loads(path.read_text()))
     return None
 
 
 def attack_and_record(run: RunDir, label: str, model: nn.Module, dataset: Dataset, cfg: RunConfig,
                       **extra: Any) -> dict[str, Any]:
-    """Evaluate one model with the configured protocol and store its record atomically."""
+    """Evaluate one model with the ``[eval]`` protocol and store its row atomically (the unit of resume)."""
     tune_threads(model, dataset, cfg)
     what = (f"protocol {cfg.eval.protocol}" if cfg.eval.protocol else
-            f"{', '.join(cfg.eval.attacks)} at eps {[eps_label(e) for e in cfg.eval.eps]}")
+            f"{', '.join(cfg.eval.attacks)} at eps {[e.label for e in cfg.eval.eps]}")
     run.log(f"{label}: evaluating ({what}{' + corruptions' if cfg.eval.corruptions else ''})")
-    record = evaluate_plan(model, dataset.test, cfg.eval, dataset.num_classes, seed=cfg.seed, quiet=cfg.quiet)
-    record.update(label=label, model=model.spec["name"], kwargs=model.spec["kwargs"], **extra,
-                  **describe(model, dataset))
-    write_json_atomic(record_path(run, label), record)
-    return record
+    record = evaluate(model, dataset.test, protocol_for(cfg.eval), dataset.num_classes, seed=cfg.seed,
+                      batch_size=cfg.eval.batch_size, quiet=cfg.quiet, reliability=cfg.eval.reliability)
+    row = {"label": label, "model": model.spec["name"], "kwargs": model.spec["kwargs"], **extra,
+           **describe(model, dataset), "evaluation": record}
+    write_json_atomic(record_path(run, label), row_to_json(row))
+    return row

@@ -19,9 +19,8 @@ from torch import nn
 from robnas.config.schema import ModelConfig, RunConfig, written_config
 from robnas.data.prepare import PreparedData, prepare_data
 from robnas.device import resolve_device
-from robnas.evaluation import eps_label
 from robnas.evaluation.landscape import check_landscape_args
-from robnas.evaluation.plan import check_plan
+from robnas.evaluation import protocol_for
 from robnas.pipeline.landscape import model_landscape
 from robnas.pipeline.models import build_model, label_of, model_train_config, tune_threads, validate_models
 from robnas.pipeline.records import attack_and_record, cached_record
@@ -44,7 +43,7 @@ def train_one(cfg: RunConfig, mc: ModelConfig, data: PreparedData, run: RunDir) 
 def describe_training(cfg: RunConfig, models: tuple[ModelConfig, ...]) -> str:
     """One line for the report: how every model of the run was trained."""
     t, adv = cfg.train, cfg.train.adversarial
-    how = (f"PGD-{adv.steps} adversarial training (eps {eps_label(adv.eps)}, step {eps_label(adv.alpha)})"
+    how = (f"PGD-{adv.steps} adversarial training (eps {adv.eps.label}, step {adv.alpha.label})"
            if adv.enabled else "standard training")
     text = f"{how}, {t.epochs} epochs, batch {t.batch_size}, SGD lr {t.lr:g} cosine"
     overridden = [label_of(m) for m in models if m.train]
@@ -53,7 +52,7 @@ def describe_training(cfg: RunConfig, models: tuple[ModelConfig, ...]) -> str:
 
 def run(cfg: RunConfig) -> Path:
     """Search (when enabled), train and evaluate every model; returns the results directory."""
-    check_plan(cfg.eval)
+    protocol_for(cfg.eval)  # validates the [eval] section before anything is written
     if cfg.landscape.enabled:
         check_landscape_args(cfg.landscape.points, cfg.landscape.eps_range, cfg.landscape.resolution)
     device = resolve_device(cfg.device)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from robnas.attacks import create_attack
 from robnas.config.schema import RunConfig, written_config
-from robnas.evaluation.suite import attack_params
+from robnas.evaluation import SuiteSettings
 from robnas.evaluation.transfer import transfer_matrix
 from robnas.pipeline.models import gather_models, require_models
 from robnas.report.transfer_report import write_transfer_report
@@ -17,9 +17,10 @@ from robnas.store.run_dir import RunDir
 def run(cfg: RunConfig) -> Path:
     """Craft examples on every model with ``[transfer]``'s attack (full budget) and score every model on them."""
     t = cfg.transfer
-    settings = replace(cfg.eval, steps=t.steps)
-    params = {**attack_params(t.attack, cfg.eval.eps[0], settings, cfg.seed), "early_stop": False}
-    attack = create_attack(t.attack, **params)
+    # The source attack's own iteration count ([transfer] steps) on top of the [eval] settings' rules.
+    source = SuiteSettings.of(replace(cfg.eval, steps=t.steps)).threat_model(t.attack, (cfg.eval.eps[0],))
+    params = {**source.parameters(cfg.eval.eps[0], cfg.seed), "early_stop": False}
+    attack = create_attack(source.attack, **params)
     data, entries = gather_models(cfg)
     require_models(entries, "transfer", least=2)
     run_dir = RunDir.create(cfg.out, cfg.name, "transfer", quiet=cfg.quiet)

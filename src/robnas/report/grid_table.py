@@ -2,14 +2,15 @@
 
 A grid has one table per result key (``fgsm@Linf``, ...) with the models as rows and the radii
 (1/255 units) as columns; corruptions get one table with each corruption's mean accuracy over
-the five severities and the overall mean (mCA), plus a per-severity table.
+the severities and the overall mean (mCA), plus a per-severity table. Rows are report rows
+(``label`` and the :class:`EvaluationRecord` under ``evaluation``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from robnas.evaluation.threat_models import SEVERITIES, protocol
+from robnas.evaluation.record import EvaluationRecord
 
 
 def _row(cells: list[str]) -> str:
@@ -21,37 +22,42 @@ def _header(head: list[str]) -> list[str]:
 
 
 def grid_tables(rows: list[dict[str, Any]]) -> str:
-    """Accuracy (%) per threat model and radius for records made with a protocol."""
-    gridded = [r for r in rows if "protocol" in r]
-    if not gridded:
+    """Accuracy (%) per threat model and radius, one table per threat model of the first row's record."""
+    if not rows:
         return ""
-    out = [f"**Protocol `{gridded[0]['protocol']}`** (accuracy %, n = {gridded[0]['n']}; radii in 1/255)\n"]
-    for tm in protocol(gridded[0]["protocol"]):
-        out.append(f"*{tm.key}*\n")
-        out += _header(["Model", "Clean", *(f"{e:g}" for e in tm.eps_255)])
-        for r in gridded:
-            accs = r["results"].get(tm.key, {}).get("accuracy", [])
-            out.append(_row([r["label"], f"{r['clean']['accuracy']:.2f}", *(f"{a:.2f}" for a in accs)]))
+    first: EvaluationRecord = rows[0]["evaluation"]
+    out = [f"**Protocol `{first.protocol}`** (accuracy %, n = {first.n}; radii in 1/255)\n"]
+    for key, result in first.threat_models.items():
+        out.append(f"*{key}*\n")
+        out += _header(["Model", "Clean", *(f"{eps.in_255:g}" for eps in result.radii)])
+        for r in rows:
+            rec: EvaluationRecord = r["evaluation"]
+            found = rec.threat_models.get(key)
+            accs = [m.accuracy for m in found.by_eps.values()] if found is not None else []
+            out.append(_row([r["label"], f"{rec.clean.accuracy:.2f}", *(f"{a:.2f}" for a in accs)]))
         out.append("")
     return "\n".join(out) + "\n"
 
 
 def corruption_tables(rows: list[dict[str, Any]]) -> str:
     """Mean accuracy per corruption and the mCA; then accuracy per severity averaged over corruptions."""
-    with_c = [r for r in rows if "corruptions" in r]
+    with_c = [r for r in rows if r["evaluation"].corruptions]
     if not with_c:
         return ""
-    names = list(with_c[0]["corruptions"]["per_corruption"])
-    out = [f"**Common corruptions** (accuracy %, mean over severities {SEVERITIES[0]}-{SEVERITIES[-1]})\n"]
+    first: EvaluationRecord = with_c[0]["evaluation"]
+    names = list(first.corruptions)
+    severities = list(first.corruptions[names[0]])
+    out = [f"**Common corruptions** (accuracy %, mean over severities {severities[0]}-{severities[-1]})\n"]
     out += _header(["Model", "Clean", *names, "Mean (mCA)"])
     for r in with_c:
-        per = r["corruptions"]["per_corruption"]
-        out.append(_row([r["label"], f"{r['clean']['accuracy']:.2f}", *(f"{per[n]['mean']:.2f}" for n in names),
-                         f"{r['corruptions']['mean']:.2f}"]))
+        rec: EvaluationRecord = r["evaluation"]
+        means = rec.corruption_means()
+        out.append(_row([r["label"], f"{rec.clean.accuracy:.2f}", *(f"{means[n]:.2f}" for n in names),
+                         f"{rec.mean_corruption_accuracy():.2f}"]))
     out += ["", "*by severity* (mean over the corruptions)\n"]
-    out += _header(["Model", *(str(s) for s in SEVERITIES)])
+    out += _header(["Model", *(str(s) for s in severities)])
     for r in with_c:
-        per = r["corruptions"]["per_corruption"]
-        means = [sum(per[n]["accuracy"][i] for n in names) / len(names) for i in range(len(SEVERITIES))]
-        out.append(_row([r["label"], *(f"{m:.2f}" for m in means)]))
+        per = r["evaluation"].corruptions
+        by_severity = [sum(per[n][s].accuracy for n in names) / len(names) for s in severities]
+        out.append(_row([r["label"], *(f"{m:.2f}" for m in by_severity)]))
     return "\n".join(out) + "\n"

@@ -14,7 +14,7 @@ from typing import Any
 
 from robnas.report.landscape_plot import write_landscape_report
 from robnas.report.table import robustness_table
-from robnas.report.write import write_report
+from robnas.report.write import figure_name, table_rows, write_report
 from robnas.store.atomic import write_text_atomic
 
 # Files the search writes into results/ (see robnas.pipeline.differentiable_search).
@@ -49,7 +49,7 @@ def models_section(rows: list[dict[str, Any]], training: str) -> str:
         network = r.get("model", "") + (f" {kwargs}" if kwargs else "")
         seconds = f"{r['train_seconds']:.1f}" if "train_seconds" in r else "-"
         lines.append(f"| {r['label']} | {network} | {r['params']:,} | {r['flops']:,} | {seconds} | "
-                     f"{r['clean']['accuracy']:.2f} |")
+                     f"{r['evaluation'].clean.accuracy:.2f} |")
     return "\n".join(lines) + "\n\n"
 
 
@@ -78,15 +78,17 @@ def write_run_report(results_dir: Path, rows: list[dict[str, Any]], meta: dict[s
     grids = [(r["label"], r["landscape"]) for r in rows if "landscape" in r]
     if grids:
         paths += write_landscape_report(results_dir, grids, {"dataset": meta.get("dataset", "")})
-    suite_rows = [r for r in rows if "protocol" not in r]
+    suite_rows = table_rows(rows)
     body = [f"# robnas run: {meta.get('dataset', '')}\n"]
     if search is not None:
         body.append(search_section(search, results_dir))
     body.append(models_section(rows, meta.get("training", "see config.toml")))
     if suite_rows:
-        attack = suite_rows[0]["hrs_attack"]
-        body += ["## Robustness (layout of Table 1 of Devaguptapu et al.)\n", robustness_table(suite_rows, baseline),
-                 f"![clean vs {attack} accuracy, bubble area = parameters](clean_vs_{attack}.png)\n"]
+        body += ["## Robustness (layout of Table 1 of Devaguptapu et al.)\n", robustness_table(suite_rows, baseline)]
+        figure = figure_name(suite_rows)
+        if figure is not None:
+            key = suite_rows[0]["evaluation"].hrs_key
+            body.append(f"![clean vs {key} accuracy, bubble area = parameters]({figure})\n")
     else:
         body.append("Protocol grids: see table.md and robustness/.\n")
     body.append(landscape_section(rows))

@@ -1,15 +1,17 @@
 """Markdown robustness table in the layout of Table 1 of Devaguptapu et al.
 
-Model | Params | Clean % | FGSM | F-FGSM | PGD | AutoPGD | HRS  (+ PP-HRS with a baseline, + the
-point-wise worst case over all attacks), one table per epsilon.
+Model | Params | Clean % | FGSM | F-FGSM | PGD | AutoPGD | Worst case | HRS (+ PP-HRS with a baseline),
+one table per epsilon, a column per threat model titled by its attack (``Attack.title``). Rows are
+report rows: a model's ``label`` and ``params`` with its :class:`EvaluationRecord` under ``evaluation``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from robnas.attacks import ATTACKS
 from robnas.errors import InvalidValueError
-from robnas.evaluation import ATTACK_TITLES
+from robnas.evaluation.record import EvaluationRecord, ThreatModelResult
 from robnas.metrics import pp_hrs
 
 
@@ -27,63 +29,71 @@ def check_baseline(baseline: str | None, labels: list[str]) -> None:
 
 
 def robustness_table(rows: list[dict[str, Any]], baseline: str | None = None) -> str:
-    """``rows`` are model records (``label``, ``params`` and the fields of ``evaluate_model``)."""
+    """One table per radius of the first row's record (its threat models share norm and radii)."""
     if not rows:
         return "_no models evaluated_\n"
     check_baseline(baseline, [r["label"] for r in rows])
     base_params = next((r["params"] for r in rows if r["label"] == baseline), None)
-    attacks = list(rows[0]["attacks"])
-    eps_keys = list(rows[0]["worst_case"])
-    hrs_attack = ATTACK_TITLES.get(rows[0]["hrs_attack"], rows[0]["hrs_attack"])
+    first: EvaluationRecord = rows[0]["evaluation"]
+    keys = list(first.threat_models)
+    norm = first.threat_models[keys[0]].norm
+    with_hrs = first.hrs_key is not None
+    hrs_note = f"; HRS from {first.threat_models[first.hrs_key].title}" if with_hrs else ""
     out: list[str] = []
-    for key in eps_keys:
-        head = ["Model", "Params", "Clean %", *(ATTACK_TITLES.get(a, a) for a in attacks), "Worst case", "HRS"]
-        if base_params is not None:
+    for eps in first.radii():
+        head = ["Model", "Params", "Clean %", *(first.threat_models[k].title for k in keys), "Worst case"]
+        head += ["HRS"] if with_hrs else []
+        if with_hrs and base_params is not None:
             head.append("PP-HRS")
-        out.append(f"**eps = {key}** (accuracy %, n = {rows[0]['n']}; HRS from {hrs_attack}; "
-                   "worst case = robust to every attack)\n")
+        out.append(f"**eps = {eps}** (accuracy %, n = {first.n}{hrs_note}; worst case = robust to every attack)\n")
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
         for r in rows:
-            cells = [r["label"], _params(r["params"]), f"{r['clean']['accuracy']:.2f}"]
-            cells += [f"{r['attacks'][a][key]['accuracy']:.2f}" for a in attacks]
-            cells += [f"{r['worst_case'][key]:.2f}", f"{r['hrs'][key]:.2f}"]
-            if base_params is not None:
-                cells.append(f"{pp_hrs(r['hrs'][key], r['params'], base_params):.2f}")
+            rec: EvaluationRecord = r["evaluation"]
+            cells = [r["label"], _params(r["params"]), f"{rec.clean.accuracy:.2f}"]
+            cells += [f"{rec.threat_models[k].by_eps[eps].accuracy:.2f}" for k in keys]
+            cells.append(f"{rec.worst_case[norm][eps]:.2f}")
+            if with_hrs:
+                cells.append(f"{rec.hrs[eps]:.2f}")
+                if base_params is not None:
+                    cells.append(f"{pp_hrs(rec.hrs[eps], r['params'], base_params):.2f}")
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
-        out.extend(cumulative_lines(rows, attacks, key))
+        out.extend(cumulative_lines(rows, eps))
     out.append(reliability_section(rows))
     return "\n".join(out)
 
 
-# Members of a composite are named as in the AutoAttack paper (Table 1's "AutoPGD" column is APGD-CE).
-_MEMBER_TITLES = {**ATTACK_TITLES, "apgd-ce": "APGD-CE"}
+def member_title(composite: ThreatModelResult, member: str) -> str:
+    """A composite's member as the composite's literature names it (AutoAttack: APGD-CE), else its own title."""
+    return ATTACKS.get(composite.attack).member_titles.get(member) or ATTACKS.get(member).title
 
 
-def cumulative_lines(rows: list[dict[str, Any]], attacks: list[str], key: str) -> list[str]:
-    """For composite attacks (AutoAttack): each model's robust accuracy after each member, at eps ``key``."""
+def cumulative_lines(rows: list[dict[str, Any]], eps: Any) -> list[str]:
+    """For composite attacks (AutoAttack): each model's robust accuracy after each member, at ``eps``."""
     lines = []
     for r in rows:
-        for a in attacks:
-            steps = r["attacks"][a][key].get("cumulative")
-            if steps:
-                chain = " -> ".join(f"{_MEMBER_TITLES.get(m, m)} {acc:.2f}" for m, acc in steps.items())
-                lines.append(f"- {r['label']}, {ATTACK_TITLES.get(a, a)} cumulative robust accuracy %: "
-                             f"clean {r['clean']['accuracy']:.2f} -> {chain}")
+        rec: EvaluationRecord = r["evaluation"]
+        for result in rec.threat_models.values():
+            measures = result.by_eps.get(eps)
+            if measures is not None and measures.cumulative:
+                chain = " -> ".join(f"{member_title(result, m)} {acc:.2f}" for m, acc in measures.cumulative.items())
+                lines.append(f"- {r['label']}, {result.title} cumulative robust accuracy %: "
+                             f"clean {rec.clean.accuracy:.2f} -> {chain}")
     return lines + [""] if lines else []
 
 
 def reliability_section(rows: list[dict[str, Any]]) -> str:
     """Markdown list of every model's reliability flags (see robnas.evaluation.reliability)."""
-    checked = [r for r in rows if "reliability" in r]
+    checked = [r for r in rows if r["evaluation"].reliability is not None]
     if not checked:
         return ""
     lines = ["**Reliability checks**\n"]
     for r in checked:
-        if not r["reliability"]:
+        flags = r["evaluation"].reliability
+        if not flags:
             lines.append(f"- {r['label']}: no warning (gradients, randomness, outputs, eps monotonicity, "
                          "unbounded eps, PGD vs FGSM, black-box vs white-box)")
-        for flag in r["reliability"]:
-            lines.append(f"- {r['label']}: **{flag['name']}**: {flag['message']}")
+        for flag in flags:
+            lines.append(f"- {r['label']}: **{flag.name}**: {flag.message}")
     return "\n".join(lines) + "\n"

@@ -21,8 +21,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from robnas.eps import Eps
 from robnas.errors import DataError, ParseError, RobnasError
-from robnas.evaluation.suite import eps_label
 
 if TYPE_CHECKING:
     from robnas.spaces import SearchSpace
@@ -77,7 +77,7 @@ def read_robustness_dataset(root: Path, dataset: str) -> list[Row]:
             if not isinstance(accs, list) or len(accs) != len(radii):
                 raise DataError(f"{path}: id {i} has {accs!r:.80}, expected one accuracy per radius {radii}")
             for eps, acc in zip(radii, accs):
-                metrics.setdefault(str(i), {})[f"robust_error:{attack}@{eps_label(eps / 255)}"] = 100.0 - float(acc)
+                metrics.setdefault(str(i), {})[f"robust_error:{attack}@{Eps.from_255(eps).label}"] = 100.0 - float(acc)
     rows = []
     for i in sorted(metrics, key=lambda s: (len(s), s)):  # numeric order: the lowest id of a class comes first
         entry = ids.get(i)

@@ -3,9 +3,11 @@
 ``<root>/<dataset>/<key>_<measure>.json`` holds ``{dataset: {key: {measure: {id: value}}}}`` for
 each result key (``clean``, ``fgsm@Linf``, ..., corruption names) and measure (``accuracy``,
 ``confidence``, ``cm``); ``<root>/<dataset>/meta.json`` holds ``ids`` (``{id: {"nb201-string":
-..., "isomorph": id}}`` for NAS-Bench-201 cells, or any description of the evaluated model) and
-``epsilons`` (``{key: [radii in 1/255 units]}``). A value is a number for ``clean`` and a list
-over the key's epsilons (or corruption severities) otherwise.
+..., "isomorph": id}}`` for NAS-Bench-201 cells, or any description of the evaluated model),
+``epsilons`` (``{key: [radii in 1/255 units]}``) and ``severities`` (``{corruption: [1, ..., 5]}``).
+A value is a number for ``clean`` and a list over the key's epsilons (or corruption severities)
+otherwise. (:meth:`robnas.evaluation.record.EvaluationRecord.robustness_layout` gives a record in
+this form.)
 
 Writes merge into existing files (new ids are added, rewritten ids replaced) and each file is
 replaced atomically, so an interrupted run leaves every file either old or new, never torn.
@@ -18,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from robnas.errors import DataError
-from robnas.evaluation.threat_models import SEVERITIES, ThreatModel
 from robnas.store.atomic import write_json_atomic
 
 MEASURES = ("accuracy", "confidence", "cm")
@@ -34,8 +35,10 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def write_results(root: str | Path, dataset: str, results: dict[str, dict[str, dict[str, Any]]],
-                  threat_models: tuple[ThreatModel, ...], ids: dict[str, dict[str, Any]]) -> list[Path]:
-    """Merge ``results`` (``{id: evaluate_threat_models(...) output}``) into the layout under ``root``."""
+                  epsilons: dict[str, list[float]], severities: dict[str, list[int]],
+                  ids: dict[str, dict[str, Any]]) -> list[Path]:
+    """Merge ``results`` (``{id: {key: {measure: value}}}``) into the layout under ``root``, with the radii
+    (1/255 units) of each threat-model key and the severities of each corruption key."""
     folder = Path(root) / dataset
     folder.mkdir(parents=True, exist_ok=True)
     keys = sorted({key for per_id in results.values() for key in per_id})
@@ -53,12 +56,9 @@ def write_results(root: str | Path, dataset: str, results: dict[str, dict[str, d
     meta_path = folder / "meta.json"
     meta = _read(meta_path)
     meta.setdefault("ids", {}).update({str(k): v for k, v in ids.items()})
-    epsilons = meta.setdefault("epsilons", {})
-    for tm in threat_models:
-        epsilons[tm.key] = list(tm.eps_255)
-    corruption_keys = [k for k in keys if k != "clean" and k not in epsilons]
-    if corruption_keys:
-        meta.setdefault("severities", {}).update({k: list(SEVERITIES) for k in corruption_keys})
+    meta.setdefault("epsilons", {}).update({k: list(v) for k, v in epsilons.items()})
+    if severities:
+        meta.setdefault("severities", {}).update({k: list(v) for k, v in severities.items()})
     meta["units"] = {"accuracy": "percent", "confidence": "mean max softmax probability",
                      "cm": "counts [true][predicted]", "epsilons": "1/255"}
     write_json_atomic(meta_path, meta)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robnas.config import config_from_dict, config_to_dict, to_toml
+from robnas.eps import Eps
 from robnas.registry import Registry
 from robnas.train.settings import AdversarialTrainingConfig, TrainConfig, check_train_config
 
@@ -87,4 +88,4 @@ register_recipe("digits-tiny", Recipe(
 register_recipe("digits-tiny-pgd-at", Recipe(
     "digits-tiny with PGD-3 adversarial training at eps 8/255 (step 3/255)",
     dataclasses.replace(_DIGITS_TINY_TRAIN, adversarial=AdversarialTrainingConfig(
-        enabled=True, eps=8 / 255, alpha=3 / 255, steps=3)), {"C": 8, "N": 1}, train_size=400, test_size=100))
+        enabled=True, eps=Eps.parse("8/255"), alpha=Eps.parse("3/255"), steps=3)), {"C": 8, "N": 1}, train_size=400, test_size=100))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from robnas.eps import Eps
 from robnas.errors import InvalidValueError
 
 SELECT_BEST = ("last", "clean", "robust")
@@ -21,8 +22,8 @@ class AdversarialTrainingConfig:
 
     enabled: bool = False
     method: str = "pgd"              # pgd: train on PGD examples; trades: CE(clean) + beta * KL(adv || clean)
-    eps: float = 8 / 255
-    alpha: float = 2 / 255
+    eps: Eps = Eps.parse("8/255")
+    alpha: Eps = Eps.parse("2/255")
     steps: int = 7
     random_start: bool = True        # pgd only (TRADES always starts at x + 0.001 * N(0, 1))
     beta: float = 6.0                # trades only: weight of the KL term (TRADES' CIFAR-10 value 1/lambda = 6)
@@ -60,8 +61,6 @@ def check_train_config(cfg: TrainConfig) -> None:
     if cfg.select_best not in SELECT_BEST:
         raise InvalidValueError(f"train.select_best must be one of {', '.join(SELECT_BEST)}, got {cfg.select_best!r}")
     adv = cfg.adversarial
-    if adv.enabled and adv.eps < 0:
-        raise InvalidValueError("train.adversarial.eps must be >= 0; write it like 8/255")
     if adv.method not in ADVERSARIAL_METHODS:
         raise InvalidValueError(f"train.adversarial.method must be one of {', '.join(ADVERSARIAL_METHODS)}, "
                                 f"got {adv.method!r}")

@@ -45,6 +45,7 @@ import torch.nn.functional as F
 
 from robnas.attacks import create_attack
 from robnas.attacks.base import eval_mode
+from robnas.eps import Eps
 from robnas.errors import InvalidValueError
 from robnas.search.differentiable.terms import (SearchTerm, StepInfo, StepPlan, check_warmup, proportional_warmup,
                                                register_term)
@@ -139,8 +140,8 @@ class RNASParams:
     """RNAS' settings: PGD examples in both steps and the vulnerability bound H (paper values where it
     gives them); the ``[search.differentiable.rnas]`` section."""
 
-    eps: float = 8 / 255
-    alpha: float = 2 / 255
+    eps: Eps = Eps.parse("8/255")
+    alpha: Eps = Eps.parse("2/255")
     steps: int = 7
     bound: float = 1e-4               # H
     warmup_epochs: int | None = None  # None: the paper's share, round(15/60 * epochs)

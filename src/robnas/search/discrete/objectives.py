@@ -5,9 +5,10 @@ metric's name in the results database), whether it ``needs_training`` (FLOPs and
 not, so a search over cost alone trains nothing) and ``compute(model, data) -> float``.
 
 * ``clean_error`` -- top-1 error in percent on the evaluation split;
-* ``robust_error:<attack>@<eps>`` -- error in percent under any registered attack at ``eps`` with
-  the evaluation settings of the run (step = ``eval.alpha_ratio * eps``, ``eval.steps``, ``eval.norm``,
-  AutoPGD's own schedule), seeded from the evaluation seed;
+* ``robust_error:<attack>@<eps>`` -- error in percent under any registered attack at ``eps``, configured
+  as the ``[eval]`` attack suite configures it (:class:`robnas.evaluation.SuiteSettings`: the attack's
+  radius rules, e.g. PGD's step ``eval.alpha_ratio * eps``, ``eval.steps``, ``eval.norm``, AutoPGD's
+  own schedule; ``pgd-20`` spellings), seeded from the evaluation seed;
 * ``advset_error`` -- error in percent on a pre-generated adversarial set (RoCo-NAS; the set's
   directory is ``search.discrete.advset``), scored by :func:`robnas.advsets.evaluate_advset`;
 * ``flops`` -- forward FLOPs of one input (multiply-add = 2), ``params`` -- parameter count.
@@ -25,8 +26,8 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
-from robnas.config.numbers import parse_eps
 from robnas.config.schema import EvalConfig
+from robnas.eps import Eps
 from robnas.errors import InvalidValueError, ParseError
 from robnas.registry import Registry
 
@@ -78,19 +79,18 @@ class CleanError(Objective):
 
 
 class RobustError(Objective):
-    def __init__(self, attack: str, eps: float, eval_cfg: EvalConfig) -> None:
-        from robnas.evaluation.suite import eps_label
+    def __init__(self, attack: str, eps: Eps, eval_cfg: EvalConfig) -> None:
+        from robnas.evaluation import SuiteSettings
 
         self.attack, self.eps, self.eval_cfg = attack, eps, eval_cfg
-        self.name = f"robust_error:{attack}@{eps_label(eps)}"
+        self.threat_model = SuiteSettings.of(eval_cfg).threat_model(attack, (eps,))  # validates attack and norm
+        self.name = f"robust_error:{attack}@{eps.label}"
 
     def compute(self, model: nn.Module, data: ObjectiveData) -> float:
-        from robnas.attacks import create_attack
-        from robnas.evaluation.suite import attack_params
         from robnas.train.trainer import robust_accuracy
 
         model.eval()
-        attack = create_attack(self.attack, **attack_params(self.attack, self.eps, self.eval_cfg, data.seed))
+        attack = self.threat_model.create(self.eps, data.seed)
         return 100.0 * (1.0 - robust_accuracy(model, data.split, attack, batch_size=data.eval.batch_size))
 
 
@@ -135,23 +135,11 @@ def _simple(cls: type[Objective]) -> Callable[[str | None, EvalConfig], Objectiv
 
 
 def _robust_error(arg: str | None, eval_cfg: EvalConfig) -> Objective:
-    from robnas.attacks import ATTACKS, create_attack
-    from robnas.evaluation.suite import attack_params
-
     attack, sep, eps_text = (arg or "").partition("@")
     if not attack or not sep or not eps_text:
         raise ParseError(f"objective robust_error needs an attack and a radius, e.g. robust_error:pgd@8/255, "
                          f"got {'robust_error:' + arg if arg else 'robust_error'}")
-    eps = parse_eps(eps_text)
-    norms = ATTACKS.get(attack).norms  # unknown attack -> the registry's one-line error
-    if norms == ("L0",):
-        raise InvalidValueError(f"robust_error: {attack!r} is an L0 attack; use it through advset_error "
-                                "(a pre-generated set) instead")
-    if eval_cfg.norm not in norms:
-        raise InvalidValueError(f"robust_error: attack {attack!r} supports {' and '.join(norms)}, not eval.norm "
-                                f"{eval_cfg.norm}")
-    create_attack(attack, **attack_params(attack, eps, eval_cfg, 0))  # bad parameters fail now, not in a worker
-    return RobustError(attack, eps, eval_cfg)
+    return RobustError(attack, Eps.parse(eps_text), eval_cfg)  # bad names or parameters fail now, not in a worker
 
 
 OBJECTIVES.register("clean_error")(_simple(CleanError))

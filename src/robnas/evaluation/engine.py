@@ -1,0 +1,124 @@
+"""The one evaluation engine: a :class:`Protocol` run on a model gives one :class:`EvaluationRecord`.
+
+Every threat model is evaluated over all its radii in one call (:func:`evaluate_threat_model`);
+each (threat model, radius) builds its attack seeded with the evaluation seed and attacks the
+clean inputs (``mode="independent"``), so a number does not depend on the other threat models of
+the protocol or on their order. Corruptions draw from a generator seeded the same way for every
+model, so models see the same corrupted images. The point-wise worst case at a radius is the
+share of points no threat model of that norm broke there: a robust accuracy that survived every
+attack of the protocol.
+
+Accuracies are exact percentages (integer count / n), comparable across attacks without float noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from robnas.attacks.evaluate import evaluate_attack
+from robnas.data import Split, iterate_batches
+from robnas.eps import Eps
+from robnas.errors import InvalidValueError
+from robnas.evaluation.protocol import Protocol, ThreatModel
+from robnas.evaluation.record import AttackMeasures, EvaluationRecord, Measures, ThreatModelResult
+from robnas.evaluation.reliability import PROBE_POINTS, probe_flags, result_flags
+from robnas.metrics import confusion_matrix, hrs, mean_confidence
+from robnas.rng import make_generator
+
+
+def _percent(mask: torch.Tensor) -> float:
+    """Exact percentage of True entries."""
+    return 100.0 * int(mask.sum().item()) / max(mask.numel(), 1)
+
+
+@torch.no_grad()
+def _logits(model: nn.Module, split: Split, batch_size: int,
+            transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    return torch.cat([model(x if transform is None else transform(x)) for x, _ in iterate_batches(split, batch_size)])
+
+
+def _measures(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> Measures:
+    pred = logits.argmax(1)
+    return Measures(accuracy=_percent(pred == labels), confidence=mean_confidence(logits),
+                    cm=confusion_matrix(pred, labels, num_classes))
+
+
+def evaluate_threat_model(model: nn.Module, split: Split, threat_model: ThreatModel, num_classes: int,
+                          seed: int = 0, batch_size: int = 256,
+                          after_radius: Callable[[], None] | None = None) -> tuple[ThreatModelResult, dict[Eps, torch.Tensor]]:
+    """One threat model at every radius: its result, and per radius which points it broke (bool ``[N]``)."""
+    by_eps: dict[Eps, AttackMeasures] = {}
+    broken: dict[Eps, torch.Tensor] = {}
+    for eps in threat_model.radii:
+        res = evaluate_attack(model, threat_model.create(eps, seed), split.images, split.labels, batch_size=batch_size)
+        cumulative = None
+        if res.report is not None:  # composites (AutoAttack): robust accuracy after each member, exact percentages
+            cumulative = {member: 100.0 * count / max(res.report.n, 1)
+                          for member, count in zip(res.report.members, res.report.robust)}
+        by_eps[eps] = AttackMeasures(accuracy=_percent(~res.success), confidence=res.mean_confidence,
+                                     cm=confusion_matrix(res.adv_pred, split.labels, num_classes),
+                                     seconds=res.seconds, queries=res.queries, cumulative=cumulative)
+        broken[eps] = res.success
+        if after_radius is not None:
+            after_radius()
+    result = ThreatModelResult(key=threat_model.key, attack=threat_model.attack, norm=threat_model.norm,
+                               title=threat_model.title, by_eps=by_eps)
+    return result, broken
+
+
+def evaluate_corruptions(model: nn.Module, split: Split, names: tuple[str, ...], severities: tuple[int, ...],
+                         num_classes: int, seed: int = 0, batch_size: int = 256,
+                         quiet: bool = False) -> dict[str, dict[int, Measures]]:
+    """Measures per corruption and severity; each (corruption, severity) draws from a generator seeded with ``seed``."""
+    from robnas.corruptions import corrupt
+
+    out: dict[str, dict[int, Measures]] = {}
+    for name in tqdm(names, desc="corruptions", disable=quiet, leave=False):
+        for severity in severities:
+            gen = make_generator(seed, split.device)  # the same corruption draw for every model
+
+            def transform(x: torch.Tensor, name: str = name, severity: int = severity) -> torch.Tensor:
+                return corrupt(name, x, severity, gen)
+
+            out.setdefault(name, {})[severity] = _measures(_logits(model, split, batch_size, transform),
+                                                           split.labels, num_classes)
+    return out
+
+
+def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: int, seed: int = 0,
+             batch_size: int = 256, quiet: bool = False, reliability: bool = True) -> EvaluationRecord:
+    """Clean measures, every threat model of ``protocol`` at every radius, its corruptions, the worst case,
+    HRS and (with ``reliability``) the reliability flags of ``model`` on ``split``."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidValueError(f"eval.batch_size must be >= 1, got {batch_size!r}")
+    model.eval()
+    logits = _logits(model, split, batch_size)
+    correct = logits.argmax(1) == split.labels
+    clean = _measures(logits, split.labels, num_classes)
+    results: dict[str, ThreatModelResult] = {}
+    robust: dict[str, dict[Eps, torch.Tensor]] = {}
+    total = sum(len(t.radii) for t in protocol.threat_models)
+    with tqdm(total=total, desc="attacks", disable=quiet, leave=False) as bar:
+        for tm in protocol.threat_models:
+            result, broken = evaluate_threat_model(model, split, tm, num_classes, seed, batch_size, bar.update)
+            results[tm.key] = result
+            for eps, success in broken.items():
+                mask = robust.setdefault(tm.norm, {}).setdefault(eps, correct.clone())
+                mask &= ~success.to(correct.device)
+    worst_case = {norm: {eps: _percent(mask) for eps, mask in per.items()} for norm, per in robust.items()}
+    hrs_values = {} if protocol.hrs is None else {
+        eps: hrs(clean.accuracy, m.accuracy) for eps, m in results[protocol.hrs].by_eps.items()}
+    corruptions = evaluate_corruptions(model, split, protocol.corruptions, protocol.severities, num_classes,
+                                       seed, batch_size, quiet)
+    record = EvaluationRecord(protocol=protocol.name, n=len(split), clean=clean, threat_models=results,
+                              worst_case=worst_case, hrs_key=protocol.hrs, hrs=hrs_values, corruptions=corruptions)
+    if not reliability:
+        return record
+    idx = torch.arange(min(len(split), PROBE_POINTS), device=split.device)
+    flags = probe_flags(model, split.float_images(idx), split.labels[idx], seed) + result_flags(record)
+    return replace(record, reliability=tuple(flags))
