@@ -89,7 +89,7 @@ class TrainingEvaluator:
 
     def _configs(self) -> tuple[Any, Any, Any]:
         from robnas.config import config_from_dict
-        from robnas.config.schema import EvalConfig
+        from robnas.evaluation.settings import EvalConfig
         from robnas.data.prepare import DataConfig
         from robnas.train.settings import TrainConfig
 

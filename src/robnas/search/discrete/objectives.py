@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
-from robnas.config.schema import EvalConfig
+from robnas.evaluation.settings import EvalConfig
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError, ParseError
 from robnas.registry import Registry
