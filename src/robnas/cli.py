@@ -116,6 +116,8 @@ COMMANDS: dict[str, tuple[str, str, str | None, bool]] = {
     "bench": ("robnas.pipeline.bench", "robustness benchmarks over a whole space: build, show, import, export, "
                                        "proxies, correlate, nas, design, study", None, False),
 }
+# Commands whose --resume continues the file they are given, not the newest run directory.
+RESUMES_A_FILE = ("bench",)
 # Commands with positional arguments: command -> (config path of the first, help, config path of the rest).
 POSITIONALS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
     "advset": (("advset.action", {"choices": ["build", "eval"]}),),
@@ -215,7 +217,7 @@ def resolve_config(args: argparse.Namespace) -> Any:
     from robnas.config.schema import RunConfig
 
     data = apply_overrides(config_data(args), args.set)
-    if data.get("resume") and "name" not in data:
+    if data.get("resume") and "name" not in data and args.command not in RESUMES_A_FILE:
         from robnas.store.run_dir import RunDir
 
         out = data.get("out", "runs")

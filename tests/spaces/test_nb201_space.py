@@ -52,3 +52,17 @@ def test_adjacency_encoding():
     code = get_space("nb201", encoding="adjacency").encode(ID0)
     assert code.shape == (30,) and code.sum() == 6
     assert code.reshape(6, 5).argmax(1).tolist() == [4, 2, 1, 2, 1, 1]
+
+
+def test_closed_form_parameter_count_equals_the_built_network():
+    import random
+
+    from robnas.spaces import get_space
+
+    space, rng = get_space("nb201"), random.Random(3)
+    for _ in range(12):
+        arch = space.sample(rng)
+        for size in ({"C": 8, "N": 1}, {"C": 16, "N": 5}, {"C": 4, "N": 2}):
+            net = space.build(arch, num_classes=10, in_channels=3, **size)
+            assert space.count_params(arch, num_classes=10, in_channels=3, **size) == sum(
+                p.numel() for p in net.parameters())

@@ -109,7 +109,7 @@ class BenchConfig:
     space: str = "nb201"             # build: the space (any space with a canonical key)
     recipe: str = "digits-tiny"      # build: a registered training recipe (robnas list recipes)
     recipe_overrides: dict[str, Any] = field(default_factory=dict)  # build: [train] keys replaced, recorded
-    protocol: str = "jung-digits"    # build: the evaluation protocol (robnas list protocols)
+    protocol: str = "jung-digits"    # build: a named protocol (robnas list protocols), or "eval": the [eval] suite
     sample: int = 0                  # build: architectures, stratified by parameter count (0 = the whole space)
     only: tuple[str, ...] = ()       # build: exactly these architectures (arch strings, keys or NB201 ids)
     backend: str = "local"           # build, proxies: inprocess | local | ray

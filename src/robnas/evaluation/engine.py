@@ -72,8 +72,8 @@ def evaluate_threat_model(model: nn.Module, split: Split, threat_model: ThreatMo
 
 
 def evaluate_corruptions(model: nn.Module, split: Split, names: tuple[str, ...], severities: tuple[int, ...],
-                         num_classes: int, seed: int = 0, batch_size: int = 256,
-                         quiet: bool = False) -> dict[str, dict[int, Measures]]:
+                         num_classes: int, seed: int = 0, batch_size: int = 256, quiet: bool = False,
+                         quantize: bool = False) -> dict[str, dict[int, Measures]]:
     """Measures per corruption and severity; each (corruption, severity) draws from a generator seeded with ``seed``."""
     from robnas.corruptions import corrupt
 
@@ -83,7 +83,7 @@ def evaluate_corruptions(model: nn.Module, split: Split, names: tuple[str, ...],
             gen = make_generator(seed, split.device)  # the same corruption draw for every model
 
             def transform(x: torch.Tensor, name: str = name, severity: int = severity) -> torch.Tensor:
-                return corrupt(name, x, severity, gen)
+                return corrupt(name, x, severity, gen, quantize=quantize)
 
             out.setdefault(name, {})[severity] = _measures(_logits(model, split, batch_size, transform),
                                                            split.labels, num_classes)
@@ -114,7 +114,7 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     hrs_values = {} if protocol.hrs is None else {
         eps: hrs(clean.accuracy, m.accuracy) for eps, m in results[protocol.hrs].by_eps.items()}
     corruptions = evaluate_corruptions(model, split, protocol.corruptions, protocol.severities, num_classes,
-                                       seed, batch_size, quiet)
+                                       seed, batch_size, quiet, protocol.quantize)
     record = EvaluationRecord(protocol=protocol.name, n=len(split), clean=clean, threat_models=results,
                               worst_case=worst_case, hrs_key=protocol.hrs, hrs=hrs_values, corruptions=corruptions)
     if not reliability:

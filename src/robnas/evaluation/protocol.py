@@ -106,6 +106,7 @@ class Protocol:
     description: str = ""
     mode: str = "independent"
     hrs: str | None = None            # key of the threat model HRS is computed from (Devaguptapu et al.)
+    quantize: bool = False            # corrupted images on 8-bit levels, as CIFAR-10-C stores them
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "threat_models", tuple(self.threat_models))
@@ -133,6 +134,15 @@ class Protocol:
 
     def with_corruptions(self, names: tuple[str, ...]) -> Protocol:
         return replace(self, corruptions=tuple(names))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything that determines the protocol's numbers, as plain JSON data (benchmarks record it)."""
+        return {"name": self.name, "mode": self.mode, "hrs": self.hrs, "quantize": self.quantize,
+                "corruptions": list(self.corruptions), "severities": list(self.severities),
+                "threat_models": [{"key": t.key, "attack": t.attack, "norm": t.norm,
+                                   "radii": [e.label for e in t.radii], "params": dict(t.params),
+                                   "rules": {k: str(v) for k, v in t.rules.items()}} for t in self.threat_models],
+                "description": self.description}
 
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")

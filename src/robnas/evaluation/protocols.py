@@ -51,11 +51,41 @@ register_protocol(Protocol(
         ThreatModel("square", "Linf", _JUNG_OTHERS, {"queries": 5000, "rescale_schedule": False},
                     key="aa_square@Linf"),
     ),
+    quantize=True,
     description="The NAS-Bench-201 robustness dataset of Jung et al. (section 2.2): FGSM at 11 Linf radii "
                 "(0.1 ... 8 and 255 in 1/255), PGD, APGD-CE and Square at 7 (0.1 ... 4 and 8); APGD-CE keeps "
                 "AutoAttack's 100 iterations and 1 restart, Square its 5000 queries without the rescaled p "
                 "schedule, as AutoAttack's standard version. The paper does not state PGD's iterations or "
-                "step: 10 steps of eps/4 (Devaguptapu et al.'s setting). Keys are the dataset's.",
+                "step: 10 steps of eps/4 (Devaguptapu et al.'s setting). Keys are the dataset's. Corruptions "
+                "(with --corruptions) are quantised to 8 bits as CIFAR-10-C stores them.",
+))
+
+# The digits benchmark's grid: the Jung grid's radii times 4 (the 8x8 digits networks are far more robust than
+# CIFAR-10 ones at the same radius: PGD at 8/255 leaves a median architecture about 70% accurate, at 32/255 about
+# 10%), the same four attacks with smaller budgets, and the 15 corruptions x 5 severities.
+DIGITS_SCALE = 4
+_DIGITS_FGSM = tuple(Eps.from_255(r * DIGITS_SCALE) if r != 255 else Eps.from_255(255) for r in
+                     (0.1, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 255))
+_DIGITS_OTHERS = tuple(Eps.from_255(r * DIGITS_SCALE) for r in (0.1, 0.5, 1, 2, 3, 4, 8))
+
+register_protocol(Protocol(
+    name="jung-digits",
+    threat_models=(
+        ThreatModel("fgsm", "Linf", _DIGITS_FGSM, key="fgsm@Linf"),
+        ThreatModel("pgd", "Linf", _DIGITS_OTHERS, {"steps": 10}, key="pgd@Linf"),
+        ThreatModel("apgd-ce", "Linf", _DIGITS_OTHERS, {"steps": 20, "restarts": 1}, key="aa_apgd-ce@Linf",
+                    title="APGD-CE"),
+        ThreatModel("square", "Linf", _DIGITS_OTHERS, {"queries": 300, "rescale_schedule": False},
+                    key="aa_square@Linf"),
+    ),
+    corruptions=tuple(list_corruptions()),
+    quantize=True,
+    description="The shipped digits benchmark's grid: Jung et al.'s attacks and keys at their radii times 4 "
+                "(FGSM 0.4 ... 32 and 255 in 1/255; PGD, APGD-CE, Square 0.4 ... 16 and 32), so that the largest "
+                "radius leaves a median architecture well below 50% accurate on 8x8 digits; budgets cut to fit "
+                "6466 architectures on two CPU cores: PGD 10 steps of eps/4, APGD-CE 20 iterations x 1 restart "
+                "(AutoAttack: 100), Square 300 queries (AutoAttack: 5000); the 15 CIFAR-10-C corruptions x 5 "
+                "severities, quantised to 8 bits.",
 ))
 
 _ADVRUSH = (Eps.parse("0.031"),)

@@ -156,6 +156,14 @@ class SearchSpace(ABC):
         """Network kwargs fixed by the space's own parameters (none by default)."""
         return {}
 
+    def count_params(self, arch: str, *, num_classes: int, in_channels: int, **size: Any) -> int:
+        """Parameters of ``arch``'s network (building it; spaces with a closed form override this)."""
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            net = self.build(arch, num_classes=num_classes, in_channels=in_channels, **size)
+        return sum(p.numel() for p in net.parameters())
+
     def build(self, arch: str, *, num_classes: int, in_channels: int, mean: Sequence[float] | None = None,
               std: Sequence[float] | None = None, **size: Any) -> NormalizedClassifier:
         """The network of ``arch`` (inputs in [0, 1], logits out, ``spec``); ``size`` are ``network`` kwargs."""

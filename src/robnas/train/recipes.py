@@ -3,8 +3,8 @@
 A recipe fixes the training settings (the ``[train]`` section), the network size (``build``, e.g.
 ``{"C": 8, "N": 1}`` for NAS-Bench-201 cells) and the data budget (training subset, evaluation
 points), so that a benchmark's numbers can be reproduced from its name and recorded in full in
-the benchmark file. A build may override single training settings on top
-(``bench.recipe_overrides``); the overrides are recorded too.
+the benchmark file. A build may override single settings on top (``bench.recipe_overrides``, e.g.
+``{train = {epochs = 2}, test_size = 50}``); the resolved recipe is what the benchmark records.
 """
 
 from __future__ import annotations
@@ -31,18 +31,11 @@ class Recipe:
     test_size: int | None = None                          # evaluation points (None = the whole test split)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Recipe":
-        """This recipe with ``[train]`` keys replaced (nested tables merged, e.g. ``adversarial``)."""
-        if not overrides:
-            return self
-        merged = config_to_dict(self.train)
-        for key, value in overrides.items():
-            if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                merged[key] = {**merged[key], **value}
-            else:
-                merged[key] = value
-        train = config_from_dict(TrainConfig, merged, prefix="bench.recipe_overrides.")
-        check_train_config(train)
-        return dataclasses.replace(self, train=train)
+        """This recipe with some settings replaced; tables are merged key by key (``train.adversarial.eps``)."""
+        merged = _merge(config_to_dict(self), overrides)
+        recipe = config_from_dict(Recipe, merged, prefix="bench.recipe_overrides.")
+        check_train_config(recipe.train)
+        return recipe
 
     def to_dict(self) -> dict[str, Any]:
         return config_to_dict(self)
@@ -50,6 +43,13 @@ class Recipe:
     def to_toml(self) -> str:
         """The recipe's full text, as recorded in a benchmark file."""
         return to_toml(self.to_dict())
+
+
+def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) else value
+    return out
 
 
 RECIPES: Registry[Recipe] = Registry("training recipe", "recipes")

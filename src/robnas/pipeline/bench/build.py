@@ -51,6 +51,7 @@ class ArchBuilder:
     data: dict[str, Any]
     recipe: dict[str, Any]
     protocol: str
+    eval: dict[str, Any] = field(default_factory=dict)   # the [eval] section, for protocol "eval"
     proxies: tuple[str, ...] = ()
     at: tuple[str, ...] = ("init", "trained")
     seed: int = 0
@@ -61,7 +62,7 @@ class ArchBuilder:
 
     def __call__(self, arch: str) -> ArchResult:
         from robnas.config import config_from_dict
-        from robnas.evaluation import evaluate, get_protocol
+        from robnas.evaluation import evaluate
         from robnas.metrics import count_flops, count_params, nb201_cost
         from robnas.proxies import compute
         from robnas.spaces import get_space
@@ -77,7 +78,7 @@ class ArchBuilder:
         dataset = prepared.dataset
         shape = (dataset.in_channels, *dataset.image_size)
         recipe = config_from_dict(Recipe, self.recipe, prefix="recipe.")
-        protocol = get_protocol(self.protocol)
+        protocol = resolve_protocol(self.protocol, self.eval)
         ident = _nb201_id(self.space, arch)
         result = ArchResult(key=key, arch=arch, ident=ident, seed=seed,
                             info={"robnas": __version__, "worker": f"{socket.gethostname()}:{os.getpid()}"})
@@ -124,6 +125,17 @@ class ArchBuilder:
             result.info[f"proxy_seconds:{name}@{when}"] = time.perf_counter() - began
 
 
+def resolve_protocol(name: str, eval_section: dict[str, Any]) -> Any:
+    """A named protocol, or (``eval``) the ad-hoc protocol of an ``[eval]`` section."""
+    from robnas.config import config_from_dict
+    from robnas.evaluation import get_protocol, protocol_for
+    from robnas.evaluation.settings import EvalConfig
+
+    if name == "eval":
+        return protocol_for(config_from_dict(EvalConfig, eval_section, prefix="eval."))
+    return get_protocol(name)
+
+
 def record_measures(record: Any) -> dict[tuple[str, str], np.ndarray]:
     """The benchmark's measures of an evaluation record: accuracy as an exact fraction (correct / n from
     the confusion matrix), confidence, confusion matrices; lists over radii and severities."""
@@ -145,14 +157,17 @@ def record_measures(record: Any) -> dict[tuple[str, str], np.ndarray]:
     return out
 
 
-def axes_of(protocol: Any) -> dict[str, Any]:
-    """The benchmark's axes (radii, severities) of a protocol's keys."""
+def axes_of(protocol: Any, proxies: tuple[str, ...] = (), at: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The benchmark's axes (radii, severities) of a protocol's keys, and the proxy keys."""
     axes: dict[str, Any] = {"clean": {"kind": "clean", "axis": []}}
     for tm in protocol.threat_models:
         axes[tm.key] = {"kind": "attack", "axis": [Eps.parse(e).label for e in sorted(tm.radii)], "norm": tm.norm,
                         "attack": tm.attack}
     for name in protocol.corruptions:
         axes[name] = {"kind": "corruption", "axis": list(protocol.severities)}
+    for name in proxies:
+        for when in at:
+            axes[f"proxy:{name}@{when}"] = {"kind": "proxy", "axis": [], "proxy": name, "at": when}
     return axes
 
 
@@ -193,8 +208,6 @@ def stratified_sample(space: Any, count: int, seed: int, build: dict[str, Any], 
     """``count`` architectures spread over the parameter-count range: the candidates (the whole space when it
     is enumerable, else 20x ``count`` random draws) sorted by parameters and cut into ``count`` equal bins,
     one seeded draw per bin."""
-    from robnas.metrics import count_params
-
     rng = random.Random(seed)
     try:
         pool = whole_space(space)
@@ -206,8 +219,7 @@ def stratified_sample(space: Any, count: int, seed: int, build: dict[str, Any], 
         pool = list(seen.values())
     if count > len(pool):
         raise InvalidValueError(f"--sample {count} exceeds the {len(pool)} distinct architectures available")
-    with torch.random.fork_rng(devices=[]):
-        sizes = [count_params(space.build(a, num_classes=num_classes, in_channels=in_channels, **build)) for a in pool]
+    sizes = [space.count_params(a, num_classes=num_classes, in_channels=in_channels, **build) for a in pool]
     order = sorted(range(len(pool)), key=lambda i: (sizes[i], space.key(pool[i])))
     bins = np.array_split(np.array(order), count)
     return [pool[int(rng.choice(list(b)))] for b in bins]
@@ -247,13 +259,12 @@ def describe_machine() -> dict[str, Any]:
 def identity(cfg: RunConfig, recipe: Any, protocol: Any) -> dict[str, Any]:
     """What a benchmark is: a resumed build must match it exactly."""
     return {"format_robnas": __version__, "space": cfg.bench.space, "dataset": cfg.data.name,
-            "recipe_name": cfg.bench.recipe, "recipe": recipe.to_dict(), "protocol": protocol.describe(),
+            "recipe_name": cfg.bench.recipe, "recipe": recipe.to_dict(), "protocol": protocol.to_dict(),
             "seed": cfg.seed, "proxies": list(cfg.bench.proxies), "proxies_at": list(cfg.bench.at)}
 
 
 def run(cfg: RunConfig) -> Path:
     from robnas.data.prepare import load_configured
-    from robnas.evaluation import get_protocol
     from robnas.proxies import list_proxies
     from robnas.search.discrete.backends import check_backend, create_backend
     from robnas.spaces import get_space
@@ -265,7 +276,7 @@ def run(cfg: RunConfig) -> Path:
     path = Path(b.targets[0])
     space = get_space(b.space)
     recipe = get_recipe(b.recipe, b.recipe_overrides)
-    protocol = get_protocol(b.protocol)
+    protocol = resolve_protocol(b.protocol, config_to_dict(cfg.eval))
     for name in b.proxies:
         if name not in list_proxies():
             from robnas.proxies import get_proxy
@@ -285,12 +296,13 @@ def run(cfg: RunConfig) -> Path:
             check_identity(existing.meta(), wanted, path)
 
     builder = ArchBuilder(space=b.space, data=data, recipe=recipe.to_dict(), protocol=b.protocol,
+                          eval=config_to_dict(cfg.eval),
                           proxies=tuple(b.proxies), at=tuple(b.at), seed=cfg.seed, device=cfg.device,
                           threads=cfg.threads, keep_weights=b.keep_weights)
     started = time.time()
     with BenchmarkFile(path, readonly=False) as bench:
         if not bench.meta():
-            bench.set_meta({**wanted, "axes": axes_of(protocol), "recipe_text": recipe.to_toml(),
+            bench.set_meta({**wanted, "axes": axes_of(protocol, tuple(b.proxies), tuple(b.at)), "recipe_text": recipe.to_toml(),
                             "created": started, "builds": []})
         done = bench.done_keys()
         todo = [a for a in archs if space.key(a) not in done]

