@@ -6,6 +6,8 @@ from fractions import Fraction
 
 import pytest
 
+from robnas.corruptions import list_corruptions
+
 from robnas.config.schema import EvalConfig
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError, UnknownNameError
@@ -16,11 +18,21 @@ EIGHT = Eps.parse("8/255")
 
 
 def test_named_protocols_are_registered_and_listed():
-    assert list_protocols() == ["advrush", "devaguptapu", "jung", "rnas"] == registry("protocols").names()
+    assert list_protocols() == ["advrush", "devaguptapu", "jung", "jung-digits", "rnas"] == registry("protocols").names()
     for name in list_protocols():
         protocol = get_protocol(name)
         assert protocol.name == name and protocol.description and protocol.mode == "independent"
-        assert protocol.severities == (1, 2, 3, 4, 5) and protocol.corruptions == ()
+        assert protocol.severities == (1, 2, 3, 4, 5)
+        assert protocol.corruptions == (() if name != "jung-digits" else tuple(list_corruptions()))
+    assert get_protocol("jung").quantize and get_protocol("jung-digits").quantize
+    assert not get_protocol("devaguptapu").quantize
+
+
+def test_the_digits_grid_is_the_jung_grid_at_four_times_the_radii():
+    jung, digits = get_protocol("jung"), get_protocol("jung-digits")
+    assert [t.key for t in jung.threat_models] == [t.key for t in digits.threat_models]
+    for a, b in zip(jung.threat_models, digits.threat_models):
+        assert [4 * e.value if e.in_255 != 255 else e.value for e in a.radii] == [e.value for e in b.radii]
 
 
 def test_devaguptapu_is_table_1():
