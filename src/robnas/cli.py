@@ -214,7 +214,7 @@ def config_data(args: argparse.Namespace) -> dict[str, Any]:
 def resolve_config(args: argparse.Namespace) -> Any:
     """Config file, then flags, then ``--set`` overrides -> the frozen RunConfig (resolved once)."""
     from robnas.config import apply_overrides, config_from_dict
-    from robnas.config.schema import RunConfig
+    from robnas.pipeline.config import RunConfig
 
     data = apply_overrides(config_data(args), args.set)
     if data.get("resume") and "name" not in data and args.command not in RESUMES_A_FILE:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.config.schema import EvalConfig
+from robnas.pipeline.config import EvalConfig
 from robnas.data import Split
 from robnas.evaluation import evaluate, protocol_for
 from robnas.evaluation.reliability import probe_flags, result_flags

@@ -5,7 +5,7 @@ import tomllib
 import pytest
 
 from robnas.config import apply_overrides, config_from_dict, config_to_dict, load_config, to_toml
-from robnas.config.schema import RunConfig
+from robnas.pipeline.config import RunConfig
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError, ParseError
 

@@ -8,7 +8,7 @@ import pytest
 
 from robnas.corruptions import list_corruptions
 
-from robnas.config.schema import EvalConfig
+from robnas.pipeline.config import EvalConfig
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError, UnknownNameError
 from robnas.evaluation import Protocol, ThreatModel, get_protocol, list_protocols, protocol_for, threat_model

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from robnas.config.schema import TrainConfig
+from robnas.pipeline.config import TrainConfig
 from robnas.data import load_dataset
 from robnas.evaluation import landscape as landscape_mod
 from robnas.evaluation.landscape import grid_axis, input_loss_landscape

@@ -39,7 +39,7 @@ def test_the_jung_grid_is_the_papers():
             new = grid[key].parameters(eps, 3)
             assert new == params or e == 0.1
             assert {k: _float32(v) for k, v in new.items()} == {k: _float32(v) for k, v in params.items()}
-    with pytest.raises(UnknownNameError, match="unknown protocol 'nope'.*advrush, devaguptapu, jung, rnas"):
+    with pytest.raises(UnknownNameError, match="unknown protocol 'nope'.*advrush, devaguptapu, jung, jung-digits, rnas"):
         get_protocol("nope")
 
 
@@ -79,8 +79,8 @@ def test_eval_protocol_writes_the_dataset_layout(cli, tmp_path, small_grid):
 def test_unknown_protocol_is_one_error_line_and_no_run(cli, tmp_path):
     res = cli("eval", "--model", "resnet18", "--protocol", "madry", "--quiet")
     assert res.returncode == 2
-    assert res.stderr.strip() == ("error: unknown protocol 'madry'; choose one of: advrush, devaguptapu, jung, rnas "
-                                  "(`robnas list protocols` shows them)")
+    assert res.stderr.strip() == ("error: unknown protocol 'madry'; choose one of: advrush, devaguptapu, jung, jung-digits, "
+                                  "rnas (`robnas list protocols` shows them)")
     assert not (tmp_path / "runs").exists()
 
 

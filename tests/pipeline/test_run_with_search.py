@@ -10,7 +10,7 @@ import pytest
 import robnas.pipeline.differentiable_search as differentiable_search
 import robnas.pipeline.run as study
 from robnas.config.loading import load_config
-from robnas.config.schema import EvalConfig, RunConfig
+from robnas.pipeline.config import EvalConfig, RunConfig
 from robnas.eps import Eps
 from robnas.errors import UnknownNameError
 from robnas.evaluation import protocol_for

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from robnas.advsets import advset_table, build_advset, evaluate_advset, load_advset, save_advset
-from robnas.config.schema import RunConfig, written_config
+from robnas.pipeline.config import RunConfig, written_config
 from robnas.device import resolve_device
 from robnas.errors import InvalidValueError
 from robnas.pipeline.models import gather_models, require_models

@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from robnas.config import config_to_dict
-from robnas.config.schema import RunConfig, written_config
+from robnas.pipeline.config import RunConfig, written_config
 from robnas.data import Dataset, Split, load_dataset, subset
 from robnas.device import resolve_device
 from robnas.errors import CheckpointError, InvalidValueError, UnknownNameError

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from robnas.config import config_to_dict
-from robnas.config.schema import RunConfig, written_config
+from robnas.pipeline.config import RunConfig, written_config
 from robnas.errors import DataError, InvalidValueError
 from robnas.store.atomic import write_json_atomic
 from robnas.store.results_db import ResultsDB, Slot, budget_key

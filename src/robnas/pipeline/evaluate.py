@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from robnas.config.schema import RunConfig, written_config
+from robnas.pipeline.config import RunConfig, written_config
 from robnas.evaluation import protocol_for
 from robnas.pipeline.models import gather_models, require_models
 from robnas.pipeline.records import attack_and_record, cached_record

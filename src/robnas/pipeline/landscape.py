@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from robnas.config.schema import LandscapeConfig, RunConfig, written_config
+from robnas.pipeline.config import LandscapeConfig, RunConfig, written_config
 from robnas.data import Dataset
 from robnas.evaluation.landscape import check_landscape_args, input_loss_landscape
 from robnas.pipeline.models import gather_models, require_models, tune_threads

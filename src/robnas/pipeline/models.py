@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from robnas.config import config_from_dict, config_to_dict
-from robnas.config.schema import ModelConfig, RunConfig
+from robnas.pipeline.config import ModelConfig, RunConfig
 from robnas.data import Dataset
 from robnas.data.prepare import DataConfig, load_configured
 from robnas.device import resolve_device

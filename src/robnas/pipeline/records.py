@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from robnas.config.schema import RunConfig
+from robnas.pipeline.config import RunConfig
 from robnas.data import Dataset
 from robnas.evaluation import evaluate, protocol_for
 from robnas.evaluation.record import row_from_json, row_to_json

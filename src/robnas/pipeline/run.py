@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import nn
 
-from robnas.config.schema import ModelConfig, RunConfig, written_config
+from robnas.pipeline.config import ModelConfig, RunConfig, written_config
 from robnas.data.prepare import PreparedData, prepare_data
 from robnas.device import resolve_device
 from robnas.evaluation.landscape import check_landscape_args

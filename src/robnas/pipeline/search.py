@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robnas.config.schema import RunConfig
+from robnas.pipeline.config import RunConfig
 from robnas.errors import UnknownNameError
 from robnas.search.differentiable.methods import METHODS
 from robnas.search.discrete.strategy import STRATEGIES

@@ -19,7 +19,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from robnas.config.schema import ModelConfig, RunConfig
+from robnas.pipeline.config import ModelConfig, RunConfig
 from robnas.data import Dataset
 from robnas.errors import InvalidValueError
 from robnas.spaces import get_space

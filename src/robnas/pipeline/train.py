@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robnas.config.schema import RunConfig, written_config
+from robnas.pipeline.config import RunConfig, written_config
 from robnas.data.prepare import prepare_data
 from robnas.device import resolve_device
 from robnas.errors import InvalidValueError

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from robnas.attacks import create_attack
-from robnas.config.schema import RunConfig, written_config
+from robnas.pipeline.config import RunConfig, written_config
 from robnas.evaluation import SuiteSettings
 from robnas.evaluation.transfer import transfer_matrix
 from robnas.pipeline.models import gather_models, require_models

@@ -29,7 +29,7 @@ TINY = {"name": "digits", "train_size": 120, "test_size": 40}
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from robnas.config.schema import TrainConfig
+    from robnas.pipeline.config import TrainConfig
 
     data = load_dataset("digits", train_size=300, test_size=80, seed=0)
     torch.manual_seed(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from robnas.config.schema import RunConfig
+from robnas.pipeline.config import RunConfig
 from robnas.errors import UnknownNameError
 
 ACTIONS = {

@@ -33,7 +33,7 @@ import torch
 from robnas import __version__
 from robnas.bench.store import ArchResult, BenchmarkFile, check_identity
 from robnas.config import config_to_dict
-from robnas.config.schema import RunConfig
+from robnas.pipeline.config import RunConfig
 from robnas.errors import DataError, InvalidValueError, TrainingDivergedError
 from robnas.eps import Eps
 from robnas.pipeline.candidates import cached_data, candidate_threads, thread_limit

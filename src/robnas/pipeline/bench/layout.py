@@ -6,7 +6,7 @@ from pathlib import Path
 
 import robnas.bench
 from robnas.bench.layout import LAYOUT, export_layout, import_layout
-from robnas.config.schema import RunConfig
+from robnas.pipeline.config import RunConfig
 from robnas.errors import InvalidValueError
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 import robnas.bench
-from robnas.config.schema import RunConfig
+from robnas.pipeline.config import RunConfig
 from robnas.errors import InvalidValueError
 
 

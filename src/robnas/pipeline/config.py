@@ -1,7 +1,11 @@
-"""The config dataclasses of the train, eval and run commands.
+"""The job config: one ``RunConfig`` for every command, composed of the sections its layers own.
 
-Defaults follow the papers where a paper fixes them (attack settings of Devaguptapu et al.,
-DARTS training recipe); sizes default to what a 2-core laptop finishes quickly.
+The library sections are defined next to the code that reads them (``[data]`` in
+:mod:`robnas.data.prepare`, ``[train]`` in :mod:`robnas.train.settings`, ``[eval]`` in
+:mod:`robnas.evaluation.settings`, ``[search.differentiable]`` in
+:mod:`robnas.search.differentiable.settings`); the sections only jobs read (models, searched,
+landscape, transfer, advset, bench, the discrete search's settings) live here. Generic TOML loading
+and strict checking is :mod:`robnas.config`.
 """
 
 from __future__ import annotations
