@@ -19,7 +19,9 @@ The rules every data-parallel job follows (training and the differentiable searc
   see the gradient of the global batch, as on one device.
 * **Batch norm.** :func:`use_global_batch_norm` makes every batch-norm layer normalise with the
   statistics of the global batch (see :class:`GlobalBatchNorm`), so 1 and N processes compute the
-  same function and the running statistics are the same on every rank.
+  same function and the running statistics are the same on every rank. ``ROBNAS_BATCH_NORM=local``
+  keeps per-rank statistics instead (no communication inside the forward: faster, but the result
+  then depends on the world size; rank 0's running statistics are the ones saved).
 * **Files.** Only rank 0 writes (checkpoints, metrics, logs, results); the others read rank 0's
   checkpoint through :func:`broadcast_object`, so hosts need no shared file system.
 * **Failures.** A rank that raises exits; ``torchrun`` then stops the others and reports that
@@ -45,6 +47,7 @@ from robnas.errors import InvalidValueError
 #: Environment variables a launcher (torchrun) sets; their presence turns data parallelism on.
 LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 DEFAULT_TIMEOUT = 600.0
+BATCH_NORM_MODES = ("global", "local")
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,15 @@ def timeout_seconds(environ: dict[str, str] | None = None) -> float:
     return value
 
 
+def batch_norm_mode(environ: dict[str, str] | None = None) -> str:
+    """``global`` (default: statistics of the global batch) or ``local`` (per rank), from ROBNAS_BATCH_NORM."""
+    mode = (os.environ if environ is None else environ).get("ROBNAS_BATCH_NORM", "global").lower()
+    if mode not in BATCH_NORM_MODES:
+        raise InvalidValueError(f"ROBNAS_BATCH_NORM={mode!r}: use global (statistics of the whole batch, the "
+                                "default) or local (per-process statistics)")
+    return mode
+
+
 def current() -> World:
     """The world this process belongs to (after :func:`setup`; a world of one before)."""
     return _world
@@ -118,6 +130,7 @@ def setup(device: torch.device) -> tuple[World, torch.device]:
     """
     global _world, _device
     world = launched()
+    batch_norm_mode()  # a bad value fails here, before anything runs
     if not world.enabled:
         return world, device
     if device.type == "cuda":
@@ -311,7 +324,7 @@ def use_global_batch_norm(model: nn.Module) -> nn.Module:
     The layers change class, not identity: parameters, buffers, state-dict keys and optimiser
     references stay as they are, so checkpoints are interchangeable with single-process ones.
     """
-    if _world.enabled:
+    if _world.enabled and batch_norm_mode() == "global":
         for module in model.modules():
             cls = _GLOBAL.get(type(module))
             if cls is not None:
