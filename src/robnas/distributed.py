@@ -278,7 +278,8 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         if not (self.training and _world.enabled):
             return super().forward(x)
         dims = [d for d in range(x.dim()) if d != 1]
-        channels = x.shape[1]
+        channels, dtype = x.shape[1], x.dtype
+        x = x.float()  # statistics in fp32 also under CUDA autocast
         count = x.numel() // channels
         mean = x.mean(dims)
         m2 = ((x - mean.view(1, -1, *[1] * (x.dim() - 2))) ** 2).sum(dims)
@@ -304,7 +305,7 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         out = (x - global_mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             out = out * self.weight.view(shape) + self.bias.view(shape)
-        return out
+        return out.to(dtype)
 
 
 class GlobalBatchNorm1d(GlobalBatchNorm, nn.BatchNorm1d):

@@ -120,8 +120,12 @@ def test_only_rank_zero_writes(runs):
     assert log.count("epoch=1 ") == 1 and "x 2 processes" in log
 
 
-def test_a_failing_rank_stops_the_job_with_its_error(tmp_path):
-    plan = [{"argv": _argv(TRAIN, tmp_path / "out", "fails"), "fail_on_rank": 1}]
+def test_bad_input_and_a_failing_rank_stop_the_job_with_their_error(tmp_path):
+    plan = [{"argv": _argv([*TRAIN, "--batch-size", "33"], tmp_path / "out", "odd")},
+            {"argv": _argv(TRAIN, tmp_path / "out", "fails"), "fail_on_rank": 1}]
     launch = _launch(plan, tmp_path, "fails")  # the timeout turns a hang into a failure
     assert launch.returncode != 0
+    odd = ("error: train.batch_size=33 is the global batch and must be a multiple of the 2 processes; "
+           "use 32 or 34 (--set train.batch_size=...)")
+    assert launch.stderr.count(odd) == 2 and not (tmp_path / "out" / "odd").exists()  # nothing written
     assert "rank 1 failed on purpose" in launch.stderr

@@ -24,6 +24,7 @@ from typing import Any
 
 from robnas import distributed
 from robnas.config import to_toml
+from robnas.errors import InvalidValueError
 from robnas.store.atomic import write_text_atomic
 
 
@@ -40,6 +41,9 @@ class RunDir:
     @classmethod
     def create(cls, out: str | Path, name: str | None, command: str, quiet: bool = False) -> "RunDir":
         """Make (or reopen, for --resume) ``out/name``; the default name is ``command-YYYYmmdd-HHMMSS``."""
+        if distributed.launched().enabled and not distributed.current().enabled:
+            raise InvalidValueError(f"`{command}` does not run data-parallel (only robnas train and robnas search "
+                                    "--method darts|advrush|rnas do); start it without torchrun")
         if name is None:
             # Rank 0's clock names the run for every rank.
             name = distributed.broadcast_object(f"{command}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
