@@ -6,7 +6,9 @@ robnas' own trainer (``train_model``, the code ``robnas train`` runs under torch
 ResNet-18 of width ``--width`` on synthetic 3x32x32 images, one CPU thread per process, on 1 process
 and on 2 (spawned here with the launcher's environment variables, as torchrun would set them), with
 the global batch norm (the default) and with per-rank statistics (``ROBNAS_BATCH_NORM=local``).
-Throughput is measured over the epochs after the first (warm-up). The communication share is the
+Throughput is measured over the epochs after the first (warm-up). A control runs two independent
+single-process trainings at once: on a machine shared with other jobs it shows how much parallelism
+the two cores really offered during the measurement. The communication share is the
 time each rank spends inside ``torch.distributed.all_reduce`` (gradients: one flat buffer per step;
 global batch norm: one small message per layer and pass), as a fraction of the measured epochs;
 it includes waiting for the slower rank.
@@ -36,11 +38,13 @@ def _free_port() -> int:
 
 
 def _run(rank: int, world: int, port: int, args: argparse.Namespace, batch_norm: str, out: Any) -> None:
+    """One rank; ``batch_norm == "independent"``: a single-process run (the control, started ``world`` times)."""
     os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "ROBNAS_BATCH_NORM": batch_norm})
-    if world == 1:
+    if world == 1 or batch_norm == "independent":
         for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
             os.environ.pop(name)
+        os.environ["ROBNAS_BATCH_NORM"] = "global"
     torch.set_num_threads(1)
     import torch.distributed as dist
 
@@ -86,7 +90,7 @@ def _run(rank: int, world: int, port: int, args: argparse.Namespace, batch_norm:
         result = train_model(model, train, val, cfg, run, seed=0, quiet=True)
     measured = sum(r["seconds"] for r in result.history[1:])
     whole = sum(r["seconds"] for r in result.history)
-    if rank == 0:
+    if rank == 0 or batch_norm == "independent":
         out.put({"samples_per_s": points * (len(result.history) - 1) / measured,
                  "comm_share": spent["all"] / whole, "grad_share": spent["gradients"] / whole,
                  "params": sum(p.numel() for p in model.parameters())})
@@ -103,7 +107,8 @@ def measure(world: int, args: argparse.Namespace, batch_norm: str) -> dict[str, 
         p.join()
         if p.exitcode:
             raise SystemExit(f"a benchmark process failed (exit code {p.exitcode})")
-    return out.get()
+    results = [out.get() for _ in range(world if batch_norm == "independent" else 1)]
+    return {**results[0], "samples_per_s": sum(r["samples_per_s"] for r in results)}
 
 
 def bytes_at_scale(world: int = 8) -> None:
@@ -115,9 +120,11 @@ def bytes_at_scale(world: int = 8) -> None:
     ring = 2 * (world - 1) / world
     net = create_model("darts_v2", num_classes=10, in_channels=3, C=36, layers=20)
     params = sum(p.numel() for p in net.parameters())
+    net_bn = sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
     print(f"\nper step, DARTS_V2 C=36, 20 cells ({params / 1e6:.2f}M parameters): gradient all-reduce "
           f"{4 * params / 1e6:.1f} MB (fp32); ring all-reduce on {world} GPUs sends and receives "
-          f"{ring * 4 * params / 1e6:.1f} MB per GPU per step")
+          f"{ring * 4 * params / 1e6:.1f} MB per GPU per step; global batch norm: {net_bn} layers, "
+          f"{2 * net_bn} small all-reduces per step")
     supernet = get_space("darts").supernet(num_classes=10, in_channels=3, mean=None, std=None, C=16, layers=8,
                                            partial_channels=1)
     weights = sum(p.numel() for p in supernet.weight_parameters())
@@ -140,8 +147,14 @@ def main() -> None:
     args = parser.parse_args()
     print(f"ResNet-18 width {args.width}, global batch {args.batch} of 3x32x32, {args.steps} steps per epoch, "
           f"1 thread per process, gloo; epochs 2..{args.epochs} timed", flush=True)
+    print(f"load average before: {' '.join(f'{v:.1f}' for v in os.getloadavg())} (the machine is shared: "
+          "the ratios, not the rates, are the figures)", flush=True)
     one = measure(1, args, "global")
     print(f"1 process:                  {one['samples_per_s']:7.1f} samples/s ({one['params']} parameters)", flush=True)
+    both = measure(2, args, "independent")
+    print(f"control, 2 independent 1-process runs at once: {both['samples_per_s']:7.1f} samples/s in all = "
+          f"{both['samples_per_s'] / one['samples_per_s']:.2f}x (the parallelism this machine offers right now)",
+          flush=True)
     for batch_norm in ("global", "local"):
         two = measure(2, args, batch_norm)
         speedup = two["samples_per_s"] / one["samples_per_s"]
@@ -149,6 +162,7 @@ def main() -> None:
               f"(target >= 1.6x: {'met' if speedup >= 1.6 else 'NOT met'}); all-reduce {100 * two['comm_share']:.1f}% "
               f"of the step time (gradients {100 * two['grad_share']:.1f}%, batch norm and metrics the rest)",
               flush=True)
+    print(f"load average after: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     bytes_at_scale()
 
 
