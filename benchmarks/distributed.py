@@ -159,7 +159,8 @@ def main() -> None:
         two = measure(2, args, batch_norm)
         speedup = two["samples_per_s"] / one["samples_per_s"]
         print(f"2 processes, {batch_norm:6s} BN:    {two['samples_per_s']:7.1f} samples/s = {speedup:.2f}x "
-              f"(target >= 1.6x: {'met' if speedup >= 1.6 else 'NOT met'}); all-reduce {100 * two['comm_share']:.1f}% "
+              f"(target >= 1.6x: {'met' if speedup >= 1.6 else 'NOT met'}; "
+              f"{two['samples_per_s'] / both['samples_per_s']:.0%} of the control); all-reduce {100 * two['comm_share']:.1f}% "
               f"of the step time (gradients {100 * two['grad_share']:.1f}%, batch norm and metrics the rest)",
               flush=True)
     print(f"load average after: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
