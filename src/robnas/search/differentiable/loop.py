@@ -280,12 +280,10 @@ class BilevelSearch:
             for key, value in self.step(xw, yw, xa, ya, info, totals).items():
                 sums[key] += value
                 counts[key] += 1
-        if world.enabled:  # the mean over the ranks of the per-step values
-            keys = sorted(sums)
-            reduced = distributed.sum_values([sums[k] for k in keys] + [counts[k] for k in keys])
-            sums.update(zip(keys, reduced[:len(keys)]))
-            counts.update(zip(keys, (int(c) for c in reduced[len(keys):])))
         record = {key: sums[key] / counts[key] for key in sums}
+        if world.enabled:  # every rank ran the same steps: the mean over the ranks of the per-step means
+            keys = sorted(record)
+            record.update(zip(keys, (v / world.size for v in distributed.sum_values([record[k] for k in keys]))))
         record["lr"] = lr
         record["weight_steps"] = counts.get("train_loss", 0)
         record["arch_steps"] = counts.get("arch_loss", 0)
