@@ -131,6 +131,8 @@ def test_ray_backend_without_ray_is_one_line_naming_the_extra(monkeypatch, tmp_p
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
     with pytest.raises(InvalidValueError, match=r"pip install 'robnas\[ray\]'"):
         create_backend("ray", workers=1)
+    with pytest.raises(InvalidValueError, match=r"pip install 'robnas\[ray\]'"):
+        RayBackend(workers=1)  # the import itself, when the check is bypassed
     code = main(["search", "--method", "rs", "--space", "nb201", "--dataset", "digits", "--backend", "ray",
                  "--evaluations", "1", "--out", str(tmp_path), "--name", "noray", "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
