@@ -38,6 +38,7 @@ bench: $(VENV)/.test
 	$(PY) benchmarks/autoattack.py
 	$(PY) benchmarks/search_step.py
 	$(PY) benchmarks/parallel_eval.py
+	$(PY) benchmarks/distributed.py
 
 clean-venv:
 	rm -rf $(VENV)

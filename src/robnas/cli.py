@@ -256,7 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: completed epochs and evaluations are saved; rerun the same command with --resume",
               file=sys.stderr)
         return 130
-    print(f"results: {Path(where).resolve()}")
+    from robnas.distributed import current
+
+    if current().is_main:  # one line per job, not one per torchrun rank
+        print(f"results: {Path(where).resolve()}")
     return 0
 
 

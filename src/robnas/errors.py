@@ -33,3 +33,7 @@ class CheckpointError(RobnasError):
 
 class TrainingDivergedError(RobnasError):
     """The loss became NaN or infinite."""
+
+
+class WorkerLostError(RobnasError):
+    """A worker process or host died while running a task, even after the task's retry."""

@@ -8,6 +8,10 @@ permutation and the history; the learning rate is a function of the epoch (no sc
 save). A run killed at any point and resumed with ``--resume`` therefore ends bit-identical to an
 uninterrupted run with the same seed on the same device and thread count.
 
+Under ``torchrun`` every rank runs the search on its rows of every batch (see
+:mod:`robnas.search.differentiable.loop`); rank 0 alone writes the run directory and the results,
+and a checkpoint made with N processes resumes with M.
+
 Outputs (``results/``): ``genotype.txt`` (the derived genotype / arch string), ``cells.png``,
 ``alphas.png`` and ``search.json``; ``metrics.jsonl`` holds one record per epoch (softmaxed alphas,
 derived architecture, losses, regulariser values).
@@ -24,6 +28,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from robnas import distributed
 from robnas.config import config_to_dict
 from robnas.pipeline.config import RunConfig, written_config
 from robnas.data import Dataset, Split, load_dataset, subset
@@ -123,7 +128,7 @@ def search_in_run(cfg: RunConfig, run: RunDir, dataset: Dataset, resume: bool, q
     search = BilevelSearch(model, d, method_terms(cfg.search.method, d) + list(extra_terms), seed=cfg.seed)
     data_gen = make_generator(cfg.seed, device)
     loop = EpochLoop(run, CHECKPOINT, d.epochs, device, fingerprint=_fingerprint(cfg, dataset), resume=resume,
-                     quiet=quiet, desc="search", generators={"data": data_gen},
+                     quiet=quiet, desc="search", generators={"data": data_gen}, seed=cfg.seed,
                      mismatch="was written by a different search (space, method, seed, data or settings); "
                               "use a new --name or drop --resume")
     saved = loop.restored
@@ -134,12 +139,13 @@ def search_in_run(cfg: RunConfig, run: RunDir, dataset: Dataset, resume: bool, q
     else:
         run.log(f"{cfg.search.method} search over the {cfg.search.space} space on {dataset.name}: "
                 f"{len(weight_half)} weight / {len(arch_half)} architecture points, supernet "
-                f"{count_params(model)} parameters, {d.epochs} epochs, order {d.order}, on {device}")
+                f"{count_params(model)} parameters, {d.epochs} epochs, order {d.order}, on {device}"
+                + (f" x {distributed.current().size} processes" if distributed.current().enabled else ""))
 
     for epoch in loop:
         def wrap(pairs: Iterable, steps: int) -> Iterable:
             return tqdm(pairs, total=steps, desc=f"epoch {epoch + 1}/{d.epochs}", unit="step", leave=False,
-                        disable=quiet)
+                        disable=loop.quiet)
 
         epoch_start = time.perf_counter()
         stats = search.run_epoch(epoch, weight_half, arch_half, data_gen, wrap)
@@ -147,7 +153,8 @@ def search_in_run(cfg: RunConfig, run: RunDir, dataset: Dataset, resume: bool, q
         loop.end_epoch(record, {"model_spec": model.spec, "model_state": model.state_dict(),
                                 "search_state": search.state_dict(), "permutation": permutation})
     arch = model.derive()
-    _write_results(run, cfg, dataset, model, arch, loop.history, loop.seconds)
+    if run.writes:
+        _write_results(run, cfg, dataset, model, arch, loop.history, loop.seconds)
     return SearchOutcome(space=model.space, genotype=arch, seconds=loop.seconds, history=loop.history)
 
 
@@ -172,7 +179,8 @@ def _write_results(run: RunDir, cfg: RunConfig, dataset: Dataset, model: Superne
 def run_differentiable_search(cfg: RunConfig) -> Path:
     """``robnas search`` for the differentiable methods; returns the run directory."""
     check_search_config(cfg)
-    device = resolve_device(cfg.device)
+    world, device = distributed.setup(resolve_device(cfg.device))
+    distributed.check_batch_size(cfg.search.differentiable.batch_size, "search.differentiable.batch_size", world)
     dataset = load_dataset(cfg.data.name, root=cfg.data.root, device=device, train_size=cfg.data.train_size,
                            test_size=cfg.data.test_size, seed=cfg.seed)
     split_halves(dataset, cfg)  # a train_size larger than the split fails here, before the run directory

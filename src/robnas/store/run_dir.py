@@ -8,6 +8,10 @@ Layout::
         metrics.jsonl    one JSON record per epoch (rewritten from the checkpoint on resume)
         checkpoints/     last.pt (every epoch, atomic) and best.pt
         results/         results.json, table.md, PNG plots
+
+In a data-parallel job (:mod:`robnas.distributed`) rank 0 alone creates and writes the directory;
+the other ranks get a ``RunDir`` of the same path with ``writes = False``, whose writing methods
+do nothing (so they cannot race rank 0, and hosts need no shared file system).
 """
 
 from __future__ import annotations
@@ -18,24 +22,33 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from robnas import distributed
 from robnas.config import to_toml
+from robnas.errors import InvalidValueError
 from robnas.store.atomic import write_text_atomic
 
 
 class RunDir:
     """Paths and append-only records of one run."""
 
-    def __init__(self, path: str | Path, quiet: bool = False) -> None:
+    def __init__(self, path: str | Path, quiet: bool = False, writes: bool = True) -> None:
         self.path = Path(path)
-        self.quiet = quiet
+        self.quiet = quiet or not writes
+        self.writes = writes
         self.checkpoints = self.path / "checkpoints"
         self.results = self.path / "results"
 
     @classmethod
     def create(cls, out: str | Path, name: str | None, command: str, quiet: bool = False) -> "RunDir":
         """Make (or reopen, for --resume) ``out/name``; the default name is ``command-YYYYmmdd-HHMMSS``."""
+        if distributed.launched().enabled and not distributed.current().enabled:
+            raise InvalidValueError(f"`{command}` does not run data-parallel (only robnas train and robnas search "
+                                    "--method darts|advrush|rnas do); start it without torchrun")
         if name is None:
-            name = f"{command}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+            # Rank 0's clock names the run for every rank.
+            name = distributed.broadcast_object(f"{command}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        if not distributed.current().is_main:
+            return cls(Path(out) / name, quiet=True, writes=False)
         run = cls(Path(out) / name, quiet=quiet)
         run.checkpoints.mkdir(parents=True, exist_ok=True)
         run.results.mkdir(parents=True, exist_ok=True)
@@ -64,10 +77,14 @@ class RunDir:
         return self.path / "metrics.jsonl"
 
     def write_config(self, config: dict[str, Any]) -> None:
+        if not self.writes:
+            return
         write_text_atomic(self.config_path, to_toml(config))
 
     def log(self, message: str) -> None:
         """Append a timestamped line to log.txt and echo it (unless quiet) to stderr."""
+        if not self.writes:
+            return
         stamp = _dt.datetime.now().strftime("%H:%M:%S")
         with open(self.log_path, "a", encoding="utf-8") as fh:
             fh.write(f"[{stamp}] {message}\n")
@@ -75,11 +92,15 @@ class RunDir:
             print(message, file=sys.stderr, flush=True)
 
     def append_metrics(self, record: dict[str, Any]) -> None:
+        if not self.writes:
+            return
         with open(self.metrics_path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
 
     def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
         """Make metrics.jsonl hold exactly ``records`` (used on resume: the checkpoint is the truth)."""
+        if not self.writes:
+            return
         write_text_atomic(self.metrics_path, "".join(json.dumps(r) + "\n" for r in records))
 
     def read_metrics(self) -> list[dict[str, Any]]:

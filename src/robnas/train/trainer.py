@@ -4,6 +4,15 @@ The epochs run in :class:`robnas.train.epochs.EpochLoop`: resume is exact (the c
 model, optimizer, the data-order generator and the global RNG for drop-path and dropout; schedules
 are functions of the epoch), so a run killed after epoch k and resumed produces the same weights as a
 run that was never interrupted.
+
+Data-parallel (``torchrun``, :mod:`robnas.distributed`): ``cfg.batch_size`` is the global batch; each
+rank trains on its rows of every batch, differentiates its share of the global mean loss and the
+gradients are summed over the ranks (one flat all-reduce after the backward, before clipping and
+the optimiser step), batch norm uses the global batch's statistics, and the random starts of the
+adversarial examples are drawn for the whole global batch; so N processes compute, to float
+rounding, the weights one process computes (dropout and drop-path masks excepted: they are drawn
+per rank). Training metrics are summed over the ranks; validation runs on every rank on the whole
+validation split (it is small) and only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robnas import distributed
 from robnas.attacks import create_attack
 from robnas.config import config_to_dict
 from robnas.data import Augment, Split, iterate_batches
@@ -88,11 +98,14 @@ def train_model(
     ``extra`` (JSON-able: dataset name, row label) is stored in every checkpoint for ``robnas eval``.
     """
     check_train_config(cfg)
+    world = distributed.current()
+    distributed.check_batch_size(cfg.batch_size, "train.batch_size", world)
     device = train_split.images.device
     on_cuda = device.type == "cuda"
     use_amp = cfg.amp and on_cuda
     memory_format = torch.channels_last if (cfg.channels_last and on_cuda) else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
+    distributed.use_global_batch_norm(model)
 
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
@@ -105,7 +118,7 @@ def train_model(
     track_robust = cfg.select_best == "robust" or adv.enabled
 
     loop = EpochLoop(run, "last.pt", cfg.epochs, device, fingerprint=getattr(model, "spec", None), resume=resume,
-                     quiet=quiet, desc="train", generators={"data": data_gen},
+                     quiet=quiet, desc="train", generators={"data": data_gen}, seed=seed,
                      mismatch="was written for another model; use a new --name or drop --resume")
     best_path = run.checkpoints / "best.pt"
     best_score = -math.inf
@@ -125,15 +138,17 @@ def train_model(
         total_loss, total_correct, seen = 0.0, 0, 0
         sums: dict[str, float] = {}  # per-sample sums of the adversarial loss's own metrics (TRADES' KL)
         for step, (x, y) in enumerate(iterate_batches(train_split, cfg.batch_size, shuffle=True,
-                                                      generator=data_gen, augment=augment)):
+                                                      generator=data_gen, augment=augment, world=world)):
             x = x.contiguous(memory_format=memory_format)
+            total = distributed.batch_total(step, len(train_split), cfg.batch_size)
+            rows = (*distributed.shard_bounds(total, world), total)
             autocast = torch.autocast("cuda", dtype=torch.float16) if use_amp else contextlib.nullcontext()
             with autocast:
                 if adv.enabled:
                     # A fresh, reproducible seed per step: a resumed run crafts the same examples.
-                    loss, logits, extra = adversarial_loss(model, x, y, adv, lambda out, t: _loss(out, t, cfg),
-                                                           seed * 1_000_003 + epoch * 10_007 + step)
-                    for key, value in extra.items():
+                    loss, logits, step_metrics = adversarial_loss(model, x, y, adv, lambda out, t: _loss(out, t, cfg),
+                                                           seed * 1_000_003 + epoch * 10_007 + step, rows)
+                    for key, value in step_metrics.items():
                         sums[key] = sums.get(key, 0.0) + value * y.shape[0]
                 else:
                     loss, logits = _loss(model(x), y, cfg)
@@ -143,7 +158,9 @@ def train_model(
                     f"lower the learning rate (--set train.lr={cfg.lr / 10:g}) or enable clipping (train.grad_clip)"
                 )
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            # This rank's share of the global batch's mean loss; the shares' gradients sum to the global one.
+            scaler.scale(loss * (y.shape[0] / total) if world.enabled else loss).backward()
+            distributed.all_reduce_gradients(model.parameters())
             if cfg.grad_clip > 0:
                 scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -153,6 +170,11 @@ def train_model(
             total_correct += (logits.argmax(1) == y).sum().item()
             seen += y.shape[0]
 
+        if world.enabled:
+            keys = sorted(sums)
+            total_loss, total_correct, seen, *values = distributed.sum_values(
+                [total_loss, total_correct, seen, *(sums[k] for k in keys)])
+            sums = dict(zip(keys, values))
         record: dict[str, Any] = {
             "epoch": epoch + 1,
             "lr": lr,
@@ -175,12 +197,12 @@ def train_model(
         # last.pt a step ahead, and the next epoch's improvement rewrites best.pt.
         last_path = loop.end_epoch(record, {**weights, "optimizer_state": optimizer.state_dict(),
                                             "scaler_state": scaler.state_dict()})
-        if improved:
+        if improved and world.is_main:
             save_checkpoint(best_path, {**weights, "epoch": epoch + 1, "epochs": cfg.epochs,
                                         "complete": epoch + 1 == cfg.epochs, "history": loop.history})
         loop.set_postfix(loss=f"{record['train_loss']:.3f}", val=f"{record['val_acc']:.3f}")
 
-    if cfg.select_best != "last" and best_path.exists():
+    if cfg.select_best != "last" and world.is_main and best_path.exists():
         model.load_state_dict(load_checkpoint(best_path, device)["model_state"])
     model.eval()
     return TrainResult(model=model, history=loop.history, last_path=loop.path,

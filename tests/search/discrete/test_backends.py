@@ -5,6 +5,13 @@ One module, one Ray start-up (it takes ~10 s): the Ray instance listens on the l
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
 import pytest
 
 from robnas.errors import DataError, InvalidValueError, UnknownNameError
@@ -76,3 +83,58 @@ def test_backend_names_and_settings_are_checked():
         create_backend("local", address="10.0.0.1:6379")
     with pytest.raises(InvalidValueError):
         create_backend("local", workers=-1)
+
+
+def _kill_first_attempts(marker_dir: Path, count: int, killed: list[int], deadline: float) -> None:
+    """SIGKILL each worker that announces a first attempt (its pid file), ``count`` in all."""
+    while len(killed) < count and time.monotonic() < deadline:
+        for marker in sorted(marker_dir.glob("*.pid")):
+            pid = int(marker.read_text() or 0)
+            if pid and pid not in killed:
+                killed.append(pid)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:  # already gone
+                    pass
+        time.sleep(0.2)
+
+
+def test_a_killed_ray_worker_is_retried_and_its_task_recorded_once(tmp_path, ray_backend):
+    import ray
+
+    from . import crashing
+
+    ray.cloudpickle.register_pickle_by_value(crashing)  # the workers need not import the tests
+    evaluator = crashing.CrashOnceEvaluator(str(tmp_path))
+    space = get_space("nb201")
+    slot = Slot("nb201", "digits", budget_key(evaluator.budget()), 7)
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_first_attempts, args=(tmp_path, 2, killed, time.monotonic() + 90))
+    killer.start()
+    with ResultsDB(tmp_path / "ray.db") as db:
+        strategy = create_strategy("rs", space, ["clean_error", "params"], seed=5, batch_size=2)
+        runner = SearchRunner(strategy, space, evaluator, db, slot, ray_backend, ["clean_error", "params"],
+                              budget=SearchBudget(evaluations=2))
+        stats = runner.run()
+        records = db.records()
+    killer.join()
+    assert len(killed) == 2  # both first attempts died mid-task
+    assert stats.computed == 2 and stats.failed == 0
+    assert len(records) == 2 and len({r.key for r in records}) == 2  # one row per task, no duplicate
+    assert all(r.status == "done" and r.metrics["params"] == len(r.arch) for r in records)
+    assert {int(r.worker.rsplit(":", 1)[1]) for r in records}.isdisjoint(killed)  # answered by the retries
+
+
+def test_ray_backend_without_ray_is_one_line_naming_the_extra(monkeypatch, tmp_path, capsys):
+    from robnas.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
+    with pytest.raises(InvalidValueError, match=r"pip install 'robnas\[ray\]'"):
+        create_backend("ray", workers=1)
+    with pytest.raises(InvalidValueError, match=r"pip install 'robnas\[ray\]'"):
+        RayBackend(workers=1)  # the import itself, when the check is bypassed
+    code = main(["search", "--method", "rs", "--space", "nb201", "--dataset", "digits", "--backend", "ray",
+                 "--evaluations", "1", "--out", str(tmp_path), "--name", "noray", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == ["error: --backend ray needs Ray: pip install 'robnas[ray]' (or pip install ray)"]
+    assert not (tmp_path / "noray").exists()  # nothing written

@@ -13,6 +13,16 @@ data and runs (in DARTS' order, unless a term asks for weights first):
 
 Gradients are taken with ``torch.autograd.grad`` w.r.t. exactly the parameters being stepped, so
 the weight step never touches the alphas' gradients and vice versa.
+
+Data-parallel (``torchrun``, :mod:`robnas.distributed`): ``batch_size`` is the global batch of each
+half; every rank takes its rows, and EVERY gradient the loop takes (the weight step's, the
+architecture step's, and the second-order step's virtual step, the gradients at ``w'`` and both
+sides of the finite difference) is the gradient of this rank's share of the global mean loss,
+summed over the ranks: every rank holds the same weights and alphas after every step, those of a
+single-process run to float rounding (batch norm uses the global batch's statistics). Terms see
+their rank's rows; their seeds (``StepInfo.seed``) differ per rank (rank 0 keeps the run's), and
+alphas changed by a term's ``after_step`` (RNAS' projection) are broadcast from rank 0 so the ranks
+never diverge: that projection is estimated on rank 0's rows of the batch.
 """
 
 from __future__ import annotations
@@ -25,7 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robnas import distributed
 from robnas.data import Split, iterate_batches
+from robnas.data.batches import count_batches
 from robnas.errors import InvalidValueError, TrainingDivergedError
 from robnas.search.differentiable.settings import DifferentiableSearchConfig
 from robnas.search.differentiable.terms import SearchTerm, StepInfo, StepPlan
@@ -85,6 +97,11 @@ class BilevelSearch:
         if len(set(names)) != len(names):
             raise InvalidValueError(f"search term names must be unique (they key the logs), got {names}")
         self.model, self.settings, self.terms, self.seed = model, settings, list(terms), seed
+        self.world = distributed.current()
+        distributed.check_batch_size(settings.batch_size, "search.differentiable.batch_size", self.world)
+        distributed.use_global_batch_norm(model)
+        # Each rank's share of the current global weight / architecture batch (1 in a world of one).
+        self._shares = (1.0, 1.0)
         self.weights = model.weight_parameters()
         self.alphas = model.arch_parameters()
         self.weight_optimizer = torch.optim.SGD(self.weights, lr=settings.lr, momentum=settings.momentum,
@@ -110,6 +127,18 @@ class BilevelSearch:
         return cosine_lr(epoch, s.epochs, s.lr, s.lr_min)
 
     # --- one iteration ----------------------------------------------------------------------------
+
+    def _global_grads(self, loss: torch.Tensor, params: Sequence[torch.Tensor], half: int,
+                      **kw: Any) -> list[torch.Tensor]:
+        """The gradient of the global batch's mean loss: this rank's share of it, summed over the ranks.
+
+        ``half`` is 0 for a loss on the weight batch, 1 for one on the architecture batch.
+        """
+        if not self.world.enabled:
+            return _grads(loss, params, **kw)
+        grads = _grads(loss * self._shares[half], params, **kw)
+        distributed.all_reduce_sum_(grads)
+        return grads
 
     def _transform(self, hook: str, active: list[SearchTerm], x: torch.Tensor, y: torch.Tensor,
                    info: StepInfo) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,7 +170,7 @@ class BilevelSearch:
         self.model.train()
         loss, logits = self._train_loss(x, y)
         _check_finite(loss, "training loss", info)
-        for p, g in zip(self.weights, _grads(loss, self.weights)):
+        for p, g in zip(self.weights, self._global_grads(loss, self.weights, 0)):
             p.grad = g
         if self.settings.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.weights, self.settings.grad_clip)
@@ -161,7 +190,7 @@ class BilevelSearch:
                                metrics: dict[str, float]) -> list[torch.Tensor]:
         """The gradient of the architecture objective w.r.t. the alphas (first or second order)."""
         if self.settings.order == 1:
-            return _grads(self._arch_objective(active, xa, ya, info, metrics), self.alphas)
+            return self._global_grads(self._arch_objective(active, xa, ya, info, metrics), self.alphas, 1)
         return self._unrolled_grads(active, xw, yw, xa, ya, info, metrics)
 
     def _unrolled_grads(self, active: list[SearchTerm], xw: torch.Tensor, yw: torch.Tensor, xa: torch.Tensor,
@@ -171,14 +200,14 @@ class BilevelSearch:
         buffers = [b.detach().clone() for b in self.model.buffers()]
         try:
             # w' = w - xi * (momentum * buf + grad + wd * w): the SGD step the weights are about to take.
-            step = _grads(self._train_loss(xw, yw)[0], self.weights)
+            step = self._global_grads(self._train_loss(xw, yw)[0], self.weights, 0)
             with torch.no_grad():
                 for p, w, g in zip(self.weights, original, step):
                     buf = self.weight_optimizer.state.get(p, {}).get("momentum_buffer")
                     moment = 0.0 if buf is None else s.momentum * buf
                     p.copy_(w - xi * (moment + g + s.weight_decay * w))
             objective = self._arch_objective(active, xa, ya, info, metrics)
-            grads = _grads(objective, self.alphas + self.weights)
+            grads = self._global_grads(objective, self.alphas + self.weights, 1)
             d_alpha, d_weights = grads[: len(self.alphas)], grads[len(self.alphas):]
             # grad^2_{alpha,w} L_train . v ~ (grad_alpha L_train(w + r v) - grad_alpha L_train(w - r v)) / 2r
             norm = torch.sqrt(sum((v * v).sum() for v in d_weights))
@@ -188,7 +217,7 @@ class BilevelSearch:
                 with torch.no_grad():
                     for p, w, v in zip(self.weights, original, d_weights):
                         p.copy_(w + sign * radius * v)
-                sides.append(_grads(self._train_loss(xw, yw)[0], self.alphas))
+                sides.append(self._global_grads(self._train_loss(xw, yw)[0], self.alphas, 0))
             if radius == 0.0:
                 return d_alpha
             return [g - xi * (gp - gn) / (2 * radius) for g, gp, gn in zip(d_alpha, *sides)]
@@ -200,8 +229,13 @@ class BilevelSearch:
                     b.copy_(saved)
 
     def step(self, xw: torch.Tensor, yw: torch.Tensor, xa: torch.Tensor, ya: torch.Tensor,
-             info: StepInfo) -> dict[str, float]:
-        """One iteration; returns its metrics (losses, accuracies, term values)."""
+             info: StepInfo, totals: tuple[int, int] | None = None) -> dict[str, float]:
+        """One iteration; returns its metrics (losses, accuracies, term values).
+
+        ``totals``: the sizes of the global weight and architecture batches of which these are this
+        rank's rows (data-parallel runs; None: the batches are whole).
+        """
+        self._shares = (1.0, 1.0) if totals is None else (len(yw) / totals[0], len(ya) / totals[1])
         active = [t for t in self.terms if t.active(info)]
         plan = StepPlan()
         for term in active:
@@ -218,6 +252,8 @@ class BilevelSearch:
         for term in active:
             for key, value in term.after_step(self.model, xa, ya, info).items():
                 metrics[f"{term.name}_{key}"] = value
+        if self.world.enabled and any(type(t).after_step is not SearchTerm.after_step for t in active):
+            distributed.broadcast_tensors_(self.alphas)
         return metrics
 
     # --- one epoch --------------------------------------------------------------------------------
@@ -225,23 +261,29 @@ class BilevelSearch:
     def run_epoch(self, epoch: int, weight_half: Split, arch_half: Split, generator: torch.Generator,
                   wrap: Callable[[Iterable, int], Iterable] | None = None) -> dict[str, float]:
         """Pair shuffled batches of the two halves (DARTS zips its two queues); returns epoch means."""
-        bs = self.settings.batch_size
-        steps = min(-(-len(weight_half) // bs), -(-len(arch_half) // bs))
+        bs, world = self.settings.batch_size, self.world
+        steps = min(count_batches(len(weight_half), bs, world), count_batches(len(arch_half), bs, world))
         lr = self.lr(epoch)
         for group in self.weight_optimizer.param_groups:
             group["lr"] = lr
-        pairs: Iterable = zip(iterate_batches(weight_half, bs, shuffle=True, generator=generator),
-                              iterate_batches(arch_half, bs, shuffle=True, generator=generator))
+        pairs: Iterable = zip(iterate_batches(weight_half, bs, shuffle=True, generator=generator, world=world),
+                              iterate_batches(arch_half, bs, shuffle=True, generator=generator, world=world))
         if wrap is not None:
             pairs = wrap(pairs, steps)
         sums: dict[str, float] = defaultdict(float)
         counts: dict[str, int] = defaultdict(int)
         for step, ((xw, yw), (xa, ya)) in enumerate(pairs):
-            info = StepInfo(epoch=epoch, epochs=self.settings.epochs, step=step, steps=steps, seed=self.seed)
-            for key, value in self.step(xw, yw, xa, ya, info).items():
+            info = StepInfo(epoch=epoch, epochs=self.settings.epochs, step=step, steps=steps,
+                            seed=distributed.rank_seed(self.seed, world))
+            totals = (distributed.batch_total(step, len(weight_half), bs),
+                      distributed.batch_total(step, len(arch_half), bs)) if world.enabled else None
+            for key, value in self.step(xw, yw, xa, ya, info, totals).items():
                 sums[key] += value
                 counts[key] += 1
         record = {key: sums[key] / counts[key] for key in sums}
+        if world.enabled:  # every rank ran the same steps: the mean over the ranks of the per-step means
+            keys = sorted(record)
+            record.update(zip(keys, (v / world.size for v in distributed.sum_values([record[k] for k in keys]))))
         record["lr"] = lr
         record["weight_steps"] = counts.get("train_loss", 0)
         record["arch_steps"] = counts.get("arch_loss", 0)

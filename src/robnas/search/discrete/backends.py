@@ -12,6 +12,22 @@ submitting when its wall-time budget is spent.
 * ``ray`` -- Ray tasks of one CPU each, on a local Ray instance or the cluster at ``address``
   (``pip install 'robnas[ray]'``). Results come back to the driver, which alone writes the
   results database; workers only need the data (and any table or adversarial set) at the same paths.
+  A task whose worker process (or host) dies is retried once by Ray on another worker; if the retry
+  dies too, the loop stops with one line (:class:`robnas.errors.WorkerLostError`) and the task,
+  still marked running in the caller's records, is redone by ``--resume``. An exception raised BY
+  the task is never retried: it reaches the caller as itself.
+
+The interface every fan-out uses (discrete search, benchmark builds, ensembles' members,
+NAS-on-benchmark runs), kept stable::
+
+    check_backend(name, workers=0, address=None) -> str     # validate only: call before writing anything
+    with create_backend(name, workers=0, address=None) as backend:
+        for index, result in backend.imap_unordered(fn, items):
+            ...                                              # index: position of the item in `items`
+
+``fn`` must be picklable (a module-level function; its argument and result picklable too), and
+``items`` may be a lazy iterator: the next item is drawn only when a slot frees (``backend.slots``
+at a time). ``backend.describe()`` is a JSON-able summary for the run's records.
 """
 
 from __future__ import annotations
@@ -27,9 +43,12 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Any
 
-from robnas.errors import InvalidValueError, UnknownNameError
+from robnas.errors import InvalidValueError, UnknownNameError, WorkerLostError
 
 BACKENDS = ("inprocess", "local", "ray")
+#: How often Ray re-runs a task whose worker died (not one that raised: that error is the result).
+RAY_TASK_RETRIES = 1
+RAY_MISSING = "--backend ray needs Ray: pip install 'robnas[ray]' (or pip install ray)"
 
 
 def cpu_count() -> int:
@@ -156,7 +175,10 @@ class RayBackend(Backend):
             # 127.0.0.1 node address to the machine's external one. With its single-machine mode (read
             # once, when ray is imported) the node address is the loopback one and so are the sockets.
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        import ray
+        try:
+            import ray
+        except ImportError:
+            raise InvalidValueError(RAY_MISSING) from None
 
         self._ray = ray
         self._started = False
@@ -172,18 +194,27 @@ class RayBackend(Backend):
 
     def _task(self, fn: Callable[[Any], Any]) -> Any:
         if fn not in self._remote:
-            # One CPU per task; Ray then sets OMP/torch threads to 1 in the worker.
-            self._remote[fn] = self._ray.remote(num_cpus=1, max_retries=0)(fn)
+            # One CPU per task; Ray then sets OMP/torch threads to 1 in the worker. A dead worker's task is
+            # re-run (max_retries); the task's own exceptions are not (retry_exceptions=False).
+            self._remote[fn] = self._ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(fn)
         return self._remote[fn]
 
     def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
         ray, task = self._ray, self._task(fn)
+
+        lost = tuple(getattr(ray.exceptions, name) for name in ("WorkerCrashedError", "NodeDiedError",
+                                                                 "OutOfMemoryError", "LocalRayletDiedError")
+                     if hasattr(ray.exceptions, name))
 
         def result(ref: Any) -> Any:
             try:
                 return ray.get(ref)
             except ray.exceptions.RayTaskError as exc:  # re-raise the worker's own error, not Ray's wrapper
                 raise (exc.cause if isinstance(exc.cause, BaseException) else exc) from None
+            except lost as exc:
+                raise WorkerLostError(
+                    f"a Ray worker died running a task and again on its retry ({type(exc).__name__}: out of memory, "
+                    "or a host lost?); completed results are saved: rerun with --resume") from None
 
         yield from _keep_slots_full(items, self.slots, submit=task.remote,
                                     finished=lambda refs: ray.wait(refs, num_returns=1)[0], result=result,
@@ -206,7 +237,7 @@ def check_backend(name: str, workers: int = 0, address: str | None = None) -> st
     if workers < 0:
         raise InvalidValueError(f"search.discrete.workers must be >= 0 (0 = one per core), got {workers}")
     if key == "ray" and importlib.util.find_spec("ray") is None:  # find, not import: see RayBackend
-        raise InvalidValueError("--backend ray needs Ray: pip install 'robnas[ray]' (or pip install ray)")
+        raise InvalidValueError(RAY_MISSING)
     return key
 
 
