@@ -124,3 +124,22 @@ def test_bad_builds_write_nothing(tmp_path, cli):
     (tmp_path / "x.sqlite").write_bytes(b"")
     proc = cli("bench", "build", "x.sqlite", "--quiet", "--only", "0")
     assert proc.returncode == 2 and "--resume" in proc.stderr
+
+
+def test_proxies_added_later_equal_those_computed_during_the_build(tmp_path, cli):
+    # Build 3 architectures with their proxies and kept weights; then add the same proxies to a copy
+    # built without them: init from the rebuilt network, trained from the kept weights.
+    common = ["--only", "0,1,2", "--backend", "inprocess", *[a for a in TINY if a not in ("--proxies", "synflow,jacobian")],
+              "--keep-weights", str(tmp_path / "w")]
+    cli("bench", "build", "with.sqlite", *common, "--proxies", "synflow,jacobian", check=True)
+    cli("bench", "build", "without.sqlite", *common, check=True)
+    bad = cli("bench", "proxies", "without.sqlite", "--proxies", "synflow", "--quiet")
+    assert bad.returncode == 2 and "--keep-weights" in bad.stderr
+    cli("bench", "proxies", "without.sqlite", "--proxies", "synflow,jacobian", "--keep-weights", str(tmp_path / "w"),
+        "--quiet", check=True)
+    with bench.open(tmp_path / "with.sqlite") as a, bench.open(tmp_path / "without.sqlite") as b:
+        order = b.positions(a.keys())
+        for key in ("proxy:synflow@init", "proxy:jacobian@init", "proxy:synflow@trained", "proxy:jacobian@trained"):
+            np.testing.assert_array_equal(a.query(key, "value"), b.query(key, "value")[order])
+    again = cli("bench", "proxies", "without.sqlite", "--proxies", "synflow", "--at", "init", "--quiet", check=True)
+    assert again.returncode == 0  # nothing missing: nothing recomputed

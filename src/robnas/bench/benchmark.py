@@ -88,6 +88,10 @@ class Benchmark:
         """NAS-Bench-201 ids of the representatives (-1 outside that space)."""
         return np.array([-1 if r["ident"] is None else r["ident"] for r in self._rows], dtype=np.int64)
 
+    def row_ids(self) -> list[int]:
+        """The file's row id of every architecture (what a writer adds measures to), aligned with archs()."""
+        return [r["row"] for r in self._rows]
+
     def status(self) -> np.ndarray:
         return np.array([r["status"] for r in self._rows])
 

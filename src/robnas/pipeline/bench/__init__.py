@@ -13,6 +13,7 @@ ACTIONS = {
     "show": "robnas.pipeline.bench.show",
     "import": "robnas.pipeline.bench.layout",
     "export": "robnas.pipeline.bench.layout",
+    "proxies": "robnas.pipeline.bench.proxies",
 }
 
 

@@ -179,11 +179,15 @@ def _nb201_id(space: str, arch: str) -> int | None:
     return representative(index_of(arch))
 
 
-def _keep(model: torch.nn.Module, directory: Path, key: str) -> None:
+def weights_file(directory: Path, key: str) -> Path:
+    """Where ``--keep-weights`` stores an architecture's trained network (named by a hash of its key)."""
     import hashlib
 
-    name = hashlib.sha256(key.encode()).hexdigest()[:20]
-    with atomic_path(directory / f"{name}.pt") as tmp:
+    return directory / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
+
+
+def _keep(model: torch.nn.Module, directory: Path, key: str) -> None:
+    with atomic_path(weights_file(directory, key)) as tmp:
         torch.save({"model_spec": model.spec, "model_state": model.state_dict(), "key": key}, tmp)
 
 

@@ -15,9 +15,9 @@ class ArchProgress:
         self._started = time.perf_counter()
         self._bar = tqdm(total=total, desc="bench build", unit="arch", disable=quiet, smoothing=0.05)
 
-    def update(self, result: Any) -> None:
+    def update(self, result: Any = None) -> None:
         self.count += 1
-        self.failed += result.status != "done"
+        self.failed += result is not None and result.status != "done"
         minutes = (time.perf_counter() - self._started) / 60
         self._bar.set_postfix_str(f"{self.count / max(minutes, 1e-9):.1f} archs/min"
                                   + (f", {self.failed} failed" if self.failed else ""))
