@@ -39,6 +39,8 @@ bench: $(VENV)/.test
 	$(PY) benchmarks/search_step.py
 	$(PY) benchmarks/parallel_eval.py
 	$(PY) benchmarks/distributed.py
+	$(PY) benchmarks/bench_query.py
+	$(PY) benchmarks/bench_build.py
 
 clean-venv:
 	rm -rf $(VENV)

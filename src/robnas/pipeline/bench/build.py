@@ -84,7 +84,6 @@ class ArchBuilder:
                             info={"robnas": __version__, "worker": f"{socket.gethostname()}:{os.getpid()}"})
         proxy_idx = torch.randperm(len(prepared.train), generator=torch.Generator().manual_seed(seed))[:PROXY_POINTS]
         px, py = prepared.train.float_images(proxy_idx.to(prepared.train.device)), prepared.train.labels[proxy_idx]
-        started = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = space.build(arch, num_classes=dataset.num_classes, in_channels=dataset.in_channels,
@@ -95,6 +94,7 @@ class ArchBuilder:
             with thread_limit(candidate_threads(model, shape, self.threads)):
                 if "init" in self.at:
                     self._proxies(compute, model, px, py, "init", seed, result)
+                started = time.perf_counter()
                 try:
                     with tempfile.TemporaryDirectory(prefix="robnas-bench-") as tmp:
                         history = train_model(model, prepared.train, prepared.val, recipe.train,
