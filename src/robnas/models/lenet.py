@@ -23,6 +23,9 @@ class LeNet5(nn.Module):
         super().__init__()
         first = (2 if in_channels == 1 else 0) if padding is None else padding
         second = 0 if padding is None else padding
+        # The smallest input both 5x5 convolutions (and the 2x2 pools between them) fit in.
+        # conv1 -> s + 2 p1 - 4 (>= 1), ceil-pool -> half of it, conv2 needs >= 5 - 2 p2 of that.
+        self.min_size = max(2 * (5 - 2 * second) + 3 - 2 * first, 5 - 2 * first, 1)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5, padding=first), nn.ReLU(inplace=True), nn.MaxPool2d(2, ceil_mode=True),
             nn.Conv2d(6, 16, 5, padding=second), nn.ReLU(inplace=True), nn.MaxPool2d(2, ceil_mode=True),
@@ -32,6 +35,10 @@ class LeNet5(nn.Module):
                                         nn.ReLU(inplace=True), nn.Linear(84, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if min(x.shape[-2:]) < self.min_size:
+            raise InvalidValueError(f"model 'lenet' needs inputs of at least {self.min_size}x{self.min_size} pixels with "
+                                    f"this padding, got {tuple(x.shape[-2:])}; build it with padding=2 (--kw padding=2) "
+                                    "for 8x8 digits")
         return self.classifier(self.features(x).flatten(1))
 
 
