@@ -13,6 +13,10 @@ ACTIONS = {
     "show": "robnas.pipeline.bench.show",
     "import": "robnas.pipeline.bench.layout",
     "export": "robnas.pipeline.bench.layout",
+    "correlate": "robnas.pipeline.bench.correlate",
+    "nas": "robnas.pipeline.bench.nas",
+    "design": "robnas.pipeline.bench.design",
+    "study": "robnas.pipeline.bench.study",
 }
 
 
