@@ -234,7 +234,7 @@ def heatmap(group: Group, kinds: tuple[str, ...], path: Any, title: str) -> Any:
     tau = group.matrix("tau")[:, cols]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(4.0, 0.42 * len(cols) + 3.0), max(2.5, 0.36 * len(group.rows) + 1.8)),
-                           dpi=110)
+                           dpi=110, layout="constrained")
     image = ax.imshow(tau, cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     for i in range(tau.shape[0]):
         for j in range(tau.shape[1]):
@@ -254,7 +254,7 @@ def heatmap(group: Group, kinds: tuple[str, ...], path: Any, title: str) -> Any:
             ax.axvline(k - 0.5, color="black", linewidth=0.8)
     ax.set_title(title, fontsize=9, pad=20 if starts else 6)
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="Kendall tau-b")
-    return save_figure(fig, path)
+    return save_figure(fig, path, tight=False)  # laid out by "constrained": one draw, not two (hundreds of labels)
 
 
 #: Verdict thresholds of the summary ranking (robnas's choice, stated in the report).

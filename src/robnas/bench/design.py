@@ -160,7 +160,7 @@ def plot_parameters(groups: Groups, columns: list[m.Measurement], path: str | Pa
     fig.suptitle(title, fontsize=10)
     fig.supxlabel("parameter group (" + ("parameters" if groups.how == "params" else "convolutions") + ")",
                   fontsize=8)
-    return save_figure(fig, path)
+    return save_figure(fig, path, tight=False)
 
 
 def plot_top(bench: Benchmark, members: np.ndarray, score: np.ndarray, top: int, path: str | Path,
