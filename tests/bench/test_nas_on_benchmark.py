@@ -75,3 +75,20 @@ def test_table_statistics_on_hand_made_rows():
     assert ls["cells"][0] == pytest.approx((90.0, 0.0)) and ls["percentile"] == pytest.approx((75.0, 0.0))
     (c,) = lib.versus_random(table)
     assert c["method"] == "ls" and c["gain"] == pytest.approx(3.0) and c["se"] == pytest.approx(1.0)
+
+
+def test_lookups_come_from_one_table_per_process(full_bench):
+    """The benchmark is read once per process and set of objectives; a lookup is a dictionary access."""
+    import time
+
+    from robnas.spaces import get_space
+
+    first = objective_table(str(full_bench), (OBJECTIVE, "clean_error"))
+    assert objective_table(str(full_bench), (OBJECTIVE, "clean_error")) is first
+    assert first.values.shape == (6466, 2) and first.objectives == (OBJECTIVE, "clean_error")
+    space = get_space("nb201")
+    archs = list(first.archs)
+    started = time.perf_counter()
+    for arch in archs:
+        first.metrics(first.position(space.key(arch)))
+    assert time.perf_counter() - started < 5.0  # 6466 lookups: milliseconds, even on a loaded machine

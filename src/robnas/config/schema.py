@@ -57,7 +57,7 @@ class DiscreteSearchConfig:
     workers: int = 0                 # parallel evaluations; 0 = one per core (local) / every CPU (ray)
     address: str | None = None       # Ray cluster address (backend = "ray"); None starts a local instance
     db: str | None = None            # results database; None = <run dir>/results.db
-    table: str | None = None         # benchmark table answering evaluations (tabular mode): dir, .csv or .json
+    table: str | None = None         # tabular mode: a benchmark (file or shipped name) answers the objectives
     advset: str | None = None        # pre-generated adversarial set directory for the advset_error objective
     build: dict[str, Any] = field(default_factory=dict)       # network size kwargs, e.g. { C = 8, N = 1 }
     space_params: dict[str, Any] = field(default_factory=dict)  # get_space(name, **space_params)

@@ -220,15 +220,16 @@ def plan(cfg: RunConfig, bench: Benchmark, source: str) -> Plan:
             raise InvalidValueError(f"no strategy can search {objective.name} (see bench.nas.strategies)")
         check_coverage(space, objective_table(source, (objective.name,)))
         blocks.append(block)
-    radius = _table_radius(bench, blocks[0].objective.name)
+    radius = _table_radius(bench, [b.objective.name for b in blocks])
     differentiable = _differentiable(cfg, bench, notes)
     return Plan(source, blocks, table_columns(bench, radius), radius, n.queries, differentiable, notes)
 
 
-def _table_radius(bench: Benchmark, objective: str) -> str | None:
-    """The radius of the table's attack columns: the objective's own, else the reference radius."""
-    if objective.startswith("robust_error:"):
-        return objective.rpartition("@")[2]
+def _table_radius(bench: Benchmark, objectives: list[str]) -> str | None:
+    """The radius of the table's attack columns: the first robust objective's own, else the reference radius."""
+    for objective in objectives:
+        if objective.startswith("robust_error:"):
+            return objective.rpartition("@")[2]
     try:
         return fgsm_radius(bench)[1]
     except UnknownNameError:
