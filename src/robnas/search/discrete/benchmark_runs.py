@@ -35,13 +35,16 @@ def run_seed(seed: int, index: int) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFF_FFFF
 
 
-def space_keys(space: Any) -> set[str] | None:
-    """Every canonical key of a genome space small enough to enumerate, else None."""
+def space_keys(space: Any) -> dict[str, str] | None:
+    """Every canonical key of a genome space small enough to enumerate (-> its first arch), else None."""
     low, high = space.vector_bounds()
     if math.prod(int(h - l + 1) for l, h in zip(low, high)) > _ENUMERATION_LIMIT:
         return None
-    return {space.key(space.from_vector(np.asarray(v, dtype=np.int64)))
-            for v in itertools.product(*(range(int(l), int(h) + 1) for l, h in zip(low, high)))}
+    out: dict[str, str] = {}
+    for v in itertools.product(*(range(int(l), int(h) + 1) for l, h in zip(low, high))):
+        arch = space.from_vector(np.asarray(v, dtype=np.int64))
+        out.setdefault(space.key(arch), arch)
+    return out
 
 
 def check_coverage(space: Any, table: Any) -> None:
@@ -50,11 +53,11 @@ def check_coverage(space: Any, table: Any) -> None:
     keys = space_keys(space)
     if keys is None:
         return
-    missing = keys - set(table.positions)
+    missing = sorted(set(keys) - set(table.positions))
     if missing:
         raise DataError(f"benchmark {table.name} holds {len(keys) - len(missing)} of the {len(keys)} {table.space} "
-                        f"architectures (missing e.g. {min(missing)}); a search on it needs all of them: build the "
-                        "whole space")
+                        f"architectures (missing e.g. {keys[missing[0]]}); a search on it needs all of them: build "
+                        "the whole space")
 
 
 @dataclass(frozen=True)
