@@ -29,6 +29,7 @@ import numpy as np
 from robnas.bench import measurements as m
 from robnas.bench.benchmark import Benchmark
 from robnas.bench.kendall import bootstrap_taus, interval, kendall_tau, resample_counts
+from robnas.config.numbers import parse_eps
 from robnas.errors import InvalidValueError
 
 ORIENTATION_NOTE = ("Proxies are oriented by their registered direction so that a positive tau means the proxy "
@@ -182,14 +183,12 @@ def summary_columns(group: Group, eps: str | None) -> list[int]:
     """Columns of the Markdown summary: clean, each attack at ``eps`` (or its nearest radius), the corruption mean."""
     out = [0]
     seen: set[str] = set()
-    for j, c in enumerate(group.columns):
+    for c in group.columns:
         if c.kind == "attack" and c.key not in seen:
             candidates = [k for k, d in enumerate(group.columns) if d.key == c.key]
             if eps is None:
                 pick = candidates[len(candidates) // 2]
             else:
-                from robnas.config.numbers import parse_eps
-
                 wanted = parse_eps(eps)
                 pick = min(candidates, key=lambda k: abs(parse_eps(group.columns[k].eps or "0") - wanted))
             out.append(pick)
