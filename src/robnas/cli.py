@@ -87,6 +87,12 @@ COMMAND_FLAGS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
         "--keep-weights": ("bench.keep_weights", {"help": "build: keep every trained network in this directory"}),
         "--layout": ("bench.layout", {"help": "export: on-disk layout (robustness-dataset)"}),
         "--source-dataset": ("bench.source_dataset", {"help": "import: dataset folder to read (default: the only one)"}),
+        "--bootstrap": ("bench.correlate.bootstrap", {"type": int, "help": "correlate, study: bootstrap resamples of "
+                                                                          "the architectures (default 200; 0 = none)"}),
+        "--objectives": ("bench.nas.objectives", {"help": "nas, study: comma-separated objectives, one table each "
+                                                          "(default: FGSM error at the benchmark's reference radius)"}),
+        "--runs": ("bench.nas.runs", {"type": int, "help": "nas, study: seeded runs per strategy (default 100)"}),
+        "--queries": ("bench.nas.queries", {"type": int, "help": "nas, study: lookups per run (default 100)"}),
     },
     "landscape": {
         "--points": ("landscape.points", {"type": int, "help": "test points the loss is averaged over (default 100)"}),

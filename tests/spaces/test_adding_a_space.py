@@ -74,20 +74,26 @@ def test_build_gives_a_trainable_network_whose_spec_rebuilds_it(tmp_path):
 
 
 def test_tabular_search_over_the_new_space(cli, tmp_path):
-    """Random search from a benchmark table (tabular mode answers in this process): every key, once."""
+    """Random search answered by a benchmark over the new space (tabular mode): every key, once."""
+    from robnas.bench.store import ArchResult, BenchmarkFile
+
     space = get_space("chain")
-    error = {key: 10.0 + i for i, key in enumerate(sorted({space.key(a) for a in ALL_ARCHS}))}
-    table = tmp_path / "chain.csv"
-    table.write_text("arch,clean_error\n" + "".join(f"{a},{error[space.key(a)]}\n" for a in ALL_ARCHS))
+    keys = sorted({space.key(a) for a in ALL_ARCHS})
+    accuracy = {key: 0.9 - 0.01 * i for i, key in enumerate(keys)}
+    table = tmp_path / "chain.sqlite"
+    with BenchmarkFile(table, readonly=False) as bench:
+        bench.set_meta({"space": "chain", "dataset": "digits", "axes": {"clean": {"kind": "clean", "axis": []}}})
+        bench.add_many(ArchResult(key=k, arch=next(a for a in ALL_ARCHS if space.key(a) == k),
+                                  measures={("clean", "accuracy"): accuracy[k]}) for k in keys)
     cli("search", "--method", "rs", "--space", "chain", "--dataset", "digits", "--objectives", "clean_error",
         "--evaluations", "7", "--set", f"search.discrete.table={table}", "--name", "t", "--quiet", check=True)
     results = tmp_path / "runs" / "t" / "results"
     with ResultsDB(tmp_path / "runs" / "t" / "results.db") as db:
-        searched = [r for r in db.records() if r.worker != "table"]
-    assert sorted(r.key for r in searched) == sorted(error)  # never an equivalent architecture twice
-    assert all(r.metrics["clean_error"] == error[r.key] for r in searched)
+        searched = db.records()
+    assert sorted(r.key for r in searched) == keys  # never an equivalent architecture twice
+    assert all(r.metrics["clean_error"] == pytest.approx(100 * (1 - accuracy[r.key])) for r in searched)
     best = json.loads((results / "best.json").read_text())["architectures"][0]
-    assert best["key"] == min(error, key=error.get) and best["metrics"]["clean_error"] == 10.0
+    assert best["key"] == keys[0] and best["metrics"]["clean_error"] == pytest.approx(10.0)
 
 
 def test_training_search_over_the_new_space(cli, tmp_path):

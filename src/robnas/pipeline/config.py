@@ -47,7 +47,7 @@ class DiscreteSearchConfig:
     workers: int = 0                 # parallel evaluations; 0 = one per core (local) / every CPU (ray)
     address: str | None = None       # Ray cluster address (backend = "ray"); None starts a local instance
     db: str | None = None            # results database; None = <run dir>/results.db
-    table: str | None = None         # benchmark table answering evaluations (tabular mode): dir, .csv or .json
+    table: str | None = None         # tabular mode: a benchmark (file or shipped name) answers the objectives
     advset: str | None = None        # pre-generated adversarial set directory for the advset_error objective
     build: dict[str, Any] = field(default_factory=dict)       # network size kwargs, e.g. { C = 8, N = 1 }
     space_params: dict[str, Any] = field(default_factory=dict)  # get_space(name, **space_params)
@@ -105,6 +105,40 @@ class AdvsetConfig:
 
 
 @dataclass(frozen=True)
+class CorrelateConfig:
+    """``robnas bench correlate``: Kendall's tau-b of proxies and clean accuracy against every measurement."""
+
+    bootstrap: int = 200             # resamples of the architectures for the intervals (0 = none); 1000 costs 5x
+    confidence: float = 0.95         # central interval of the bootstrap distribution
+    top_percent: float = 10.0        # also restricted to the top k% architectures by clean accuracy (0 = not)
+    proxies: tuple[str, ...] = ()    # proxy keys (proxy:<name>@init|trained) or names; () = all in the benchmark
+
+
+@dataclass(frozen=True)
+class NasConfig:
+    """``robnas bench nas``: discrete strategies (and differentiable searches) judged on a benchmark."""
+
+    objectives: tuple[str, ...] = ()  # minimised benchmark objectives, one table each; (): FGSM error at the
+                                      # benchmark's reference radius (Jung et al. add clean_error)
+    second_objective: str = "clean_error"  # NSGA-II's second objective
+    strategies: tuple[str, ...] = ("rs", "ls", "re", "bananas", "nsga2")
+    runs: int = 100                  # seeded runs per strategy (Jung et al.: 100)
+    queries: int = 100               # architectures looked up per run (Jung et al. do not state theirs)
+    strategy_params: dict[str, Any] = field(default_factory=dict)  # { bananas = { steps = 100 } }
+    differentiable: tuple[str, ...] = ("darts", "advrush", "rnas")  # one-shot methods over the space's supernet
+    differentiable_seeds: int = 3    # searches per method (0 = skip them)
+    differentiable_search: dict[str, Any] = field(default_factory=dict)  # [search.differentiable] overrides
+
+
+@dataclass(frozen=True)
+class DesignConfig:
+    """``robnas bench design``: accuracy against parameter count, operation frequencies, best per group."""
+
+    decile: float = 10.0             # percent of architectures in the top and bottom groups
+    top: int = 20                    # architectures drawn in the Fig. 5 layout
+
+
+@dataclass(frozen=True)
 class BenchConfig:
     """``robnas bench ACTION ...``: build, inspect, import, export and study robustness benchmarks."""
 
@@ -116,7 +150,7 @@ class BenchConfig:
     protocol: str = "jung-digits"    # build: a named protocol (robnas list protocols), or "eval": the [eval] suite
     sample: int = 0                  # build: architectures, stratified by parameter count (0 = the whole space)
     only: tuple[str, ...] = ()       # build: exactly these architectures (arch strings, keys or NB201 ids)
-    backend: str = "local"           # build, proxies: inprocess | local | ray
+    backend: str = "local"           # build, proxies, correlate, nas, study: inprocess | local | ray
     workers: int = 0                 # parallel architectures (0 = one per core)
     address: str | None = None       # Ray cluster address
     proxies: tuple[str, ...] = ()    # build, proxies: training-free proxies to store (robnas list proxies)
@@ -124,6 +158,9 @@ class BenchConfig:
     keep_weights: str | None = None  # build: directory keeping every trained network (for later proxies)
     layout: str = "robustness-dataset"  # export: the on-disk layout
     source_dataset: str | None = None   # import: which dataset folder (None: the only one there)
+    correlate: CorrelateConfig = field(default_factory=CorrelateConfig)
+    nas: NasConfig = field(default_factory=NasConfig)
+    design: DesignConfig = field(default_factory=DesignConfig)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """``robnas search --method nsga2|rs|ls|re|bananas``: a discrete robust architecture search as a job.
 
 Everything the search needs -- space, objectives, strategy and its parameters, backend, the
-adversarial set or benchmark table, the dataset and a trial build of the network -- is checked
+adversarial set or benchmark, the dataset and a trial build of the network -- is checked
 before the run directory is created, so bad input writes nothing. The run directory then holds::
 
     results.db              every evaluation (or the database at search.discrete.db)
@@ -15,8 +15,9 @@ before the run directory is created, so bad input writes nothing. The run direct
 ``--resume`` re-creates the strategy with the same seed and replays the search against the
 database: completed evaluations are read back (never redone), the rest are evaluated.
 
-Tabular mode (``search.discrete.table``) imports a benchmark table into the database and answers
-from it in this process (a lookup is cheaper than shipping it to a worker).
+Tabular mode (``search.discrete.table``, a benchmark file or a shipped name) looks every objective up
+in the benchmark in this process (a lookup is cheaper than shipping it to a worker); the lookups are
+recorded in the database like evaluations.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ class SearchPlan:
     objectives: list[str]
     evaluator: Any
     budget: dict[str, Any]
-    table_rows: list[tuple[str, str, dict[str, float]]] | None
-    table_name: str | None
+    dataset: str                # the data the numbers are about (a benchmark's own dataset in tabular mode)
+    tabular: bool = False       # answered by a benchmark (looked up in this process) instead of trained
 
 
 def _check_budget(cfg: RunConfig) -> None:
@@ -77,33 +78,17 @@ def plan_search(cfg: RunConfig) -> SearchPlan:
     from robnas.search.discrete import create_strategy
     from robnas.search.discrete.backends import check_backend
     from robnas.pipeline.candidates import TrainingEvaluator
-    from robnas.search.discrete.evaluators import TableEvaluator
     from robnas.search.discrete.objectives import parse_objectives
     from robnas.spaces import get_space
 
     d = cfg.search.discrete
     _check_budget(cfg)
     space = get_space(cfg.search.space, **d.space_params)
+    if d.table:
+        return _plan_tabular(cfg, space)
     names = [o.name for o in parse_objectives(d.objectives, cfg.eval)]
     create_strategy(cfg.search.method.lower(), space, names, cfg.seed, **d.strategy)  # bad parameters fail here
     check_backend(d.backend, d.workers, d.address)
-
-    if d.table:
-        from robnas.store.benchmark_tables import keyed_rows, read_table
-
-        source = str(Path(d.table).resolve())
-        rows = keyed_rows(space, read_table(d.table, cfg.data.name), d.table)
-        if not rows:
-            raise DataError(f"benchmark table {d.table} has no rows for dataset {cfg.data.name}")
-        lacking = sorted({n for _, _, metrics in rows for n in names if n not in metrics})
-        if lacking:
-            have = sorted({m for _, _, metrics in rows for m in metrics})
-            raise DataError(f"benchmark table {d.table} lacks {', '.join(lacking)} for some rows; it has "
-                            f"{', '.join(have[:12])}{' ...' if len(have) > 12 else ''}")
-        evaluator: Any = TableEvaluator(db="", space=cfg.search.space, dataset=cfg.data.name, table=source,
-                                        objectives=tuple(names), space_params=dict(d.space_params))
-        return SearchPlan(space, names, evaluator, evaluator.budget(), rows, source)
-
     _check_advset(d.advset, names, cfg)
     evaluator = TrainingEvaluator(
         space=cfg.search.space, objectives=tuple(names), data=config_to_dict(cfg.data),
@@ -111,7 +96,39 @@ def plan_search(cfg: RunConfig) -> SearchPlan:
         space_params=dict(d.space_params), advset=str(Path(d.advset).resolve()) if d.advset else None,
         seed=cfg.seed if d.eval_seed is None else d.eval_seed, device=cfg.device, threads=cfg.threads)
     _trial_build(evaluator, space, cfg)
-    return SearchPlan(space, names, evaluator, evaluator.budget(), None, None)
+    return SearchPlan(space, names, evaluator, evaluator.budget(), cfg.data.name)
+
+
+def _plan_tabular(cfg: RunConfig, space: Any) -> SearchPlan:
+    """Tabular mode: the objectives are looked up in the benchmark ``search.discrete.table``."""
+    import robnas.bench
+    from robnas.bench.lookup import objective_table
+    from robnas.search.discrete import create_strategy
+    from robnas.search.discrete.benchmark_runs import check_coverage
+    from robnas.search.discrete.evaluators import BenchmarkEvaluator
+
+    d = cfg.search.discrete
+    source = Path(d.table)
+    if source.is_dir():
+        raise DataError(f"search.discrete.table={d.table} is a directory; tabular mode reads a benchmark file or a "
+                        f"shipped name: import a robustness-dataset directory first with `robnas bench import "
+                        f"{d.table} FILE`")
+    bench_source = str(source.resolve()) if source.is_file() else d.table
+    with robnas.bench.open(bench_source) as bench:  # a missing or corrupt file fails here, in one line
+        if bench.space != cfg.search.space:
+            raise InvalidValueError(f"benchmark {bench.name} is over the {bench.space} space, the search over "
+                                    f"{cfg.search.space}; pass --space {bench.space}")
+    if not d.objectives:
+        raise InvalidValueError("a search needs at least one objective, e.g. --objectives clean_error,flops")
+    table = objective_table(bench_source, tuple(d.objectives))
+    if len(set(table.objectives)) != len(table.objectives):
+        raise InvalidValueError(f"objectives repeat: {', '.join(table.objectives)}")
+    names = list(table.objectives)
+    create_strategy(cfg.search.method.lower(), space, names, cfg.seed, **d.strategy)  # bad parameters fail here
+    check_coverage(space, table)
+    evaluator = BenchmarkEvaluator(bench=bench_source, space=cfg.search.space, objectives=tuple(names),
+                                   space_params=dict(d.space_params))
+    return SearchPlan(space, names, evaluator, evaluator.budget(), table.dataset, tabular=True)
 
 
 def _trial_build(evaluator: Any, space: Any, cfg: RunConfig) -> None:
@@ -165,17 +182,13 @@ def run_discrete_search(cfg: RunConfig) -> Path:
     db_path = Path(d.db) if d.db else run.path / "results.db"
     db = ResultsDB(db_path)
     evaluator = plan.evaluator
-    if plan.table_rows is not None:
-        from dataclasses import replace
-
-        evaluator = replace(evaluator, db=str(db_path.resolve()))
-        added = db.import_table(evaluator.slot, plan.table_rows, source=plan.table_name or "")
-        run.log(f"benchmark table {plan.table_name}: {len(plan.table_rows)} rows, {added} new in {db_path}")
-    slot = Slot(cfg.search.space, cfg.data.name, budget_key(plan.budget),
+    if plan.tabular:
+        run.log(f"tabular mode: objectives looked up in benchmark {d.table} ({plan.dataset})")
+    slot = Slot(cfg.search.space, plan.dataset, budget_key(plan.budget),
                 cfg.seed if d.eval_seed is None else d.eval_seed)
     strategy = create_strategy(cfg.search.method.lower(), plan.space, plan.objectives, cfg.seed, **d.strategy)
-    backend = create_backend("inprocess" if plan.table_rows is not None else d.backend, d.workers, d.address)
-    run.log(f"{cfg.search.method} search over {cfg.search.space} on {cfg.data.name}: objectives "
+    backend = create_backend("inprocess" if plan.tabular else d.backend, d.workers, d.address)
+    run.log(f"{cfg.search.method} search over {cfg.search.space} on {plan.dataset}: objectives "
             f"{', '.join(plan.objectives)}; budget {d.evaluations or 'unlimited'} evaluations"
             f"{f', {d.max_seconds:g}s' if d.max_seconds else ''}; backend {backend.name} x{backend.slots}; "
             f"database {db_path}{' (resuming)' if cfg.resume else ''}")
@@ -214,7 +227,7 @@ def _summary(cfg: RunConfig, plan: SearchPlan, runner: Any, db: ResultsDB, slot:
     ours = [records[k] for k in dict.fromkeys(keys) if k in records and records[k].run == runner.run_name]
     seconds = [r.seconds for r in ours if r.seconds is not None]
     return {
-        "method": cfg.search.method.lower(), "space": cfg.search.space, "dataset": cfg.data.name,
+        "method": cfg.search.method.lower(), "space": cfg.search.space, "dataset": plan.dataset,
         "objectives": plan.objectives, "seed": cfg.seed, "budget": plan.budget,
         "evaluations": len(keys), "computed": len(ours), "cache_hits": len(keys) - len(ours),
         "failed": sum(t.status != "done" for t in runner.history),

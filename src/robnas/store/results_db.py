@@ -13,9 +13,9 @@ first ``done`` wins, so two searches that evaluate the same architecture concurr
 answer. ``attempts`` counts how often an evaluation was started, which makes "nothing completed
 was redone" checkable after a resume.
 
-Tabular mode: rows imported from a benchmark table (:func:`robnas.store.benchmark_tables`) are
-ordinary ``done`` rows whose budget is ``{"table": name}``; :class:`TableEvaluator
-<robnas.search.discrete.evaluators.TableEvaluator>` answers from them.
+Tabular mode (a search answered by a robustness benchmark, :class:`BenchmarkEvaluator
+<robnas.search.discrete.evaluators.BenchmarkEvaluator>`) records its lookups as ordinary rows whose
+budget names the benchmark and the objectives.
 """
 
 from __future__ import annotations
@@ -224,20 +224,6 @@ class ResultsDB:
         record = self.get(slot, key)
         assert record is not None
         return record
-
-    def import_table(self, slot: Slot, rows: Iterable[tuple[str, str, dict[str, float]]], source: str) -> int:
-        """Insert ``(key, arch, metrics)`` rows of a benchmark table as ``done`` rows in one transaction;
-        the first row of a key wins (equivalent architectures share one row). Returns rows added."""
-        now = time.time()
-        with self._write() as conn:
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO evaluations (space, key, arch, dataset, budget, seed, status, metrics, worker, "
-                "run, created, finished) VALUES (?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?, ?)",
-                [(slot.space, key, arch, slot.dataset, slot.budget, slot.seed,
-                  json.dumps({str(k): float(v) for k, v in metrics.items()}), "table", source, now, now)
-                 for key, arch, metrics in rows])
-            return conn.total_changes - before
 
     # --- export --------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from robnas.errors import DataError, InvalidValueError, UnknownNameError
 from robnas.search.discrete import create_strategy
 from robnas.search.discrete.backends import RayBackend, create_backend
 from robnas.pipeline.candidates import TrainingEvaluator
-from robnas.search.discrete.evaluators import TableEvaluator
+from robnas.search.discrete.evaluators import BenchmarkEvaluator
 from robnas.search.discrete.runner import SearchBudget, SearchRunner
 from robnas.spaces import get_space
 from robnas.store.results_db import ResultsDB, Slot, budget_key
@@ -66,13 +66,20 @@ def test_every_backend_gives_the_same_records(tmp_path, ray_backend):
 
 
 def test_a_worker_error_reaches_the_caller_as_itself(tmp_path, ray_backend):
-    """A lookup of an arch missing from a table stops the search with the table's own one-line error."""
-    ResultsDB(tmp_path / "empty.db").close()
-    missing = TableEvaluator(str(tmp_path / "empty.db"), "nb201", "digits", "t", ("clean_error",))
+    """A lookup of an arch missing from a benchmark stops the search with the benchmark's own one-line error."""
+    import random
+
+    from robnas.bench.store import ArchResult, BenchmarkFile
     from robnas.search.discrete.evaluators import run_evaluation
 
-    arch = get_space("nb201").sample(__import__("random").Random(0))
-    with pytest.raises(DataError, match="is not in benchmark table"):
+    space = get_space("nb201")
+    arch = space.sample(random.Random(0))
+    other = next(a for a in (space.sample(random.Random(s)) for s in range(1, 50)) if space.key(a) != space.key(arch))
+    with BenchmarkFile(tmp_path / "one.sqlite", readonly=False) as bench:
+        bench.set_meta({"space": "nb201", "dataset": "digits", "axes": {"clean": {"kind": "clean", "axis": []}}})
+        bench.add(ArchResult(key=space.key(other), arch=other, measures={("clean", "accuracy"): 0.5}))
+    missing = BenchmarkEvaluator(str(tmp_path / "one.sqlite"), "nb201", ("clean_error",))
+    with pytest.raises(DataError, match="is not in benchmark"):
         list(ray_backend.imap_unordered(run_evaluation, [(missing, arch)]))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 import random
 
@@ -14,11 +13,9 @@ from robnas.data import load_dataset
 from robnas.errors import DataError, InvalidValueError, ParseError, UnknownNameError
 from robnas.metrics import count_flops, count_params
 from robnas.pipeline.candidates import TrainingEvaluator
-from robnas.search.discrete.evaluators import TableEvaluator, evaluation_seed, run_evaluation
+from robnas.search.discrete.evaluators import BenchmarkEvaluator, evaluation_seed, run_evaluation
 from robnas.search.discrete.objectives import ObjectiveData, parse_objective, parse_objectives
 from robnas.spaces import get_space
-from robnas.store.benchmark_tables import keyed_rows, read_table
-from robnas.store.results_db import ResultsDB
 from robnas.train import train_model
 from robnas.store.run_dir import RunDir
 
@@ -92,34 +89,27 @@ def test_training_evaluator_is_seeded_by_key_and_leaves_global_rng_alone():
         run_evaluation((cost_only, "|bogus~0|"))
 
 
-def _robustness_dataset(root, archs, bad_arch=None):
-    folder = root / "digits"
-    folder.mkdir(parents=True)
-    ids = {str(i): {"nb201-string": a, "isomorph": i} for i, a in enumerate(archs)}
-    if bad_arch:
-        ids[str(len(archs))] = {"nb201-string": bad_arch, "isomorph": len(archs)}
-    clean = {str(i): 90.0 - i for i in range(len(ids))}
-    pgd = {str(i): [80.0 - i, 50.0 - i] for i in range(len(ids))}
-    (folder / "meta.json").write_text(json.dumps({"ids": ids, "epsilons": {"pgd@Linf": [1, 8]}}))
-    (folder / "clean_accuracy.json").write_text(json.dumps({"digits": {"clean": {"accuracy": clean}}}))
-    (folder / "pgd@Linf_accuracy.json").write_text(json.dumps({"digits": {"pgd@Linf": {"accuracy": pgd}}}))
+def test_benchmark_evaluator_answers_from_an_imported_robustness_dataset(tmp_path):
+    """The published layout, imported, answers errors in percent at any radius of its axes; a missing
+    architecture or radius is a one-line error; the evaluator is plain picklable data."""
+    from robnas.bench.layout import import_layout
+    from robnas.spaces.nb201 import arch_str
+    from tests.bench.layout_files import representative_ids, write_layout
 
-
-def test_table_evaluator_answers_from_an_imported_robustness_dataset(tmp_path):
-    rng = random.Random(0)
-    archs = [SPACE.sample(rng) for _ in range(5)]
-    _robustness_dataset(tmp_path / "rd", archs)
-    rows = keyed_rows(SPACE, read_table(tmp_path / "rd", "digits"), "rd")
-    evaluator = TableEvaluator(str(tmp_path / "r.db"), "nb201", "digits", "rd",
-                               ("clean_error", "robust_error:pgd@8/255"))
-    with ResultsDB(tmp_path / "r.db") as db:
-        assert db.import_table(evaluator.slot, rows, source="rd") == len({k for k, _, _ in rows})
-    assert evaluator(archs[2]) == {"clean_error": 12.0, "robust_error:pgd@8/255": 52.0}
-    missing = next(a for a in (SPACE.sample(rng) for _ in range(100)) if SPACE.key(a) not in {k for k, _, _ in rows})
-    with pytest.raises(DataError, match="is not in benchmark table"):
+    reps = representative_ids(5)
+    written = write_layout(tmp_path / "rd", reps, dataset="digits", measures=("accuracy",))
+    path = str(import_layout(tmp_path / "rd", tmp_path / "rd.sqlite"))
+    evaluator = BenchmarkEvaluator(path, "nb201", ("clean_error", "robust_error:apgd-ce@8/255"))
+    evaluator = pickle.loads(pickle.dumps(evaluator))
+    got = evaluator(arch_str(reps[2]))
+    assert got == pytest.approx({"clean_error": 100 * (1 - written[("clean", "accuracy")][str(reps[2])]),
+                                 "robust_error:apgd-ce@8/255":
+                                     100 * (1 - written[("aa_apgd-ce@Linf", "accuracy")][str(reps[2])][-1])})
+    assert evaluator.budget() == {"evaluator": "benchmark", "benchmark": path,
+                                  "objectives": ["clean_error", "robust_error:apgd-ce@8/255"]}
+    missing = next(a for a in (SPACE.sample(random.Random(1)) for _ in range(100))
+                   if SPACE.key(a) not in {SPACE.key(arch_str(i)) for i in reps})
+    with pytest.raises(DataError, match="is not in benchmark"):
         evaluator(missing)
-    with pytest.raises(DataError, match="has no robust_error:pgd@2/255"):
-        TableEvaluator(evaluator.db, "nb201", "digits", "rd", ("robust_error:pgd@2/255",))(archs[0])
-    _robustness_dataset(tmp_path / "bad", archs, bad_arch="|nor_conv_3x3~0|+|oops~0|none~1|")
-    with pytest.raises(ParseError, match="row 6"):
-        keyed_rows(SPACE, read_table(tmp_path / "bad", "digits"), "bad")
+    with pytest.raises(InvalidValueError, match="not 5/255"):
+        BenchmarkEvaluator(path, "nb201", ("robust_error:pgd@5/255",))(arch_str(reps[0]))

@@ -104,7 +104,7 @@ def test_kill_9_then_resume_loses_and_redoes_nothing(cli, tmp_path):
     (["--objectives", "advset_error"], "needs a pre-generated adversarial set"),
     (["--objectives", "advset_error", "--set", "search.discrete.advset=missing"], "is not an adversarial set"),
     (["--backend", "slurm"], "unknown execution backend 'slurm'"),
-    (["--set", "search.discrete.table=bad.csv"], "row 1"),
+    (["--set", "search.discrete.table=bad.csv"], "is not a robnas benchmark file"),
     (["--set", "search.discrete.strategy={bogus=1}"], "does not accept bogus"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(cli, tmp_path, extra, message):
@@ -115,20 +115,25 @@ def test_bad_input_is_one_line_and_writes_nothing(cli, tmp_path, extra, message)
     assert not (tmp_path / "runs").exists()
 
 
-def test_tabular_search_answers_from_an_imported_table(cli, tmp_path):
-    from robnas.spaces.nb201.index import all_archs
+def test_tabular_search_answers_from_a_benchmark(cli, tmp_path):
+    """Tabular mode: every objective is looked up in a benchmark file (no training), lookups are recorded."""
+    import robnas.bench
+    from tests.bench.synthetic import write_benchmark
 
-    table = tmp_path / "nb201.csv"
-    lines = ["arch,clean_error,flops"] + [f"{a},{10.0 * a.count('none') + i % 7},{1e5 + a.count('conv') * 1e4}"
-                                         for i, a in enumerate(all_archs())]
-    table.write_text("\n".join(lines) + "\n")
-    cli("search", "--method", "rs", *TINY_SEARCH, "--objectives", "clean_error,flops", "--evaluations", "25",
-        "--set", f"search.discrete.table={table}", "--name", "t", check=True)
+    path = write_benchmark(tmp_path / "nb201.sqlite", attacks=("fgsm@Linf",), corruptions=("fog",), proxies=())
+    cli("search", "--method", "rs", *TINY_SEARCH, "--objectives", "clean_error,robust_error:fgsm@1/255,"
+        "corruption_error:mean", "--evaluations", "25", "--set", f"search.discrete.table={path}", "--name", "t",
+        check=True)
     summary = json.loads((tmp_path / "runs" / "t" / "results" / "search.json").read_text())
-    assert summary["evaluations"] == 25 and summary["budget"]["evaluator"] == "table"
-    with ResultsDB(tmp_path / "runs" / "t" / "results.db") as db:
-        rows = db.records()
-        table_rows = {r.key: r.metrics for r in rows if r.worker == "table"}
-        searched = [r for r in rows if r.worker != "table"]
-    assert len(table_rows) == 6466 and len(searched) == 25  # one row per class; the search's own rows
-    assert all(r.metrics == table_rows[r.key] for r in searched)
+    assert summary["evaluations"] == 25 and summary["budget"]["evaluator"] == "benchmark"
+    assert summary["dataset"] == "digits" and summary["computed"] == 25
+    rows = _rows(tmp_path / "runs" / "t" / "results.db")
+    assert len(rows) == 25 and len({r.key for r in rows}) == 25
+    with robnas.bench.open(path) as bench:
+        clean, fgsm = bench.query("clean"), bench.query("fgsm@Linf", eps="1/255")
+        fog = bench.query("fog").mean(axis=1)
+        for r in rows:
+            i = bench.lookup(r.key)
+            assert r.metrics == pytest.approx({"clean_error": 100 * (1 - clean[i]),
+                                               "robust_error:fgsm@1/255": 100 * (1 - fgsm[i]),
+                                               "corruption_error:mean": 100 * (1 - fog[i])})

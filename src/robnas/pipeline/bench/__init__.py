@@ -14,6 +14,10 @@ ACTIONS = {
     "import": "robnas.pipeline.bench.layout",
     "export": "robnas.pipeline.bench.layout",
     "proxies": "robnas.pipeline.bench.proxies",
+    "correlate": "robnas.pipeline.bench.correlate",
+    "nas": "robnas.pipeline.bench.nas",
+    "design": "robnas.pipeline.bench.design",
+    "study": "robnas.pipeline.bench.study",
 }
 
 

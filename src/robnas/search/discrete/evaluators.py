@@ -1,8 +1,8 @@
 """Evaluators: plain, picklable callables ``(arch) -> {objective: value}`` configured from plain data,
 and the worker function that runs one.
 
-The search library only needs an evaluator to be such a callable. :class:`TableEvaluator` (here)
-looks the candidate up in a benchmark table imported into the results database; the evaluator that
+The search library only needs an evaluator to be such a callable. :class:`BenchmarkEvaluator` (here)
+looks the candidate up in a robustness benchmark (tabular mode); the evaluator that
 trains and attacks candidates is a job and lives with the jobs
 (:class:`robnas.pipeline.candidates.TrainingEvaluator`). Evaluators carry only strings, numbers and
 dicts, so a process pool or a Ray cluster ships them to workers.
@@ -21,8 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from robnas.errors import DataError, TrainingDivergedError
-from robnas.store.results_db import Slot, budget_key
+from robnas.errors import TrainingDivergedError
 
 
 def evaluation_seed(seed: int, key: str) -> int:
@@ -31,54 +30,32 @@ def evaluation_seed(seed: int, key: str) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFF_FFFF
 
 
-# Per-process cache: a worker reads a table once, not once per candidate.
-_TABLES: dict[str, dict[str, dict[str, float]]] = {}
-
-
 @dataclass(frozen=True)
-class TableEvaluator:
-    """Answer from benchmark-table rows imported into the results database at ``db`` (tabular mode)."""
+class BenchmarkEvaluator:
+    """Tabular mode: answer from a robustness benchmark (a file or a shipped name) instead of training.
 
-    db: str
+    Objectives are looked up (:mod:`robnas.bench.objectives`: ``clean_error``,
+    ``robust_error:<attack>@<eps>``, ``corruption_error:mean``, ``params``, proxies, ...) in a table
+    each process builds once (:func:`robnas.bench.lookup.objective_table`). An architecture the
+    benchmark did not measure is answered with ``inf`` for every objective (it ranks last); one the
+    benchmark does not hold stops the search with a one-line error.
+    """
+
+    bench: str                  # benchmark file (absolute path) or shipped name
     space: str
-    dataset: str
-    table: str                  # the table's name: its rows' budget is {"table": table}
-    objectives: tuple[str, ...]
+    objectives: tuple[str, ...]  # canonical names (as the table resolves them)
     space_params: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def slot(self) -> Slot:
-        return Slot(self.space, self.dataset, budget_key({"table": self.table}), 0)
-
     def budget(self) -> dict[str, Any]:
-        return {"evaluator": "table", "table": self.table, "objectives": list(self.objectives)}
-
-    def rows(self) -> dict[str, dict[str, float]]:
-        """``{key: metrics}`` of the table (read once per process)."""
-        from robnas.store.results_db import ResultsDB
-
-        cache_key = budget_key({"db": self.db, "slot": [self.space, self.dataset, self.table]})
-        if cache_key not in _TABLES:
-            with ResultsDB(self.db, readonly=True) as db:
-                _TABLES[cache_key] = {r.key: r.metrics for r in db.records(
-                    space=self.slot.space, dataset=self.slot.dataset, budget=self.slot.budget, status="done")}
-        return _TABLES[cache_key]
+        return {"evaluator": "benchmark", "benchmark": self.bench, "objectives": list(self.objectives)}
 
     def __call__(self, arch: str) -> dict[str, float]:
+        from robnas.bench.lookup import objective_table
         from robnas.spaces import get_space
 
         space = get_space(self.space, **self.space_params)
-        key = space.key(space.validate(arch))
-        rows = self.rows()
-        if key not in rows:
-            raise DataError(f"architecture {arch} (key {key}) is not in benchmark table {self.table} "
-                            f"({len(rows)} {self.space} rows for {self.dataset}); search a space the table covers")
-        metrics = rows[key]
-        missing = [o for o in self.objectives if o not in metrics]
-        if missing:
-            raise DataError(f"benchmark table {self.table} has no {', '.join(missing)} for {arch}; it has "
-                            f"{', '.join(sorted(metrics))}")
-        return {o: metrics[o] for o in self.objectives}
+        table = objective_table(self.bench, self.objectives)
+        return table.metrics(table.position(space.key(space.validate(arch))))
 
 
 @dataclass(frozen=True)

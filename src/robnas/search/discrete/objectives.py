@@ -13,8 +13,9 @@ not, so a search over cost alone trains nothing) and ``compute(model, data) -> f
   directory is ``search.discrete.advset``), scored by :func:`robnas.advsets.evaluate_advset`;
 * ``flops`` -- forward FLOPs of one input (multiply-add = 2), ``params`` -- parameter count.
 
-Errors are percentages (0-100) so that table rows (the robustness dataset stores accuracies in
-percent) and trained candidates speak the same units.
+Errors are percentages (0-100), as the objectives looked up in a benchmark in tabular mode
+(:mod:`robnas.bench.objectives`: the same names, plus ``corruption_error`` and proxies), so trained
+candidates and benchmark lookups speak the same units.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ so it is parsed strictly: anything else is rejected with a one-line explanation.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from robnas.errors import ParseError
 
 OPS_NB201: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -47,6 +49,13 @@ def parse_arch(text: str) -> Arch:
     if not isinstance(text, str):
         raise ParseError(f"malformed NAS-Bench-201 arch: expected a string, got {type(text).__name__}; "
                          f"expected {_FORMAT}")
+    return _parse(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse(text: str) -> Arch:
+    # Cached: searches parse the same few thousand strings again and again (keys, neighbours,
+    # encodings); the result is immutable, and a malformed string raises (exceptions are not cached).
     stripped = text.strip()
     nodes_text = stripped.split("+")
     if len(nodes_text) != NUM_NODES:

@@ -64,7 +64,13 @@ def index_of(arch: str) -> int:
 
 def canonical_key(arch: str | Arch) -> str:
     """NAS-Bench-201's canonical string: equal for cells that compute the same function."""
-    nodes = parse_arch(arch) if isinstance(arch, str) else arch
+    return _key_of(parse_arch(arch) if isinstance(arch, str)
+                   else tuple(tuple((op, int(j)) for op, j in node) for node in arch))
+
+
+@lru_cache(maxsize=1 << 16)
+def _key_of(nodes: Arch) -> str:
+    # cached: a search computes the key of every proposal and of every neighbour it considers
     strings = ["0"]
     for edges in nodes:
         terms = []

@@ -32,6 +32,12 @@ _ENCODINGS = {"path": path_encoding, "adjacency": adjacency_encoding}
 
 
 def _from_ops(ops: Sequence[int]) -> str:
+    return _arch_of_ops(tuple(int(o) for o in ops))
+
+
+@lru_cache(maxsize=NUM_ARCHS)
+def _arch_of_ops(ops: tuple[int, ...]) -> str:
+    # cached: sampling, mutation and neighbourhoods build the same 15625 strings over and over
     return arch_to_str(arch_from_ops(tuple(OPS_NB201[o] for o in ops)))
 
 

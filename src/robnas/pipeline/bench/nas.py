@@ -1,0 +1,329 @@
+"""``robnas bench nas BENCH``: discrete strategies and differentiable searches judged on a benchmark.
+
+Every strategy of ``bench.nas.strategies`` (RS, LS, RE, BANANAS; NSGA-II on the objective and
+``second_objective``) runs ``runs`` times for ``queries`` lookups on each objective of
+``bench.nas.objectives`` (default: FGSM error at the benchmark's reference radius, as Jung et al.
+search on FGSM accuracy). Run ``i`` is seeded from (``seed``, ``i``) only, so the numbers do not
+depend on ``--backend`` or ``--workers``. The differentiable methods (``darts``, ``advrush``,
+``rnas``) search the space's supernet ``differentiable_seeds`` times on the benchmark's dataset, with
+the network size and training subset of its recipe, and their derived cells are looked up.
+
+Writes to ``results/``: ``nas_table.md`` (Jung et al.'s Table 1 layout per objective: mean accuracy
+of the found architectures with the standard error, and the benchmark's optimum), ``nas.json``
+(every run's found architecture, the tables, the comparison with random search, the differentiable
+searches), ``nas_anytime[_<k>].png`` and ``report.md``; each differentiable search keeps its own run
+directory under ``differentiable/``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import robnas.bench
+from robnas.bench import measurements as m
+from robnas.bench import nas as lib
+from robnas.bench.benchmark import Benchmark
+from robnas.bench.objectives import BenchObjective, fgsm_radius, resolve
+from robnas.pipeline.config import RunConfig
+from robnas.errors import DataError, InvalidValueError, RobnasError, UnknownNameError
+from robnas.pipeline.bench.common import (Section, benchmark_source, check_backend_settings, make_backend, open_run,
+                                          write_report)
+from robnas.search.discrete.benchmark_runs import BenchmarkRun, check_coverage, run_on_benchmark
+from robnas.store.atomic import write_json_atomic, write_text_atomic
+
+
+@dataclass(frozen=True)
+class DifferentiableTask:
+    """One one-shot search whose derived cell is looked up in the benchmark (plain data for a worker)."""
+
+    method: str
+    seed: int
+    space: str
+    data: dict[str, Any]                 # [data] of the search: the benchmark's dataset and subset sizes
+    settings: dict[str, Any]             # [search.differentiable]
+    device: str
+    directory: str = ""                  # the search's run directory (set when the study's run exists)
+
+
+def run_differentiable(task: DifferentiableTask) -> tuple[str, float]:
+    """(derived arch, search seconds) of one search, run in its own run directory."""
+    from robnas.config import config_from_dict
+    from robnas.data import load_dataset
+    from robnas.pipeline.differentiable_search import search_in_run
+    from robnas.store.run_dir import RunDir
+
+    cfg = config_from_dict(RunConfig, {"seed": task.seed, "device": task.device, "threads": 1, "quiet": True,
+                                       "data": task.data, "search": {"space": task.space, "method": task.method,
+                                                                     "differentiable": task.settings}})
+    dataset = load_dataset(cfg.data.name, root=cfg.data.root, device=cfg.device, train_size=cfg.data.train_size,
+                           test_size=cfg.data.test_size, seed=cfg.seed)
+    path = Path(task.directory)
+    run = RunDir.create(path.parent, path.name, "search", quiet=True)
+    outcome = search_in_run(cfg, run, dataset, resume=False, quiet=True)
+    return outcome.genotype, outcome.seconds
+
+
+def execute(task: BenchmarkRun | DifferentiableTask) -> Any:
+    """What a worker runs: a discrete run on the benchmark, or a differentiable search."""
+    if isinstance(task, BenchmarkRun):
+        return run_on_benchmark(task)
+    return run_differentiable(task)
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    """One search objective: its runs and, after the study, its table."""
+
+    objective: BenchObjective
+    runs: list[BenchmarkRun]
+    notes: list[str] = field(default_factory=list)
+    results: list[lib.MethodResult] = field(default_factory=list)
+    table: lib.Table | None = None
+
+
+@dataclass
+class Plan:
+    source: str
+    blocks: list[Block]
+    columns: list[m.Measurement]
+    radius: str | None
+    queries: int
+    differentiable: list[DifferentiableTask]
+    notes: list[str] = field(default_factory=list)
+
+
+def default_objective(bench: Benchmark) -> str:
+    """FGSM error at the benchmark's reference radius (:func:`robnas.bench.objectives.fgsm_radius`)."""
+    key, label = fgsm_radius(bench)
+    return f"robust_error:{m.attack_name(key, bench.result_keys('attack'))}@{label}"
+
+
+def table_columns(bench: Benchmark, radius: str | None) -> list[m.Measurement]:
+    """Clean, every attack at ``radius`` (or the nearest radius it was measured at), the corruption mean."""
+    return [m.clean(bench), *m.at_radius(bench, radius), *(c for c in m.corruptions(bench) if c.kind == "summary")]
+
+
+def recipe_sizes(meta: dict[str, Any]) -> dict[str, Any]:
+    """The network size and data subset of a benchmark's recipe ({} when the benchmark records none).
+
+    A benchmark file records its recipe by name (a registered recipe, with ``recipe_overrides``) or as
+    the recipe's fields (``build``, ``train_size``, ``test_size``)."""
+    from robnas.train.recipes import get_recipe
+
+    recipe = meta.get("recipe")
+    if isinstance(recipe, dict) and "build" in recipe:
+        return {"build": dict(recipe.get("build") or {}), "train_size": recipe.get("train_size"),
+                "test_size": recipe.get("test_size")}
+    name = recipe.get("name") if isinstance(recipe, dict) else recipe
+    if not isinstance(name, str):
+        return {}
+    try:
+        found = get_recipe(name, meta.get("recipe_overrides") or {})
+    except RobnasError:
+        return {}
+    return {"build": dict(found.build), "train_size": found.train_size, "test_size": found.test_size}
+
+
+def _differentiable(cfg: RunConfig, bench: Benchmark, notes: list[str]) -> list[DifferentiableTask]:
+    """The one-shot searches, validated (methods, settings, data) before anything is written."""
+    from robnas.config import config_from_dict, config_to_dict
+    from robnas.pipeline.differentiable_search import check_search_config
+    from robnas.search.differentiable.settings import DifferentiableSearchConfig
+    from robnas.spaces import get_space
+
+    n = cfg.bench.nas
+    if n.differentiable_seeds < 0:
+        raise InvalidValueError(f"bench.nas.differentiable_seeds must be >= 0 (0 = skip them), got "
+                                f"{n.differentiable_seeds}")
+    if not n.differentiable or n.differentiable_seeds == 0:
+        return []
+    if not get_space(bench.space).has_supernet:
+        notes.append(f"differentiable searches skipped: the {bench.space} space has no supernet")
+        return []
+    sizes = recipe_sizes(bench.meta)
+    settings = config_to_dict(DifferentiableSearchConfig())
+    build = sizes.get("build", {})
+    if "C" in build:
+        settings["C"] = build["C"]
+    if "N" in build or "layers" in build:
+        settings["layers"] = build.get("N", build.get("layers"))
+    if sizes.get("train_size"):
+        settings["train_size"] = sizes["train_size"]
+    settings.update(n.differentiable_search)
+    if not sizes:
+        notes.append("the benchmark records no recipe: the supernets use the [search.differentiable] defaults")
+    data = {"name": bench.dataset, "root": cfg.data.root, "train_size": sizes.get("train_size"),
+            "test_size": sizes.get("test_size")}
+    tasks = []
+    for method in n.differentiable:
+        probe = config_from_dict(RunConfig, {"seed": cfg.seed, "data": data, "search": {
+            "space": bench.space, "method": method, "differentiable": settings}}, prefix="")
+        check_search_config(probe)  # unknown methods, bad settings: one line now
+        for k in range(n.differentiable_seeds):
+            tasks.append(DifferentiableTask(method, cfg.seed + k, bench.space, data, settings, cfg.device))
+    from robnas.data import load_dataset
+
+    try:
+        load_dataset(bench.dataset, root=cfg.data.root, device="cpu", train_size=data["train_size"],
+                     test_size=data["test_size"], seed=cfg.seed)
+    except DataError as exc:
+        raise DataError(f"{exc} -- the differentiable searches train on the benchmark's dataset; point --data-root "
+                        "at it or skip them with --set bench.nas.differentiable_seeds=0") from None
+    return tasks
+
+
+def plan(cfg: RunConfig, bench: Benchmark, source: str) -> Plan:
+    """Validate every setting, objective, strategy and search before anything is written."""
+    from robnas.bench.lookup import objective_table
+    from robnas.search.discrete import create_strategy
+    from robnas.spaces import get_space
+
+    n = cfg.bench.nas
+    if n.runs < 1 or n.queries < 1:
+        raise InvalidValueError(f"bench.nas.runs and bench.nas.queries must be >= 1, got runs={n.runs}, "
+                                f"queries={n.queries}")
+    if not n.strategies:
+        raise InvalidValueError("bench.nas.strategies is empty; list some of: rs, ls, re, bananas, nsga2")
+    unknown = sorted(set(n.strategy_params) - set(n.strategies))
+    if unknown:
+        raise InvalidValueError(f"bench.nas.strategy_params names {', '.join(unknown)}, which is not in "
+                                f"bench.nas.strategies ({', '.join(n.strategies)})")
+    space = get_space(bench.space)
+    specs = list(n.objectives) or [default_objective(bench)]
+    second = resolve(bench, n.second_objective)
+    blocks, notes = [], []
+    for spec in specs:
+        objective = resolve(bench, spec)
+        block = Block(objective, [])
+        for strategy in n.strategies:
+            objectives = (objective.name,)
+            if strategy.lower() == "nsga2":
+                if second.name == objective.name:
+                    block.notes.append(f"nsga2 skipped: its second objective is the search objective {objective.name}; "
+                                       "set bench.nas.second_objective")
+                    continue
+                objectives = (objective.name, second.name)
+            params = dict(n.strategy_params.get(strategy, {}))
+            create_strategy(strategy.lower(), space, list(objectives), cfg.seed, **params)  # names and params
+            block.runs += [BenchmarkRun(source, strategy.lower(), objectives, cfg.seed, i, n.queries, params)
+                           for i in range(n.runs)]
+        if not block.runs:
+            raise InvalidValueError(f"no strategy can search {objective.name} (see bench.nas.strategies)")
+        check_coverage(space, objective_table(source, (objective.name,)))
+        blocks.append(block)
+    radius = _table_radius(bench, [b.objective.name for b in blocks])
+    differentiable = _differentiable(cfg, bench, notes)
+    return Plan(source, blocks, table_columns(bench, radius), radius, n.queries, differentiable, notes)
+
+
+def _table_radius(bench: Benchmark, objectives: list[str]) -> str | None:
+    """The radius of the table's attack columns: the first robust objective's own, else the reference radius."""
+    for objective in objectives:
+        if objective.startswith("robust_error:"):
+            return objective.rpartition("@")[2]
+    try:
+        return fgsm_radius(bench)[1]
+    except UnknownNameError:
+        return None
+
+
+# --- run ----------------------------------------------------------------------------------------
+
+
+def compute(p: Plan, bench: Benchmark, backend: Any, workdir: Path, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Run everything on ``backend``; fill each block's results; return the differentiable searches' records."""
+    differentiable = [replace(t, directory=str(workdir / f"{t.method}-seed{t.seed}")) for t in p.differentiable]
+    runs = [r for block in p.blocks for r in block.runs]
+    tasks: list[Any] = [*differentiable, *runs]   # the long searches first, so they overlap the short runs
+    found: dict[int, Any] = {}
+    started = time.perf_counter()
+    for index, value in backend.imap_unordered(execute, tasks):
+        found[index] = value
+    log(f"{len(runs)} discrete runs and {len(differentiable)} differentiable searches in "
+        f"{time.perf_counter() - started:.1f}s on {backend.name} x{backend.slots}")
+    records = []
+    for k, task in enumerate(differentiable):
+        arch, seconds = found[k]
+        row = bench.lookup(arch)
+        records.append({"method": task.method, "seed": task.seed, "arch": arch, "key": bench.keys()[row], "row": row,
+                        "seconds": seconds, "directory": task.directory})
+    offset = len(differentiable)
+    rows_of = {(r.objectives, r.strategy, r.index): found[offset + k] for k, r in enumerate(runs)}
+    for block in p.blocks:
+        objective = block.objective.values
+        strategies = list(dict.fromkeys(r.strategy for r in block.runs))
+        for strategy in strategies:
+            mine = [r for r in block.runs if r.strategy == strategy]
+            asked = [rows_of[(r.objectives, r.strategy, r.index)] for r in mine]
+            curves = np.stack([lib.anytime(a, objective, p.queries) for a in asked])
+            block.results.append(lib.MethodResult(strategy, "discrete", [lib.best_found(a, objective) for a in asked],
+                                                  curves, note="2 objectives" if len(mine[0].objectives) > 1 else ""))
+        for method in dict.fromkeys(r["method"] for r in records):
+            block.results.append(lib.MethodResult(method, "differentiable",
+                                                  [r["row"] for r in records if r["method"] == method],
+                                                  note="derived cell"))
+        block.table = lib.table(block.objective.name, objective, p.columns, block.results)
+    return records
+
+
+def write(p: Plan, bench: Benchmark, results: Path, workdir: Path, backend: Any,
+          log: Callable[[str], None]) -> Section:
+    records = compute(p, bench, backend, workdir, log)
+    archs = bench.archs()
+    text, tables, files, data_blocks = [], [], [], []
+    for k, block in enumerate(p.blocks):
+        assert block.table is not None
+        comparisons = lib.versus_random(block.table)
+        title = (f"Search on {block.objective.name} ({block.objective.description}): accuracy (%) of the found "
+                 f"architectures, mean over runs (standard error); percentile of the found architecture's objective "
+                 f"among all {len(bench)} architectures")
+        tables.append(lib.markdown(block.table, f"**{title}**"))
+        plot = lib.plot_anytime(block.results, block.objective.name, float(np.min(block.objective.values)),
+                                results / f"nas_anytime{'' if k == 0 else f'_{k}'}.png",
+                                f"{bench.name}: best {block.objective.name} so far ({p.queries} queries)")
+        files.append(plot)
+        text += [tables[-1], lib.comparison_markdown(comparisons, block.objective.name), *block.notes, "",
+                 f"![anytime curves, {block.objective.name}]({plot.name})", ""]
+        data_blocks.append({
+            "objective": block.objective.name, "description": block.objective.description,
+            "columns": [c.label for c in p.columns], "optimum": block.table.optimum,
+            "rows": [{**r, "cells": [list(c) for c in r["cells"]], "percentile": list(r["percentile"]),
+                      "objective": list(r["objective"])} for r in block.table.rows],
+            "versus_random_search": comparisons,
+            "found": {res.label: [archs[i] for i in res.found] for res in block.results},
+            "anytime_mean": {res.label: res.curves.mean(axis=0).tolist() for res in block.results
+                             if res.curves is not None}})
+    write_text_atomic(results / "nas_table.md", "\n".join(tables))
+    write_json_atomic(results / "nas.json", {"benchmark": bench.name, "radius": p.radius, "queries": p.queries,
+                                             "blocks": data_blocks, "differentiable": records, "notes": p.notes})
+    files += [results / "nas_table.md", results / "nas.json"]
+    intro = (f"Every discrete strategy ran {len({r.index for r in p.blocks[0].runs})} times for {p.queries} queries "
+             f"(seeds derived from the study seed and the run index); attack columns at {p.radius}"
+             " (or the nearest radius an attack was measured at). The optimum row is each column's best "
+             "architecture.")
+    if p.differentiable:
+        intro += (f" Differentiable searches: {', '.join(dict.fromkeys(t.method for t in p.differentiable))}, "
+                  f"{len({t.seed for t in p.differentiable})} seeds each, on {bench.dataset}; their rows are their "
+                  "derived cells looked up in the benchmark.")
+    return Section(f"NAS on the benchmark ({bench.name})", "\n".join([intro, "", *p.notes, "", *text]), files)
+
+
+def run(cfg: RunConfig) -> Path:
+    source = benchmark_source(cfg)
+    with robnas.bench.open(source) as bench:
+        check_backend_settings(cfg)
+        p = plan(cfg, bench, source)
+        run_dir = open_run(cfg)
+        with make_backend(cfg) as backend:
+            section = write(p, bench, run_dir.results, run_dir.path / "differentiable", backend, run_dir.log)
+        write_report(run_dir, f"NAS on a benchmark: {bench.name}", [section])
+    return run_dir.results

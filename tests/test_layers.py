@@ -1,0 +1,103 @@
+"""The house rules: imports only point down the layers, and no module imports itself through others.
+
+Every ``import`` of a robnas module anywhere in ``src/robnas`` counts -- lazy imports inside
+functions too -- so a layer cannot reach up by hiding an import in a function body. The layers are
+the ones the README's "Architecture" section documents.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+# Most specific prefix first; a module's layer is that of the longest prefix it starts with.
+LAYERS: dict[str, int] = {
+    "robnas": 0, "robnas.errors": 0, "robnas.rng": 0, "robnas.device": 0, "robnas.threads": 0,
+    "robnas.registry": 0, "robnas.eps": 0, "robnas.config": 0, "robnas.distributed": 0,
+    "robnas.store": 1, "robnas.nn": 1,
+    "robnas.data": 2, "robnas.corruptions": 2, "robnas.attacks": 2, "robnas.spaces": 2,
+    "robnas.models": 3,
+    "robnas.metrics": 4, "robnas.proxies": 4, "robnas.advsets": 4, "robnas.evaluation": 4, "robnas.certify": 4,
+    "robnas.bench": 4,
+    "robnas.train": 5,
+    "robnas.search": 6,
+    "robnas.report": 7,
+    "robnas.pipeline": 8,
+    "robnas.cli": 9, "robnas.plugins": 9, "robnas.__main__": 9,
+}
+NAMES = ["core", "store/nn", "data/corruptions/attacks/spaces", "models", "metrics/proxies/evaluation",
+         "train", "search", "report", "pipeline", "cli"]
+
+
+def layer(module: str) -> int:
+    best = max((p for p in LAYERS if module == p or module.startswith(p + ".")), key=len)
+    return LAYERS[best]
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted((SRC / "robnas").rglob("*.py")):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def imports(module: str, path: Path, known: set[str]) -> set[str]:
+    """Every robnas module ``module`` imports (``from x import y`` counts y when y is a module)."""
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            if name in known and name != module:
+                out.add(name)
+    return out
+
+
+GRAPH = {m: imports(m, p, set(modules())) for m, p in modules().items()}
+
+
+@pytest.mark.parametrize("module", sorted(GRAPH))
+def test_imports_only_point_down(module):
+    up = [f"{dep} ({NAMES[layer(dep)]})" for dep in sorted(GRAPH[module]) if layer(dep) > layer(module)]
+    assert not up, f"{module} ({NAMES[layer(module)]}) imports a higher layer: {', '.join(up)}"
+
+
+def test_no_import_cycles():
+    # Package __init__ modules re-export their submodules; a submodule importing a sibling through its
+    # package is not a cycle of ideas, so edges into a package's own __init__ from inside it are skipped.
+    def edges(m: str) -> set[str]:
+        return {d for d in GRAPH[m] if not m.startswith(d + ".")}
+
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(edges(m)):
+            if state.get(d) == 1:
+                cycle = stack[stack.index(d):] + [d]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if d not in state:
+                visit(d)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(GRAPH):
+        if m not in state:
+            visit(m)
