@@ -79,6 +79,8 @@ COMMAND_FLAGS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
         "--sample": ("bench.sample", {"type": int, "help": "build: architectures, stratified by parameter count "
                                                           "(default: the whole space)"}),
         "--only": ("bench.only", {"help": "build: comma-separated architectures (arch strings, keys or ids)"}),
+        "--shard": ("bench.shard", {"help": "build: K/M builds every M-th architecture from the K-th, so that M "
+                                              "builds (machines, sessions) share a space; `bench merge` joins them"}),
         "--backend": ("bench.backend", {"help": "inprocess, local (process pool, default) or ray"}),
         "--workers": ("bench.workers", {"type": int, "help": "parallel architectures (0 = one per core)"}),
         "--address": ("bench.address", {"help": "Ray cluster address (--backend ray)"}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
 import torch
 
 from robnas.attacks.evaluate import evaluate_attack
@@ -51,15 +52,17 @@ def test_record_measures_worst_case_hrs_and_json(trained_mlp, digits):
     assert row_from_json(json.loads(json.dumps(row_to_json(row)))) == row
 
 
-def test_a_threat_model_is_seeded_per_radius_like_a_single_attack(trained_mlp, digits):
+@pytest.mark.parametrize("lockstep", [False, True])
+def test_a_threat_model_is_seeded_per_radius_like_a_single_attack(trained_mlp, digits, lockstep):
     split = split_of(digits, 50)
     tm = ThreatModel("pgd", "Linf", RADII, {"steps": 3})
-    result, broken = evaluate_threat_model(trained_mlp, split, tm, 10, seed=7, batch_size=16)
+    result, broken = evaluate_threat_model(trained_mlp, split, tm, 10, seed=7, batch_size=16, lockstep=lockstep)
     for eps in tm.radii:
         alone = evaluate_attack(trained_mlp, tm.create(eps, 7), split.images, split.labels, batch_size=16)
         assert torch.equal(broken[eps], alone.success)
         assert result.by_eps[eps].accuracy == 100.0 * int((~alone.success).sum()) / 50
-        assert result.by_eps[eps].confidence == alone.mean_confidence
+        # In lockstep the radii share batches: the same points and decisions, logits up to float noise.
+        assert result.by_eps[eps].confidence == pytest.approx(alone.mean_confidence, rel=0 if not lockstep else 1e-6)
 
 
 def test_numbers_do_not_depend_on_the_other_threat_models_or_their_order(trained_mlp, digits):

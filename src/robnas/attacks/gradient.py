@@ -3,6 +3,10 @@
 Every query goes through a :class:`QueryCounter` so attacks can report their cost. Gradients are
 taken with ``torch.autograd.grad`` with respect to the input only: nothing is accumulated into
 the model's parameters (``p.grad`` stays as the caller left it).
+
+A model that is a :class:`QueryRouter` answers these queries itself: that is how
+:mod:`robnas.attacks.lockstep` batches the queries of several attacks into one model call, with no
+change to the attacks.
 """
 
 from __future__ import annotations
@@ -25,9 +29,22 @@ class QueryCounter:
         self.queries += int(batch.shape[0])
 
 
+class QueryRouter(nn.Module):
+    """A stand-in model that answers attack queries itself (e.g. by batching them with other attacks')."""
+
+    def query_logits(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def query_gradient(self, x: torch.Tensor, y: torch.Tensor,
+                       loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> LossGradient:
+        raise NotImplementedError
+
+
 def forward(model: nn.Module, x: torch.Tensor, counter: QueryCounter) -> torch.Tensor:
     """Logits of ``model`` at ``x`` without building a graph."""
     counter.add(x)
+    if isinstance(model, QueryRouter):
+        return model.query_logits(x)
     with torch.no_grad():
         return model(x)
 
@@ -49,6 +66,14 @@ def loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, counter: Q
     sample's trajectory does not change when broken samples leave the batch.
     """
     counter.add(x)
+    if isinstance(model, QueryRouter):
+        return model.query_gradient(x, y, loss_fn)
+    return gradient_of_sum(model, x, y, loss_fn)
+
+
+def gradient_of_sum(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> LossGradient:
+    """One forward-backward: per-sample losses and the input gradient of their sum (no query counting)."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         logits = model(x)

@@ -262,6 +262,17 @@ class BenchmarkFile:
                 out[(key, measure)] = found[1][int(np.flatnonzero(found[0] == row)[0])]
         return out
 
+    def results(self) -> list[ArchResult]:
+        """Every architecture with all its measures, in row order (each column decoded once)."""
+        rows = self.arch_rows(self._ARCH_COLUMNS)
+        by_row = {row[0]: ArchResult(*row[1:11], info=json.loads(row[11])) for row in rows}
+        for key, measure in self.result_keys():
+            found = self.column(key, measure)
+            assert found is not None  # listed by result_keys
+            for row, value in zip(found[0].tolist(), found[1]):
+                by_row[row].measures[(key, measure)] = value
+        return [by_row[row[0]] for row in rows]
+
     def result_keys(self) -> list[tuple[str, str]]:
         keys = self.conn.execute("SELECT key, measure FROM columns UNION SELECT DISTINCT key, measure FROM measures "
                                  "ORDER BY 1, 2").fetchall()

@@ -75,7 +75,7 @@ register_protocol(Protocol(
         ThreatModel("pgd", "Linf", _DIGITS_OTHERS, {"steps": 10}, key="pgd@Linf"),
         ThreatModel("apgd-ce", "Linf", _DIGITS_OTHERS, {"steps": 20, "restarts": 1}, key="aa_apgd-ce@Linf",
                     title="APGD-CE"),
-        ThreatModel("square", "Linf", _DIGITS_OTHERS, {"queries": 300, "rescale_schedule": False},
+        ThreatModel("square", "Linf", _DIGITS_OTHERS, {"queries": 100, "rescale_schedule": False},
                     key="aa_square@Linf"),
     ),
     corruptions=tuple(list_corruptions()),
@@ -84,7 +84,7 @@ register_protocol(Protocol(
                 "(FGSM 0.4 ... 32 and 255 in 1/255; PGD, APGD-CE, Square 0.4 ... 16 and 32), so that the largest "
                 "radius leaves a median architecture well below 50% accurate on 8x8 digits; budgets cut to fit "
                 "6466 architectures on two CPU cores: PGD 10 steps of eps/4, APGD-CE 20 iterations x 1 restart "
-                "(AutoAttack: 100), Square 300 queries (AutoAttack: 5000); the 15 CIFAR-10-C corruptions x 5 "
+                "(AutoAttack: 100), Square 100 queries (AutoAttack: 5000); the 15 CIFAR-10-C corruptions x 5 "
                 "severities, quantised to 8 bits.",
 ))
 

@@ -142,7 +142,7 @@ class DesignConfig:
 class BenchConfig:
     """``robnas bench ACTION ...``: build, inspect, import, export and study robustness benchmarks."""
 
-    action: str = "show"             # build | show | import | export | proxies | correlate | nas | design | study
+    action: str = "show"             # build | merge | show | import | export | proxies | correlate | nas | design | study
     targets: tuple[str, ...] = ()    # the action's positional arguments (benchmark file or name, archs, dirs)
     space: str = "nb201"             # build: the space (any space with a canonical key)
     recipe: str = "digits-tiny"      # build: a registered training recipe (robnas list recipes)
@@ -150,6 +150,7 @@ class BenchConfig:
     protocol: str = "jung-digits"    # build: a named protocol (robnas list protocols), or "eval": the [eval] suite
     sample: int = 0                  # build: architectures, stratified by parameter count (0 = the whole space)
     only: tuple[str, ...] = ()       # build: exactly these architectures (arch strings, keys or NB201 ids)
+    shard: str = ""                  # build: "K/M" = every M-th architecture from the K-th (merge the M files)
     backend: str = "local"           # build, proxies, correlate, nas, study: inprocess | local | ray
     workers: int = 0                 # parallel architectures (0 = one per core)
     address: str | None = None       # Ray cluster address

@@ -10,6 +10,7 @@ from robnas.errors import UnknownNameError
 
 ACTIONS = {
     "build": "robnas.pipeline.bench.build",
+    "merge": "robnas.pipeline.bench.merge",
     "show": "robnas.pipeline.bench.show",
     "import": "robnas.pipeline.bench.layout",
     "export": "robnas.pipeline.bench.layout",

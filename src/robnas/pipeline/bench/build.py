@@ -229,7 +229,24 @@ def stratified_sample(space: Any, count: int, seed: int, build: dict[str, Any], 
     return [pool[int(rng.choice(list(b)))] for b in bins]
 
 
+def parse_shard(text: str) -> tuple[int, int] | None:
+    """``"K/M"`` -> (K, M) with 1 <= K <= M; ``""`` -> None."""
+    if not text:
+        return None
+    k, sep, m = text.partition("/")
+    if not sep or not k.strip().isdigit() or not m.strip().isdigit() or not 1 <= int(k) <= int(m):
+        raise InvalidValueError(f"--shard must be K/M with 1 <= K <= M (e.g. 1/8), got {text!r}")
+    return int(k), int(m)
+
+
 def chosen_archs(cfg: RunConfig, space: Any, recipe: Any, dataset: Any) -> list[str]:
+    """The architectures a build covers: ``--only``, a ``--sample`` or the whole space, then its ``--shard``."""
+    archs = _listed_archs(cfg, space, recipe, dataset)
+    shard = parse_shard(cfg.bench.shard)
+    return archs if shard is None else archs[shard[0] - 1::shard[1]]
+
+
+def _listed_archs(cfg: RunConfig, space: Any, recipe: Any, dataset: Any) -> list[str]:
     b = cfg.bench
     if b.only:
         out = []
@@ -260,6 +277,11 @@ def describe_machine() -> dict[str, Any]:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
+# The meta fields that define a benchmark: resumed builds and merged shards must agree on all of them.
+IDENTITY_FIELDS = ("format_robnas", "space", "dataset", "recipe_name", "recipe", "protocol", "seed", "proxies",
+                   "proxies_at")
+
+
 def identity(cfg: RunConfig, recipe: Any, protocol: Any) -> dict[str, Any]:
     """What a benchmark is: a resumed build must match it exactly."""
     return {"format_robnas": __version__, "space": cfg.bench.space, "dataset": cfg.data.name,
@@ -278,6 +300,7 @@ def run(cfg: RunConfig) -> Path:
     if len(b.targets) != 1:
         raise InvalidValueError("robnas bench build takes one argument: the benchmark file to build (or resume)")
     path = Path(b.targets[0])
+    parse_shard(b.shard)  # a malformed shard fails before any work
     space = get_space(b.space)
     recipe = get_recipe(b.recipe, b.recipe_overrides)
     protocol = resolve_protocol(b.protocol, config_to_dict(cfg.eval))
@@ -325,7 +348,7 @@ def run(cfg: RunConfig) -> Path:
             backend.close()
             progress.close()
         builds = bench.meta().get("builds", [])
-        builds.append({"command": " ".join(sys.argv), "started": started, "wall_seconds": time.time() - started,
+        builds.append({"command": " ".join(sys.argv), "shard": b.shard or None, "started": started, "wall_seconds": time.time() - started,
                        "built": progress.count, "backend": backend.describe(), "machine": describe_machine(),
                        "robnas": __version__})
         bench.set_meta({"builds": builds})
