@@ -89,3 +89,33 @@ def test_composites_record_the_cumulative_accuracy(trained_mlp, digits):
     run = record.threat_models["autoattack"].by_eps[Eps.parse("8/255")]
     assert list(run.cumulative) == ["apgd-ce", "apgd-t", "fab-t", "square"]
     assert list(run.cumulative.values())[-1] == run.accuracy and record.shares_radii()
+
+
+def test_nested_radii_carry_broken_points_and_attack_only_the_rest(trained_mlp, digits):
+    split = split_of(digits, 60)
+    radii = ("8/255", "1/255", "24/255", "4/255")  # any order: nested walks them increasingly
+    tms = (threat_model("fgsm", radii), threat_model("bim", radii, steps=3))
+    independent = evaluate(trained_mlp, split, Protocol("p", tms), 10, quiet=True, reliability=False)
+    nested = evaluate(trained_mlp, split, Protocol("p", tms, mode="nested"), 10, quiet=True, reliability=False)
+    assert nested.mode == "nested" and independent.mode == "independent"
+    assert EvaluationRecord.from_json(json.loads(json.dumps(nested.to_json()))) == nested
+    ordered = sorted(Eps.parse(r) for r in radii)
+    for key in ("fgsm", "bim"):
+        accs = [nested.threat_models[key].by_eps[e].accuracy for e in ordered]
+        assert accs == sorted(accs, reverse=True)  # monotone in the radius
+        for e in ordered:  # deterministic attacks: never above the independent result
+            assert nested.threat_models[key].by_eps[e].accuracy <= independent.threat_models[key].by_eps[e].accuracy
+            assert sum(map(sum, nested.threat_models[key].by_eps[e].cm)) == 60
+        queries = [nested.threat_models[key].by_eps[e].queries for e in ordered]
+        full = [independent.threat_models[key].by_eps[e].queries for e in ordered]
+        assert sum(queries) < sum(full)  # broken points were not attacked again
+    # FGSM is deterministic and per-point: nested broken at r_k = broken alone at any radius <= r_k.
+    union = torch.zeros(60, dtype=torch.bool)
+    for e in ordered:
+        union |= evaluate_attack(trained_mlp, tms[0].create(e, 0), split.images, split.labels).success
+        assert nested.threat_models["fgsm"].by_eps[e].accuracy == 100.0 * int((~union).sum()) / 60
+
+
+def test_an_unknown_mode_is_one_clear_error():
+    with pytest.raises(Exception, match="mode must be one of independent, nested"):
+        Protocol("p", (threat_model("fgsm", ("1/255",)),), mode="cumulative")

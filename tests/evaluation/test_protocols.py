@@ -117,7 +117,7 @@ def test_named_protocol_with_corruptions_from_the_eval_section():
     (lambda: protocol_for(EvalConfig(protocol="madry")), UnknownNameError, "robnas list protocols"),
     (lambda: Protocol("p", (threat_model("fgsm", ("1/255",)), threat_model("fgsm", ("2/255",)))), InvalidValueError,
      "repeats a threat-model key"),
-    (lambda: Protocol("p", (threat_model("fgsm", ("1/255",)),), mode="nested"), InvalidValueError, "mode"),
+    (lambda: Protocol("p", (threat_model("fgsm", ("1/255",)),), mode="cumulative"), InvalidValueError, "mode"),
     (lambda: ThreatModel("fgsm", radii=()), InvalidValueError, "no radius"),
     (lambda: ThreatModel("fgsm", radii=("1/255", 1 / 255)), InvalidValueError, "repeats a radius"),
     (lambda: ThreatModel("fgsm", radii=("-1/255",)), InvalidValueError, "write it like 8/255"),

@@ -31,6 +31,7 @@ class AttackEvaluation:
     seconds: float
     queries: int
     report: AutoAttackReport | None = None   # composites (AutoAttack): robust accuracy after each member
+    confidences: torch.Tensor | None = None  # float [N]: max softmax probability at each adversarial point
 
 
 def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
@@ -51,9 +52,9 @@ def evaluate_attack(model: nn.Module, attack: Attack, images: torch.Tensor, labe
         raise InvalidValueError(f"{images.shape[0]} images but {labels.shape[0]} labels; pass one label per image")
     device = _model_device(model, images.device)
     gen = make_generator(attack.seed, device)
-    successes, predictions, broken_by = [], [], []
+    successes, predictions, confidences, broken_by = [], [], [], []
     members: tuple[str, ...] = ()
-    confidence_sum, queries = 0.0, 0
+    queries = 0
     started = time.perf_counter()
     for start in range(0, images.shape[0], batch_size):
         x = images[start:start + batch_size].to(device)
@@ -61,7 +62,7 @@ def evaluate_attack(model: nn.Module, attack: Attack, images: torch.Tensor, labe
         result = attack.run(model, x, labels[start:start + batch_size].to(device), generator=gen)
         successes.append(result.success)
         predictions.append(result.logits.argmax(1))
-        confidence_sum += torch.softmax(result.logits.float(), dim=1).amax(1).sum().item()
+        confidences.append(torch.softmax(result.logits.float(), dim=1).amax(1))
         queries += result.queries
         if isinstance(result, AutoAttackResult) and result.broken_by is not None:
             broken_by.append(result.broken_by)
@@ -72,12 +73,14 @@ def evaluate_attack(model: nn.Module, attack: Attack, images: torch.Tensor, labe
     n = images.shape[0]
     success = torch.cat(successes).to(labels.device) if successes else torch.zeros(0, dtype=torch.bool)
     adv_pred = torch.cat(predictions).to(labels.device) if predictions else torch.zeros(0, dtype=torch.long)
+    confidence = torch.cat(confidences).to(labels.device) if confidences else torch.zeros(0)
     return AttackEvaluation(
         accuracy=0.0 if n == 0 else 1.0 - success.float().mean().item(),
         success=success,
         adv_pred=adv_pred,
-        mean_confidence=0.0 if n == 0 else confidence_sum / n,
+        mean_confidence=0.0 if n == 0 else confidence.sum().item() / n,
         seconds=seconds,
         queries=queries,
         report=AutoAttackReport.from_broken_by(members, torch.cat(broken_by).to(labels.device)) if broken_by else None,
+        confidences=confidence,
     )

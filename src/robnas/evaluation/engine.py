@@ -2,7 +2,8 @@
 
 Every (threat model, radius) cell builds its attack seeded with the evaluation seed and attacks
 the clean inputs (``mode="independent"``), so a number does not depend on the other threat models
-of the protocol or on their order. The cells run in lockstep (:func:`attack_grid`): one batched
+of the protocol or on their order (``mode="nested"`` instead carries broken points to larger radii:
+:func:`nested_grid`). The cells run in lockstep (:func:`attack_grid`): one batched
 model call per round for all of them, which changes the batches, not the attacks. Corruptions draw from a generator seeded the same way for every
 model, so models see the same corrupted images. The point-wise worst case at a radius is the
 share of points no threat model of that norm broke there: a robust accuracy that survived every
@@ -90,6 +91,52 @@ def attack_grid(model: nn.Module, split: Split, cells: list[tuple[ThreatModel, E
     return [attack(model) for attack in jobs]
 
 
+def nested_grid(model: nn.Module, split: Split, threat_models: tuple[ThreatModel, ...], seed: int = 0,
+                batch_size: int = 256, lockstep: bool = True,
+                inference: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                after_cell: Callable[[], None] | None = None) -> dict[tuple[str, Eps], AttackEvaluation]:
+    """``mode="nested"``: each threat model's radii in increasing order, a point broken at a radius counted
+    broken at every larger one with the same adversarial example (it lies in the larger ball too), so
+    only the points still unbroken are attacked at the next radius.
+
+    Accuracies are then monotone in the radius and never above ``independent`` mode's for the same
+    attack (up to the different random draws of the smaller subsets). The k-th radius of every threat
+    model runs in one lockstep wave; composites report no per-member breakdown here.
+    """
+    images, labels = split.images, split.labels
+    n = labels.shape[0]
+    order = {tm.key: sorted(tm.radii) for tm in threat_models}
+    broken = {tm.key: torch.zeros(n, dtype=torch.bool, device=labels.device) for tm in threat_models}
+    pred = {tm.key: torch.zeros(n, dtype=torch.long, device=labels.device) for tm in threat_models}
+    conf = {tm.key: torch.zeros(n, device=labels.device) for tm in threat_models}
+    out: dict[tuple[str, Eps], AttackEvaluation] = {}
+    for wave in range(max(len(r) for r in order.values())):
+        cells = [(tm, order[tm.key][wave]) for tm in threat_models if wave < len(order[tm.key])]
+        alive = {tm.key: (~broken[tm.key]).nonzero().flatten() for tm, _ in cells}
+
+        def job(tm: ThreatModel, eps: Eps) -> Callable[[nn.Module], AttackEvaluation]:
+            idx = alive[tm.key]
+            return lambda target: evaluate_attack(target, tm.create(eps, seed), images[idx.to(images.device)],
+                                                  labels[idx], batch_size=batch_size)
+
+        jobs = [job(tm, eps) for tm, eps in cells]
+        runs = run_in_lockstep(model, jobs, inference) if lockstep else [j(model) for j in jobs]
+        for (tm, eps), res in zip(cells, runs):
+            idx = alive[tm.key]
+            broken[tm.key][idx] = res.success
+            pred[tm.key][idx] = res.adv_pred
+            if res.confidences is not None:
+                conf[tm.key][idx] = res.confidences
+            success = broken[tm.key].clone()
+            out[(tm.key, eps)] = AttackEvaluation(
+                accuracy=0.0 if n == 0 else 1.0 - success.float().mean().item(), success=success,
+                adv_pred=pred[tm.key].clone(), mean_confidence=0.0 if n == 0 else conf[tm.key].sum().item() / n,
+                seconds=res.seconds, queries=res.queries, confidences=conf[tm.key].clone())
+            if after_cell is not None:
+                after_cell()
+    return out
+
+
 def evaluate_threat_model(model: nn.Module, split: Split, threat_model: ThreatModel, num_classes: int,
                           seed: int = 0, batch_size: int = 256, lockstep: bool = True,
                           after_radius: Callable[[], None] | None = None) -> tuple[ThreatModelResult, dict[Eps, torch.Tensor]]:
@@ -147,7 +194,11 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     robust: dict[str, dict[Eps, torch.Tensor]] = {}
     cells = [(tm, eps) for tm in protocol.threat_models for eps in tm.radii]
     with tqdm(total=len(cells), desc="attacks", disable=quiet, leave=False) as bar:
-        runs = attack_grid(model, split, cells, seed, batch_size, lockstep, fast, bar.update)
+        if protocol.mode == "nested":
+            nested = nested_grid(model, split, protocol.threat_models, seed, batch_size, lockstep, fast, bar.update)
+            runs = [nested[(tm.key, eps)] for tm, eps in cells]
+        else:
+            runs = attack_grid(model, split, cells, seed, batch_size, lockstep, fast, bar.update)
     for tm in protocol.threat_models:
         result, broken = _threat_model_result(tm, cells, runs, split.labels, num_classes)
         results[tm.key] = result
@@ -160,7 +211,8 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     corruptions = evaluate_corruptions(fast, split, protocol.corruptions, protocol.severities, num_classes,
                                        seed, batch_size, quiet, protocol.quantize)
     record = EvaluationRecord(protocol=protocol.name, n=len(split), clean=clean, threat_models=results,
-                              worst_case=worst_case, hrs_key=protocol.hrs, hrs=hrs_values, corruptions=corruptions)
+                              worst_case=worst_case, hrs_key=protocol.hrs, hrs=hrs_values, corruptions=corruptions,
+                              mode=protocol.mode)
     if not reliability:
         return record
     idx = torch.arange(min(len(split), PROBE_POINTS), device=split.device)

@@ -24,8 +24,10 @@ from robnas.eps import Eps
 from robnas.errors import InvalidValueError, UnknownNameError
 from robnas.registry import Registry, registry
 
-# How the threat models of a protocol relate: "independent" = each attacks the clean inputs.
-MODES = ("independent",)
+# How the radii of a threat model relate: "independent" = each radius attacks the clean inputs on its own
+# (comparable with the published robustness dataset); "nested" = a point broken at a radius is broken at
+# every larger one with the same example, and only unbroken points are attacked there.
+MODES = ("independent", "nested")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ Each protocol's ``description`` says what the paper fixes and what we chose wher
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from robnas.attacks import ATTACKS, split_steps
@@ -170,6 +170,9 @@ def protocol_for(settings: Any) -> Protocol:
     corruptions = corruption_names(tuple(settings.corruptions))
     if settings.protocol is not None:
         named = get_protocol(settings.protocol)
-        return named.with_corruptions(corruptions) if corruptions else named
-    return suite_protocol(tuple(settings.attacks), tuple(settings.eps), SuiteSettings.of(settings),
-                          hrs_attack=settings.hrs_attack, corruptions=corruptions)
+        protocol = named.with_corruptions(corruptions) if corruptions else named
+    else:
+        protocol = suite_protocol(tuple(settings.attacks), tuple(settings.eps), SuiteSettings.of(settings),
+                                  hrs_attack=settings.hrs_attack, corruptions=corruptions)
+    mode = getattr(settings, "mode", None)
+    return protocol if mode is None else replace(protocol, mode=mode)

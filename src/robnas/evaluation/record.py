@@ -104,6 +104,7 @@ class EvaluationRecord:
     hrs: dict[Eps, float] = field(default_factory=dict)
     corruptions: dict[str, dict[int, Measures]] = field(default_factory=dict)   # name -> severity -> measures
     reliability: tuple[Flag, ...] | None = None              # None: not checked
+    mode: str = "independent"                                # how radii relate (Protocol.mode)
 
     def shares_radii(self) -> bool:
         """Whether every threat model has the same norm and radii: a Table 1 layout (a column per attack)
@@ -141,6 +142,7 @@ class EvaluationRecord:
     def to_json(self) -> dict[str, Any]:
         return {
             "protocol": self.protocol,
+            "mode": self.mode,
             "n": self.n,
             "clean": self.clean.to_json(),
             "threat_models": {key: t.to_json() for key, t in self.threat_models.items()},
@@ -167,6 +169,7 @@ class EvaluationRecord:
             corruptions={name: {int(s): Measures.from_json(m) for s, m in per.items()}
                          for name, per in data.get("corruptions", {}).items()},
             reliability=None if flags is None else tuple(Flag(**f) for f in flags),
+            mode=data.get("mode", "independent"),
         )
 
 
