@@ -1,4 +1,4 @@
-"""Data-parallel training throughput, 1 vs 2 gloo processes on this machine, and what a step communicates.
+"""Data-parallel training and distributed evaluation, 1 vs 2 gloo processes on this machine, and what a step communicates.
 
     .venv/bin/python benchmarks/distributed.py [--batch 128] [--steps 8] [--width 16] [--epochs 3]
 
@@ -12,6 +12,9 @@ the two cores really offered during the measurement. The communication share is 
 time each rank spends inside ``torch.distributed.all_reduce`` (gradients: one flat buffer per step;
 global batch norm: one small message per layer and pass), as a fraction of the measured epochs;
 it includes waiting for the slower rank.
+
+Distributed evaluation: the jung-digits grid (32 attack cells and 75 corruption cells, shared round
+robin between the ranks) on a trained NB201 C=8 network, 1 vs 2 processes, same accuracies.
 
 Then, without running anything, the bytes a step communicates at paper scale: the gradient
 all-reduce of a C=36, 20-cell DARTS network, the search's weights and alphas (DARTS supernet, C=16,
@@ -111,6 +114,52 @@ def measure(world: int, args: argparse.Namespace, batch_norm: str) -> dict[str, 
     return {**results[0], "samples_per_s": sum(r["samples_per_s"] for r in results)}
 
 
+def _eval_run(rank: int, world: int, port: int, out: Any) -> None:
+    """One rank of a distributed evaluation: the jung-digits grid on a trained NB201 C=8 network, 100 points."""
+    os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    if world == 1:
+        for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+            os.environ.pop(name)
+    torch.set_num_threads(1)
+    from robnas import distributed
+    from robnas.data import load_dataset
+    from robnas.evaluation import evaluate, get_protocol
+    from robnas.spaces import get_space
+    from robnas.store.run_dir import RunDir
+    from robnas.train import train_model
+    from robnas.train.recipes import get_recipe
+
+    data = load_dataset("digits", train_size=400, test_size=100, seed=0)
+    recipe = get_recipe("digits-tiny")
+    torch.manual_seed(0)
+    model = get_space("nb201").build("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|"
+                                     "nor_conv_3x3~1|nor_conv_3x3~2|", num_classes=10, in_channels=1,
+                                     mean=data.mean, std=data.std, **recipe.build)
+    with tempfile.TemporaryDirectory() as tmp:
+        train_model(model, data.train, data.test, recipe.train, RunDir(tmp, quiet=True), seed=0, quiet=True)
+    distributed.setup(torch.device("cpu"))  # after training: every rank trained the same network on its own
+    started = time.perf_counter()
+    record = evaluate(model.eval(), data.test, get_protocol("jung-digits"), 10, quiet=True, reliability=False)
+    if rank == 0:
+        out.put({"seconds": time.perf_counter() - started,
+                 "accuracies": {k: [m.accuracy for m in t.by_eps.values()] for k, t in record.threat_models.items()}})
+
+
+def measure_eval(world: int) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    out = ctx.SimpleQueue()
+    port = _free_port()
+    procs = [ctx.Process(target=_eval_run, args=(rank, world, port, out)) for rank in range(world)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+        if p.exitcode:
+            raise SystemExit(f"a benchmark process failed (exit code {p.exitcode})")
+    return out.get()
+
+
 def bytes_at_scale(world: int = 8) -> None:
     from torch import nn
 
@@ -163,6 +212,12 @@ def main() -> None:
               f"{two['samples_per_s'] / both['samples_per_s']:.0%} of the control); all-reduce {100 * two['comm_share']:.1f}% "
               f"of the step time (gradients {100 * two['grad_share']:.1f}%, batch norm and metrics the rest)",
               flush=True)
+    one, two = measure_eval(1), measure_eval(2)
+    speedup = one["seconds"] / two["seconds"]
+    print(f"distributed evaluation (jung-digits grid + 75 corruptions, NB201 C=8, 100 points): 1 process "
+          f"{one['seconds']:.1f} s, 2 processes {two['seconds']:.1f} s = {speedup:.2f}x (target >= 1.6x: "
+          f"{'met' if speedup >= 1.6 else 'NOT met'}); same accuracies: {one['accuracies'] == two['accuracies']}",
+          flush=True)
     print(f"load average after: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     bytes_at_scale()
 

@@ -217,6 +217,21 @@ def sum_values(values: Sequence[float]) -> list[float]:
     return tensor.tolist()
 
 
+def my_share(count: int, world: World | None = None) -> list[int]:
+    """The indices of ``count`` independent work items this rank takes (round robin; all of them alone)."""
+    world = world or _world
+    return list(range(world.rank, count, world.size))
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    """Every rank's ``obj``, in rank order, on every rank (``[obj]`` in a world of one)."""
+    if not _world.enabled:
+        return [obj]
+    out: list[Any] = [None] * _world.size
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def broadcast_object(obj: Any) -> Any:
     """Rank 0's ``obj`` on every rank (pickled; for checkpoints and run-directory names)."""
     if not _world.enabled:

@@ -33,6 +33,10 @@ SEARCH = ["search", "--space", "nb201", "--set", "search.differentiable.layers=1
           "--set", "search.differentiable.train_size=64", *COMMON]
 ADVRUSH = [*SEARCH, "--method", "advrush", "--set", "search.differentiable.advrush.warmup_epochs=0"]
 DARTS2 = [*SEARCH, "--method", "darts", "--set", "search.differentiable.order=2"]
+# Evaluation of the one-process "std" network (the checkpoint path is filled in per run), in both radius modes.
+EVAL = ["eval", "--attacks", "fgsm,pgd,apgd-ce", "--eps", "1/255,8/255,32/255", "--corruptions", "fog,gaussian_noise",
+        "--set", "eval.steps=3", "--set", "eval.apgd_steps=5", "--set", "eval.apgd_restarts=1", *COMMON]
+EVALS = {"eval": EVAL, "eval_nested": [*EVAL, "--set", "eval.mode=nested"]}
 # name -> (command, checkpoint file)
 RUNS = {"std": (TRAIN, "last.pt"), "pgd": (PGD, "last.pt"), "advrush": (ADVRUSH, "search.pt"),
         "darts2": (DARTS2, "search.pt")}
@@ -75,7 +79,10 @@ def runs(tmp_path_factory):
     # A 1-process checkpoint after epoch 1 that the 2-process launch resumes.
     plan_one.append({"argv": _argv(TRAIN, two, "one_then_two"), "stop_after_epoch": 1})
     assert run_plan(plan_one) == 0
+    trained = ["--checkpoint", str(one / "std" / "checkpoints" / "last.pt")]
+    assert run_plan([{"argv": _argv([*cmd, *trained], one, name)} for name, cmd in EVALS.items()]) == 0
     plan_two = [{"argv": _argv(cmd, two, name)} for name, (cmd, _) in RUNS.items()]
+    plan_two += [{"argv": _argv([*cmd, *trained], two, name)} for name, cmd in EVALS.items()]
     plan_two += [{"argv": _argv(TRAIN, two, "one_then_two", "--resume")},
                  {"argv": _argv(TRAIN, one, "two_then_one"), "stop_after_epoch": 1}]
     launch = _launch(plan_two, tmp, "plan_two")
@@ -104,6 +111,32 @@ def test_two_processes_compute_what_one_computes(runs, name):
         assert history_one[-1]["advrush"] == pytest.approx(history_two[-1]["advrush"], rel=1e-3)
 
 
+def _records(out: Path, name: str) -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text())["evaluation"] for p in (out / name / "results" / "records").glob("*.json")}
+
+
+def _strip_float_noise(record: dict) -> dict:
+    """The record without confidences and timings (lockstep batches differ between the ranks' shares)."""
+    if isinstance(record, dict):
+        return {k: _strip_float_noise(v) for k, v in record.items() if k not in ("confidence", "seconds")}
+    return record
+
+
+@pytest.mark.parametrize("name", sorted(EVALS))
+def test_two_processes_evaluate_what_one_evaluates(runs, name):
+    one, two, _ = runs
+    alone, shared = _records(one, name), _records(two, name)
+    assert alone.keys() == shared.keys() and len(alone) == 1
+    for label in alone:
+        assert _strip_float_noise(shared[label]) == _strip_float_noise(alone[label])
+        assert shared[label]["mode"] == ("nested" if name == "eval_nested" else "independent")
+        for key, tm in alone[label]["threat_models"].items():
+            for eps, measures in tm["radii"].items():
+                assert shared[label]["threat_models"][key]["radii"][eps]["confidence"] == pytest.approx(
+                    measures["confidence"], rel=1e-5)
+    assert (two / name / "results" / "table.md").read_text() == (one / name / "results" / "table.md").read_text()
+
+
 def test_a_checkpoint_resumes_on_another_world_size(runs):
     one, two, _ = runs
     reference = _state(one, "std", "last.pt")
@@ -115,7 +148,7 @@ def test_a_checkpoint_resumes_on_another_world_size(runs):
 
 def test_only_rank_zero_writes(runs):
     _, two, launch = runs
-    assert launch.stdout.count("results: ") == len(RUNS) + 1  # one line per command, not one per rank
+    assert launch.stdout.count("results: ") == len(RUNS) + len(EVALS) + 1  # one line per command, not one per rank
     log = (two / "std" / "log.txt").read_text()
     assert log.count("epoch=1 ") == 1 and "x 2 processes" in log
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from robnas import distributed
 from robnas.attacks.evaluate import AttackEvaluation, evaluate_attack
 from robnas.attacks.lockstep import run_in_lockstep
 from robnas.data import Split, iterate_batches
@@ -86,7 +88,7 @@ def attack_grid(model: nn.Module, split: Split, cells: list[tuple[ThreatModel, E
         return attack
 
     jobs = [job(tm, eps) for tm, eps in cells]
-    if lockstep and len(jobs) > 1:
+    if lockstep:  # even one cell: its plain forwards (Square's queries) go through the frozen graph
         return run_in_lockstep(model, jobs, inference)
     return [attack(model) for attack in jobs]
 
@@ -173,6 +175,14 @@ def evaluate_corruptions(model: Callable[[torch.Tensor], torch.Tensor], split: S
     return out
 
 
+def _gathered(mine: dict[Any, Any]) -> dict[Any, Any]:
+    """The union of every rank's results (this rank's own in a world of one)."""
+    out: dict[Any, Any] = {}
+    for part in distributed.gather_objects(mine):
+        out.update(part)
+    return out
+
+
 def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: int, seed: int = 0,
              batch_size: int = 256, quiet: bool = False, reliability: bool = True,
              lockstep: bool = True) -> EvaluationRecord:
@@ -182,6 +192,11 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     ``lockstep`` attacks every (threat model, radius) cell together (see :func:`attack_grid`) and
     answers plain forwards with a frozen copy of the model where that gives the same logits: the
     same numbers as cell after cell, up to float noise, in a fraction of the time.
+
+    Under ``torchrun`` (:mod:`robnas.distributed`) the ranks share the work -- the cells (threat model x
+    radius; whole threat models in nested mode) and the corruptions, round robin -- and every rank
+    gets the whole record. Each cell's result depends only on the seed, so it is the record of one
+    process (to float noise in the confidences, as lockstep's batches differ).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidValueError(f"eval.batch_size must be >= 1, got {batch_size!r}")
@@ -194,11 +209,16 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     robust: dict[str, dict[Eps, torch.Tensor]] = {}
     cells = [(tm, eps) for tm in protocol.threat_models for eps in tm.radii]
     with tqdm(total=len(cells), desc="attacks", disable=quiet, leave=False) as bar:
-        if protocol.mode == "nested":
-            nested = nested_grid(model, split, protocol.threat_models, seed, batch_size, lockstep, fast, bar.update)
+        if protocol.mode == "nested":  # a threat model's radii depend on each other: ranks share threat models
+            mine = [protocol.threat_models[i] for i in distributed.my_share(len(protocol.threat_models))]
+            nested = _gathered(nested_grid(model, split, tuple(mine), seed, batch_size, lockstep, fast, bar.update)
+                               if mine else {})
             runs = [nested[(tm.key, eps)] for tm, eps in cells]
-        else:
-            runs = attack_grid(model, split, cells, seed, batch_size, lockstep, fast, bar.update)
+        else:  # every cell is independent: ranks share the cells
+            share = distributed.my_share(len(cells))
+            done = attack_grid(model, split, [cells[i] for i in share], seed, batch_size, lockstep, fast, bar.update)
+            by_cell = _gathered(dict(zip(share, done)))
+            runs = [by_cell[i] for i in range(len(cells))]
     for tm in protocol.threat_models:
         result, broken = _threat_model_result(tm, cells, runs, split.labels, num_classes)
         results[tm.key] = result
@@ -208,8 +228,10 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     worst_case = {norm: {eps: _percent(mask) for eps, mask in per.items()} for norm, per in robust.items()}
     hrs_values = {} if protocol.hrs is None else {
         eps: hrs(clean.accuracy, m.accuracy) for eps, m in results[protocol.hrs].by_eps.items()}
-    corruptions = evaluate_corruptions(fast, split, protocol.corruptions, protocol.severities, num_classes,
-                                       seed, batch_size, quiet, protocol.quantize)
+    names = [protocol.corruptions[i] for i in distributed.my_share(len(protocol.corruptions))]
+    corrupted = _gathered(evaluate_corruptions(fast, split, tuple(names), protocol.severities, num_classes,
+                                               seed, batch_size, quiet, protocol.quantize))
+    corruptions = {name: corrupted[name] for name in protocol.corruptions}
     record = EvaluationRecord(protocol=protocol.name, n=len(split), clean=clean, threat_models=results,
                               worst_case=worst_case, hrs_key=protocol.hrs, hrs=hrs_values, corruptions=corruptions,
                               mode=protocol.mode)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from robnas import distributed
+from robnas.device import resolve_device
 from robnas.pipeline.config import RunConfig, written_config
 from robnas.evaluation import protocol_for
 from robnas.pipeline.models import gather_models, require_models
@@ -15,8 +17,13 @@ from robnas.store.run_dir import RunDir
 
 
 def run(cfg: RunConfig) -> Path:
-    """Evaluate every checkpoint and model with the configured protocol; returns the results directory."""
+    """Evaluate every checkpoint and model with the configured protocol; returns the results directory.
+
+    Under ``torchrun`` every rank runs this: the ranks share each model's attack cells and corruptions
+    (:func:`robnas.evaluation.evaluate`), and rank 0 alone writes the records and the report.
+    """
     protocol_for(cfg.eval)  # validates the [eval] section before anything is written
+    world, _ = distributed.setup(resolve_device(cfg.device))
     data, entries = gather_models(cfg)
     require_models(entries, "eval")
     check_baseline(cfg.eval.baseline, [label for label, _ in entries])
@@ -26,6 +33,8 @@ def run(cfg: RunConfig) -> Path:
     rows: list[dict[str, Any]] = []
     for label, model in entries:
         rows.append(cached_record(run_dir, label, cfg.resume) or attack_and_record(run_dir, label, model, data, cfg))
+    if not world.is_main:
+        return run_dir.results
     meta = {"dataset": data.name, "norm": cfg.eval.norm, "seed": cfg.seed}
     for path in write_report(run_dir.results, rows, meta, baseline=cfg.eval.baseline):
         run_dir.log(f"wrote {path}")

@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from robnas import distributed
 from robnas.pipeline.config import RunConfig
 from robnas.data import Dataset
 from robnas.evaluation import evaluate, protocol_for
@@ -46,5 +47,6 @@ def attack_and_record(run: RunDir, label: str, model: nn.Module, dataset: Datase
                       batch_size=cfg.eval.batch_size, quiet=cfg.quiet, reliability=cfg.eval.reliability)
     row = {"label": label, "model": model.spec["name"], "kwargs": model.spec["kwargs"], **extra,
            **describe(model, dataset), "evaluation": record}
-    write_json_atomic(record_path(run, label), row_to_json(row))
+    if distributed.current().is_main:  # data-parallel evaluation: every rank has the record, rank 0 writes it
+        write_json_atomic(record_path(run, label), row_to_json(row))
     return row
