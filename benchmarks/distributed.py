@@ -99,17 +99,23 @@ def _run(rank: int, world: int, port: int, args: argparse.Namespace, batch_norm:
                  "params": sum(p.numel() for p in model.parameters())})
 
 
-def measure(world: int, args: argparse.Namespace, batch_norm: str) -> dict[str, float]:
+def _spawn(target: Any, world: int, *args: Any) -> Any:
+    """Start ``world`` ranks of ``target(rank, world, port, *args, queue)``; returns the queue they report to."""
     ctx = mp.get_context("spawn")
     out = ctx.SimpleQueue()
     port = _free_port()
-    procs = [ctx.Process(target=_run, args=(rank, world, port, args, batch_norm, out)) for rank in range(world)]
+    procs = [ctx.Process(target=target, args=(rank, world, port, *args, out)) for rank in range(world)]
     for p in procs:
         p.start()
     for p in procs:
         p.join()
         if p.exitcode:
             raise SystemExit(f"a benchmark process failed (exit code {p.exitcode})")
+    return out
+
+
+def measure(world: int, args: argparse.Namespace, batch_norm: str) -> dict[str, float]:
+    out = _spawn(_run, world, args, batch_norm)
     results = [out.get() for _ in range(world if batch_norm == "independent" else 1)]
     return {**results[0], "samples_per_s": sum(r["samples_per_s"] for r in results)}
 
@@ -147,17 +153,7 @@ def _eval_run(rank: int, world: int, port: int, out: Any) -> None:
 
 
 def measure_eval(world: int) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")
-    out = ctx.SimpleQueue()
-    port = _free_port()
-    procs = [ctx.Process(target=_eval_run, args=(rank, world, port, out)) for rank in range(world)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
-        if p.exitcode:
-            raise SystemExit(f"a benchmark process failed (exit code {p.exitcode})")
-    return out.get()
+    return _spawn(_eval_run, world).get()
 
 
 def bytes_at_scale(world: int = 8) -> None:
