@@ -38,19 +38,24 @@ def _in_255(*radii: float) -> tuple[Eps, ...]:
     return tuple(Eps.from_255(r) for r in radii)
 
 
-_JUNG_FGSM = _in_255(0.1, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 255)
-_JUNG_OTHERS = _in_255(0.1, 0.5, 1, 2, 3, 4, 8)
+def jung_grid(fgsm: tuple[Eps, ...], others: tuple[Eps, ...], apgd_steps: int, square_queries: int,
+              ) -> tuple[ThreatModel, ...]:
+    """The four threat models of Jung et al.'s grid under the robustness dataset's keys: FGSM at ``fgsm``;
+    PGD (10 steps of eps/4), APGD-CE (1 restart) and Square (AutoAttack's schedule) at ``others``."""
+    return (ThreatModel("fgsm", "Linf", fgsm, key="fgsm@Linf"),
+            ThreatModel("pgd", "Linf", others, {"steps": 10}, key="pgd@Linf"),
+            ThreatModel("apgd-ce", "Linf", others, {"steps": apgd_steps, "restarts": 1}, key="aa_apgd-ce@Linf",
+                        title="APGD-CE"),
+            ThreatModel("square", "Linf", others, {"queries": square_queries, "rescale_schedule": False},
+                        key="aa_square@Linf"))
+
+
+_JUNG_FGSM = (0.1, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 255)
+_JUNG_OTHERS = (0.1, 0.5, 1, 2, 3, 4, 8)
 
 register_protocol(Protocol(
     name="jung",
-    threat_models=(
-        ThreatModel("fgsm", "Linf", _JUNG_FGSM, key="fgsm@Linf"),
-        ThreatModel("pgd", "Linf", _JUNG_OTHERS, {"steps": 10}, key="pgd@Linf"),
-        ThreatModel("apgd-ce", "Linf", _JUNG_OTHERS, {"steps": 100, "restarts": 1}, key="aa_apgd-ce@Linf",
-                    title="APGD-CE"),
-        ThreatModel("square", "Linf", _JUNG_OTHERS, {"queries": 5000, "rescale_schedule": False},
-                    key="aa_square@Linf"),
-    ),
+    threat_models=jung_grid(_in_255(*_JUNG_FGSM), _in_255(*_JUNG_OTHERS), apgd_steps=100, square_queries=5000),
     quantize=True,
     description="The NAS-Bench-201 robustness dataset of Jung et al. (section 2.2): FGSM at 11 Linf radii "
                 "(0.1 ... 8 and 255 in 1/255), PGD, APGD-CE and Square at 7 (0.1 ... 4 and 8); APGD-CE keeps "
@@ -64,20 +69,11 @@ register_protocol(Protocol(
 # CIFAR-10 ones at the same radius: PGD at 8/255 leaves a median architecture about 70% accurate, at 32/255 about
 # 10%), the same four attacks with smaller budgets, and the 15 corruptions x 5 severities.
 DIGITS_SCALE = 4
-_DIGITS_FGSM = tuple(Eps.from_255(r * DIGITS_SCALE) if r != 255 else Eps.from_255(255) for r in
-                     (0.1, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 255))
-_DIGITS_OTHERS = tuple(Eps.from_255(r * DIGITS_SCALE) for r in (0.1, 0.5, 1, 2, 3, 4, 8))
 
 register_protocol(Protocol(
     name="jung-digits",
-    threat_models=(
-        ThreatModel("fgsm", "Linf", _DIGITS_FGSM, key="fgsm@Linf"),
-        ThreatModel("pgd", "Linf", _DIGITS_OTHERS, {"steps": 10}, key="pgd@Linf"),
-        ThreatModel("apgd-ce", "Linf", _DIGITS_OTHERS, {"steps": 20, "restarts": 1}, key="aa_apgd-ce@Linf",
-                    title="APGD-CE"),
-        ThreatModel("square", "Linf", _DIGITS_OTHERS, {"queries": 100, "rescale_schedule": False},
-                    key="aa_square@Linf"),
-    ),
+    threat_models=jung_grid(_in_255(*(r * DIGITS_SCALE if r != 255 else r for r in _JUNG_FGSM)),
+                            _in_255(*(r * DIGITS_SCALE for r in _JUNG_OTHERS)), apgd_steps=20, square_queries=100),
     corruptions=tuple(list_corruptions()),
     quantize=True,
     description="The shipped digits benchmark's grid: Jung et al.'s attacks and keys at their radii times 4 "
