@@ -37,6 +37,7 @@ bench: $(VENV)/.test
 	$(PY) benchmarks/attacks.py
 	$(PY) benchmarks/autoattack.py
 	$(PY) benchmarks/jung_grid.py
+	$(PY) benchmarks/certify.py
 	$(PY) benchmarks/search_step.py
 	$(PY) benchmarks/parallel_eval.py
 	$(PY) benchmarks/distributed.py
