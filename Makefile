@@ -43,6 +43,7 @@ bench: $(VENV)/.test
 	$(PY) benchmarks/distributed.py
 	$(PY) benchmarks/bench_query.py
 	$(PY) benchmarks/bench_build.py
+	$(PY) benchmarks/train_step.py
 
 clean-venv:
 	rm -rf $(VENV)
