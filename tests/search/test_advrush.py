@@ -65,3 +65,26 @@ def test_term_waits_for_the_warm_up_and_checks_its_values():
     for bad in (dict(gamma=-0.1), dict(h=0.0), dict(warmup_epochs=-1)):
         with pytest.raises(InvalidValueError):
             AdvRushTerm(**bad)
+
+
+def test_reusing_the_architecture_forward_gives_the_same_term_and_gradient():
+    """The loop's shared forward (one double-backward from the architecture loss's graph) changes nothing."""
+    from robnas.search.differentiable.terms import ArchForward
+
+    torch.manual_seed(1)
+    net = get_space("nb201").supernet(num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=2, layers=1).double()
+    net.train()  # the architecture step's mode: batch statistics
+    with torch.no_grad():
+        net.alphas.normal_(0, 1)
+    x, y = torch.rand(6, 1, 4, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1, 2])
+    term = AdvRushTerm(gamma=0.3, h=0.5)
+    info = StepInfo(epoch=5, epochs=6, step=0, steps=1, seed=0)
+    separate = term.arch_loss(net, x, y, info) + nn.functional.cross_entropy(net(x), y)
+    (g_separate,) = torch.autograd.grad(separate, [net.alphas])
+    leaf = x.clone().requires_grad_(True)
+    logits = net(leaf)
+    shared = term.arch_loss_from(net, x, y, info, ArchForward(leaf, y, logits)) + nn.functional.cross_entropy(logits, y)
+    (g_shared,) = torch.autograd.grad(shared, [net.alphas])
+    assert shared.item() == pytest.approx(separate.item(), rel=1e-12)
+    torch.testing.assert_close(g_shared, g_separate, rtol=1e-10, atol=1e-12)
+    assert term.arch_loss_from(net, x, y, info, None).item() == pytest.approx(term.arch_loss(net, x, y, info).item())

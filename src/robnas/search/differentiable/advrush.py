@@ -44,8 +44,10 @@ from dataclasses import dataclass
 import torch
 
 from robnas.errors import InvalidValueError
-from robnas.proxies.curvature import PAPER_H, curvature_direction, input_curvature, summed_cross_entropy
-from robnas.search.differentiable.terms import SearchTerm, StepInfo, check_warmup, proportional_warmup, register_term
+from robnas.proxies.curvature import (PAPER_H, curvature_direction, curvature_from_gradient, input_curvature,
+                                      summed_cross_entropy)
+from robnas.search.differentiable.terms import (ArchForward, SearchTerm, StepInfo, check_warmup, proportional_warmup,
+                                                register_term)
 from robnas.spaces.supernet import Supernet
 
 __all__ = ["AdvRushParams", "AdvRushTerm", "curvature_direction", "input_curvature", "proportional_warmup", "summed_cross_entropy"]
@@ -89,5 +91,16 @@ class AdvRushTerm(SearchTerm):
     def active(self, info: StepInfo) -> bool:
         return info.epoch >= self.warmup(info.epochs)
 
+    reuses_arch_forward = True
+
     def arch_loss(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, info: StepInfo) -> torch.Tensor:
         return self.params.gamma * input_curvature(model, x, y, self.params.h)
+
+    def arch_loss_from(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, info: StepInfo,
+                       forward: ArchForward | None) -> torch.Tensor:
+        """The same term from the architecture loss's forward: the gradient at ``x`` comes from its graph
+        (one double-backward), so a step makes two supernet forwards instead of three."""
+        if forward is None:
+            return self.arch_loss(model, x, y, info)
+        (grad,) = torch.autograd.grad(summed_cross_entropy(forward.logits, forward.y), forward.x, create_graph=True)
+        return self.params.gamma * curvature_from_gradient(model, forward.x, forward.y, grad, self.params.h).mean()

@@ -48,6 +48,20 @@ class StepInfo:
 
 
 @dataclass(frozen=True)
+class ArchForward:
+    """The architecture loss's own forward pass, offered to terms that can reuse it.
+
+    ``x`` is the (untransformed) architecture batch as a leaf that requires grad, ``logits`` the
+    supernet's output on it, still attached to the graph (so a term can take input gradients of the
+    loss without another forward).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    logits: torch.Tensor
+
+
+@dataclass(frozen=True)
 class StepPlan:
     """Which steps an iteration runs. The loop combines the plans of all active terms: a step runs
     only if every term allows it; the weight step goes first if any term asks for it (DARTS itself
@@ -123,6 +137,18 @@ class SearchTerm:
     def arch_loss(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, info: StepInfo) -> torch.Tensor | None:
         """A loss added to the architecture objective (differentiable w.r.t. the alphas), or None."""
         return None
+
+    #: Whether :meth:`arch_loss_from` uses the architecture loss's forward (the loop then makes the batch a
+    #: leaf that requires grad, which costs the others a little).
+    reuses_arch_forward: ClassVar[bool] = False
+
+    def arch_loss_from(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, info: StepInfo,
+                       forward: ArchForward | None) -> torch.Tensor | None:
+        """:meth:`arch_loss`, given the architecture loss's forward (None when the batch was transformed).
+
+        Override it to save a forward pass; the default ignores ``forward``.
+        """
+        return self.arch_loss(model, x, y, info)
 
     def after_step(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, info: StepInfo) -> dict[str, float]:
         """Runs after the iteration's steps (with the clean architecture batch); returns metrics to log."""
