@@ -112,8 +112,10 @@ def macro_network(num_classes: int, in_channels: int, genome: str, C: int = 32, 
     The defaults (residual decoder, C=32) are the search-time network: what robnas trains candidates
     with during a search (NSGA-Net's own search default is 24, its README's search command uses 32;
     RoCo-NAS does not state its search width). NSGA-Net's final network of a chosen genome is
-    ``decoder="dense", C=128`` (128 channels in every phase); RoCo-NAS' code is a modified copy of
-    NSGA-Net's (its README says so), so C=32 is a search width there too, not a final one.
+    ``decoder="dense", C=128`` (128 channels in every phase), and so is RoCo-NAS': its
+    ``validation/train.py`` (vgeraei/RoCo-NAS, a modified NSGA-Net) builds macro genomes with
+    ``[(3, 128), (128, 128), (128, 128)]`` and ``decoder='dense'``; the "initial channels as 32" of
+    RoCo-NAS' text matches that script's ``--init_channels`` default, which only its micro branch reads.
     """
     return MacroNetwork(genome, C=positive_int("macro", "C", C), num_classes=num_classes, in_channels=in_channels,
                         decoder=check_decoder(decoder))
