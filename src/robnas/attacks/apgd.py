@@ -101,6 +101,7 @@ class APGD(Attack):
     """
     title = "AutoPGD"
     kind = "white-box"
+    draws_random = True
     # Per-sample loss to maximise: (logits, labels, targets or None) -> [n].
     loss = staticmethod(losses.cross_entropy)
 
@@ -116,9 +117,6 @@ class APGD(Attack):
         self.momentum = check_fraction(self.name, "momentum", momentum, include_one=True)
         self._checkpoints = checkpoint_windows(self.steps)
 
-    @property
-    def is_random(self) -> bool:
-        return True
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:

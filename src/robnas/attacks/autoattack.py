@@ -133,6 +133,7 @@ class AutoAttack(Attack):
     """AutoAttack ``standard``: APGD-CE, APGD-T, FAB-T and Square, each on the points still robust."""
     title = "AutoAttack"
     kind = "composite"
+    draws_random = True
     # The members as the AutoAttack paper names them (Table 1 of Devaguptapu et al. calls APGD-CE AutoPGD).
     member_titles = {"apgd-ce": "APGD-CE", "apgd-t": "APGD-T", "fab-t": "FAB-T", "square": "Square",
                      "apgd-dlr": "APGD-DLR"}
@@ -155,9 +156,6 @@ class AutoAttack(Attack):
         self.eot_iter = EOT_ITER[version] if eot_iter is None else check_positive_int(self.name, "eot_iter", eot_iter)
         self._broken_by: list[torch.Tensor] = []
 
-    @property
-    def is_random(self) -> bool:
-        return True
 
     @property
     def members(self) -> tuple[str, ...]:
