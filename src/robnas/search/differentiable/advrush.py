@@ -63,7 +63,7 @@ from robnas.errors import InvalidValueError
 from robnas.nn.normalize import Normalize
 from robnas.proxies.curvature import (PAPER_H, curvature_direction, curvature_from_gradient, input_curvature,
                                       summed_cross_entropy)
-from robnas.search.differentiable.terms import (ArchForward, SearchTerm, StepInfo, check_warmup, proportional_warmup,
+from robnas.search.differentiable.terms import (ArchForward, StepInfo, WarmedUpTerm, proportional_warmup,
                                                 register_term)
 from robnas.spaces.supernet import Supernet
 
@@ -120,18 +120,13 @@ class AdvRushParams:
 
 
 @register_term("advrush")
-class AdvRushTerm(SearchTerm):
+class AdvRushTerm(WarmedUpTerm):
     """``gamma * L_lambda`` added to the architecture objective from epoch ``warmup_epochs`` on."""
 
     Params = AdvRushParams
+    paper_warmup, paper_epochs = PAPER_WARMUP, PAPER_EPOCHS
     params: AdvRushParams
 
-    def warmup(self, epochs: int) -> int:
-        given = self.params.warmup_epochs
-        return proportional_warmup(epochs, PAPER_WARMUP, PAPER_EPOCHS) if given is None else given
-
-    def check(self, epochs: int) -> None:
-        check_warmup(self.name, self.params.warmup_epochs, epochs)
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)

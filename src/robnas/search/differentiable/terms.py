@@ -161,6 +161,21 @@ class SearchTerm:
         pass
 
 
+class WarmedUpTerm(SearchTerm):
+    """A term that waits for a warm-up: ``params.warmup_epochs``, or by default the paper's share of the
+    search (``paper_warmup`` of ``paper_epochs``) scaled to the configured number of epochs."""
+
+    paper_warmup: ClassVar[int] = 0
+    paper_epochs: ClassVar[int] = 1
+
+    def warmup(self, epochs: int) -> int:
+        given = self.params.warmup_epochs
+        return proportional_warmup(epochs, self.paper_warmup, self.paper_epochs) if given is None else given
+
+    def check(self, epochs: int) -> None:
+        check_warmup(self.name, self.params.warmup_epochs, epochs)
+
+
 TERMS: Registry[type[SearchTerm]] = Registry("search term", "terms")
 
 
