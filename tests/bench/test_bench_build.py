@@ -143,3 +143,27 @@ def test_proxies_added_later_equal_those_computed_during_the_build(tmp_path, cli
             np.testing.assert_array_equal(a.query(key, "value"), b.query(key, "value")[order])
     again = cli("bench", "proxies", "without.sqlite", "--proxies", "synflow", "--at", "init", "--quiet", check=True)
     assert again.returncode == 0  # nothing missing: nothing recomputed
+
+
+def test_shards_merge_into_the_same_benchmark(built, tmp_path, cli):
+    """Two shards of the same sample, built apart and merged, hold the very values of the one build."""
+    for k in (1, 3):
+        shard = subprocess.run([sys.executable, "-m", "robnas.cli", "bench", "build", f"s{k}.sqlite", *TINY,
+                                "--sample", "20", "--shard", f"{k}/4", "--backend", "inprocess"],
+                               cwd=tmp_path, env=SUBPROCESS_ENV, capture_output=True, text=True)
+        assert shard.returncode == 0, shard.stderr
+    merged = cli("bench", "merge", str(tmp_path / "m.sqlite"), str(tmp_path / "s1.sqlite"), str(tmp_path / "s3.sqlite"))
+    assert merged.returncode == 0, merged.stderr
+    with bench.open(built) as whole, bench.open(tmp_path / "m.sqlite") as part:
+        assert len(part) == 10 and set(part.keys()) <= set(whole.keys())
+        assert [b["shard"] for b in part.meta["builds"]] == ["1/4", "3/4"]
+        order = whole.positions(part.keys())
+        for key in whole.result_keys():
+            measures = ("value",) if key.startswith("proxy:") else ("accuracy", "confidence", "cm")
+            for measure in measures:
+                np.testing.assert_array_equal(part.query(key, measure), whole.query(key, measure)[order])
+    again = cli("bench", "merge", str(tmp_path / "m2.sqlite"), str(tmp_path / "s1.sqlite"), str(built))
+    assert again.returncode == 0  # overlapping parts agree value for value
+    other = cli("bench", "merge", str(tmp_path / "m3.sqlite"), str(tmp_path / "s1.sqlite"),
+                str(Path(__file__).parent / "no-such.sqlite"))
+    assert other.returncode == 2 and not (tmp_path / "m3.sqlite").exists()

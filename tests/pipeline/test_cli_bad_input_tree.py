@@ -41,7 +41,16 @@ BAD = {
         ["--model", "resnet18", "--corruptions", "rain"],
         ["--model", "resnet18", "--baseline", "VGG"],
         ["--checkpoint", "missing.pt"],
+        ["--model", "resnet18", "--set", "eval.mode=cumulative"],
         [],
+    ],
+    "bench": [
+        ["build", "b.sqlite", "--shard", "0/4"],
+        ["build", "b.sqlite", "--shard", "5/4"],
+        ["build", "b.sqlite", "--shard", "half"],
+        ["merge", "m.sqlite"],
+        ["merge", "m.sqlite", "no/such/part.sqlite"],
+        ["merge", "keep.txt", "keep.txt"],
     ],
     "run": [
         ["--config", "no-such-config.toml"],
