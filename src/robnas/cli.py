@@ -96,6 +96,17 @@ COMMAND_FLAGS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
         "--runs": ("bench.nas.runs", {"type": int, "help": "nas, study: seeded runs per strategy (default 100)"}),
         "--queries": ("bench.nas.queries", {"type": int, "help": "nas, study: lookups per run (default 100)"}),
     },
+    "ensemble": {
+        "--cells": ("ensemble.cells", {"help": "cells of each member, comma-separated, summing to --total-cells "
+                                               "(default 12,6,2)"}),
+        "--total-cells": ("ensemble.total_cells", {"type": int, "help": "cells of one full network (default 20)"}),
+        "--runs": ("ensemble.runs", {"type": int, "help": "sample-train-ensemble runs and single random networks "
+                                                         "(default 4)"}),
+        "--backend": ("ensemble.backend", {"help": "where networks train: inprocess, local (process pool, default) "
+                                                   "or ray"}),
+        "--workers": ("ensemble.workers", {"type": int, "help": "networks trained at once (0 = one per core)"}),
+        "--address": ("ensemble.address", {"help": "Ray cluster address (--backend ray)"}),
+    },
     "landscape": {
         "--points": ("landscape.points", {"type": int, "help": "test points the loss is averaged over (default 100)"}),
         "--range": ("landscape.eps_range", {"help": "half-width R of the grid over [-R, R]^2, e.g. 8/255 (default)"}),
@@ -121,6 +132,8 @@ COMMANDS: dict[str, tuple[str, str, str | None, bool]] = {
                                    "configured models, write the report", None, False),
     "landscape": ("robnas.pipeline.landscape", "input loss landscape along the gradient sign and a random "
                                                "direction (AdvRush Figure 3): JSON grid + PNG", "many", True),
+    "ensemble": ("robnas.pipeline.ensemble", "random-cell ensembles vs single random and published DARTS cells "
+                                             "(Devaguptapu et al. Table 6), attacked end to end", None, False),
     "bench": ("robnas.pipeline.bench", "robustness benchmarks over a whole space: build, show, import, export, "
                                        "proxies, correlate, nas, design, study", None, False),
 }
