@@ -137,6 +137,8 @@ COMMANDS: dict[str, tuple[str, str, str | None, bool]] = {
     "bench": ("robnas.pipeline.bench", "robustness benchmarks over a whole space: build, show, import, export, "
                                        "proxies, correlate, nas, design, study", None, False),
 }
+# Commands that read a shipped config unless given --config: the main job, and the ensemble experiment on digits.
+DEFAULT_CONFIGS = {"run": MAIN_JOB, "ensemble": "digits_ensemble"}
 # Commands whose --resume continues the file they are given, not the newest run directory.
 RESUMES_A_FILE = ("bench",)
 # Commands with positional arguments: command -> (config path of the first, help, config path of the rest).
@@ -150,9 +152,10 @@ POSITIONALS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
 
 
 def _add_flags(p: argparse.ArgumentParser, command: str) -> None:
-    p.add_argument("--config", default=MAIN_JOB if command == "run" else None,
+    default = DEFAULT_CONFIGS.get(command)
+    p.add_argument("--config", default=default,
                    help="TOML config file or shipped config name (robnas list configs)"
-                        + (f"; default {MAIN_JOB}, the main job" if command == "run" else ""))
+                        + (f"; default {default}" if default else ""))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.epochs=5 (repeatable)")
     for flag, (_, text) in {**SWITCHES, **COMMAND_SWITCHES.get(command, {})}.items():
