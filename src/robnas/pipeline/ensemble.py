@@ -313,8 +313,13 @@ def run_experiment(cfg: RunConfig, run_dir: RunDir, data: PreparedData) -> tuple
     groups = table_groups(cfg, plan, rows)
     path = run_dir.results / "ensemble.md"
     write_text_atomic(path, report_text(cfg, plan, groups, data.dataset.name))
-    order = [e.label for e in plan.ensembles] + [n.label for n in plan.singles + plan.published]
-    return [rows[label] for label in order], path
+    return [rows[label] for label in experiment_labels(cfg)], path
+
+
+def experiment_labels(cfg: RunConfig) -> list[str]:
+    """The report labels of the experiment's evaluated networks (ensembles, single random, published)."""
+    plan = make_plan(cfg)
+    return [e.label for e in plan.ensembles] + [n.label for n in plan.singles + plan.published]
 
 
 def check_experiment(cfg: RunConfig, data: PreparedData) -> None:
