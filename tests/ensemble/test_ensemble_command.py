@@ -66,7 +66,8 @@ def test_members_train_in_parallel_on_the_process_pool(cli, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "words"), [(["--cells", "2,2"], "sums to 4"), (["--cells", "3,0"], "at least one cell"),
-                                             (["--cells", "2,x"], "ensemble.cells")])
+                                             (["--cells", "2,x"], "ensemble.cells"),
+                                             (["--batch-size", "17"], "last batch of one point")])
 def test_bad_cell_splits_are_one_line_and_write_nothing(cli, tmp_path, args, words):
     line = one_error_line(cli("ensemble", *TINY, *args))
     assert words in line

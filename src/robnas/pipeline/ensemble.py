@@ -325,6 +325,11 @@ def experiment_labels(cfg: RunConfig) -> list[str]:
 def check_experiment(cfg: RunConfig, data: PreparedData) -> None:
     """Validate the [ensemble] section and every network of the experiment (nothing is written)."""
     check_ensemble(cfg, make_plan(cfg), data.dataset)
+    if len(data.train) % cfg.train.batch_size == 1:
+        # The combiner's batch norm cannot train on a last batch of one point (torch raises mid-run).
+        raise InvalidValueError(f"{len(data.train)} training points in batches of {cfg.train.batch_size} leave a last "
+                                "batch of one point, on which the combiner's batch norm cannot train; change "
+                                "train.batch_size or data.train_size")
 
 
 def run(cfg: RunConfig) -> Path:
