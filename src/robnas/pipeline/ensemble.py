@@ -41,7 +41,8 @@ from robnas.pipeline.config import EnsembleConfig, RunConfig, written_config
 from robnas.pipeline.records import attack_and_record, cached_record
 from robnas.report import write_report
 from robnas.report.ensemble_table import Group, ensemble_table
-from robnas.search.discrete.backends import check_backend, create_backend
+from robnas.evaluation.record import row_from_json, row_to_json
+from robnas.search.discrete.backends import Backend, check_backend, create_backend
 from robnas.search.discrete.evaluators import evaluation_seed
 from robnas.spaces import get_space
 from robnas.store.atomic import write_text_atomic
@@ -209,9 +210,8 @@ def train_network(task: TrainTask) -> str:
     return task.directory
 
 
-def train_networks(cfg: RunConfig, plan: Plan, run_dir: RunDir, dataset_name: str) -> None:
-    """Train every network not yet trained, in parallel on the configured backend."""
-    ens = cfg.ensemble
+def train_networks(cfg: RunConfig, plan: Plan, run_dir: RunDir, dataset_name: str, backend: Backend) -> None:
+    """Train every network not yet trained, in parallel on the backend."""
     todo = [n for n in plan.networks if not (cfg.resume and is_trained(run_dir.path / NETWORKS / n.label))]
     skipped = len(plan.networks) - len(todo)
     if skipped:
@@ -222,11 +222,10 @@ def train_networks(cfg: RunConfig, plan: Plan, run_dir: RunDir, dataset_name: st
     train = config_to_dict(cfg.train)
     tasks = [TrainTask(n, str(run_dir.path / NETWORKS / n.label), data, train, cfg.seed, cfg.device, cfg.resume,
                        cfg.threads, {"dataset": dataset_name}) for n in todo]
-    with create_backend(ens.backend, ens.workers, ens.address) as backend:
-        run_dir.log(f"training {len(tasks)} networks on {backend.describe()}")
-        for index, _ in backend.imap_unordered(train_network, tasks):
-            net = todo[index]
-            run_dir.log(f"{net.label}: trained {net.model} ({net.kwargs.get('layers')} cells, {net.epochs} epochs)")
+    run_dir.log(f"training {len(tasks)} networks on {backend.describe()}")
+    for index, _ in backend.imap_unordered(train_network, tasks):
+        net = todo[index]
+        run_dir.log(f"{net.label}: trained {net.model} ({net.kwargs.get('layers')} cells, {net.epochs} epochs)")
 
 
 def trained(cfg: RunConfig, run_dir: RunDir, net: Network, device: torch.device) -> nn.Module:
@@ -255,26 +254,62 @@ def combine(cfg: RunConfig, plan: EnsemblePlan, run_dir: RunDir, data: PreparedD
     return result.model
 
 
-def evaluate_all(cfg: RunConfig, plan: Plan, run_dir: RunDir, data: PreparedData) -> dict[str, dict[str, Any]]:
-    """Every ensemble, single random and published network attacked with [eval]; records by label."""
-    device = data.train.images.device
+@dataclass(frozen=True)
+class EvalTask:
+    """One network to attack in a worker: a trained network, or an ensemble whose combiner trains first."""
+
+    cfg: RunConfig
+    run: str
+    network: Network | None = None
+    ensemble: EnsemblePlan | None = None
+
+
+def evaluate_network(task: EvalTask) -> dict[str, Any]:
+    """Attack one network with [eval] (in a backend's worker); stores and returns its record (JSON form)."""
+    cfg = task.cfg
+    data = cached_data(config_to_dict(cfg.data), cfg.seed, cfg.device)
+    run_dir = RunDir(task.run, quiet=True)
+    with torch.random.fork_rng(devices=[]):
+        if task.ensemble is not None:
+            ens = task.ensemble
+            label, model = ens.label, combine(cfg, ens, run_dir, data)
+            extra: dict[str, Any] = {"cells": list(ens.cells),
+                                     "genotypes": {m.label: m.kwargs["genotype"] for m in ens.members}}
+        else:
+            assert task.network is not None
+            net = task.network
+            label, model = net.label, trained(cfg, run_dir, net, data.train.images.device)
+            extra = {"cells": [net.kwargs["layers"]]}
+            if "genotype" in net.kwargs:
+                extra["genotype"] = net.kwargs["genotype"]
+        return row_to_json(attack_and_record(run_dir, label, model, data.dataset, cfg, **extra))
+
+
+def evaluate_all(cfg: RunConfig, plan: Plan, run_dir: RunDir, backend: Backend) -> dict[str, dict[str, Any]]:
+    """Every ensemble (its combiner trained first), single random and published network attacked with
+    [eval], in parallel on the backend; finished evaluations of an earlier attempt are read back."""
     rows: dict[str, dict[str, Any]] = {}
+    tasks: list[EvalTask] = []
     for ens in plan.ensembles:
         record = cached_record(run_dir, ens.label, cfg.resume)
         if record is None:
-            run_dir.log(f"{ens.label}: training the combiner over {len(ens.members)} frozen members, then attacking "
-                        "the ensemble end to end")
-            genotypes = {m.label: m.kwargs["genotype"] for m in ens.members}
-            record = attack_and_record(run_dir, ens.label, combine(cfg, ens, run_dir, data), data.dataset, cfg,
-                                       cells=list(ens.cells), genotypes=genotypes)
-        rows[ens.label] = record
+            tasks.append(EvalTask(cfg, str(run_dir.path), ensemble=ens))
+        else:
+            rows[ens.label] = record
     for net in plan.singles + plan.published:
         record = cached_record(run_dir, net.label, cfg.resume)
         if record is None:
-            extra = {"genotype": net.kwargs["genotype"]} if "genotype" in net.kwargs else {}
-            record = attack_and_record(run_dir, net.label, trained(cfg, run_dir, net, device), data.dataset, cfg,
-                                       cells=[net.kwargs["layers"]], **extra)
-        rows[net.label] = record
+            tasks.append(EvalTask(cfg, str(run_dir.path), network=net))
+        else:
+            rows[net.label] = record
+    if tasks:
+        run_dir.log(f"attacking {len(tasks)} networks (each ensemble after training its combiner over its frozen "
+                    "members; the ensemble is attacked end to end as one network)")
+    for _, row in backend.imap_unordered(evaluate_network, tasks):
+        record = row_from_json(row)
+        clean = record["evaluation"].clean.accuracy
+        run_dir.log(f"{record['label']}: evaluated, clean {clean:.2f}%")
+        rows[record["label"]] = record
     return rows
 
 
@@ -308,8 +343,10 @@ def report_text(cfg: RunConfig, plan: Plan, groups: list[Group], dataset: str) -
 def run_experiment(cfg: RunConfig, run_dir: RunDir, data: PreparedData) -> tuple[list[dict[str, Any]], Path]:
     """Train, combine and attack everything of the plan into ``run_dir``; the report rows and report.md."""
     plan = make_plan(cfg)
-    train_networks(cfg, plan, run_dir, data.dataset.name)
-    rows = evaluate_all(cfg, plan, run_dir, data)
+    ens = cfg.ensemble
+    with create_backend(ens.backend, ens.workers, ens.address) as backend:
+        train_networks(cfg, plan, run_dir, data.dataset.name, backend)
+        rows = evaluate_all(cfg, plan, run_dir, backend)
     groups = table_groups(cfg, plan, rows)
     path = run_dir.results / "ensemble.md"
     write_text_atomic(path, report_text(cfg, plan, groups, data.dataset.name))
