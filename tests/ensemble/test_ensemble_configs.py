@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from robnas.cli import build_parser, resolve_config
-from robnas.pipeline.ensemble import check_ensemble, make_plan, member_epochs
+from robnas.pipeline.ensemble_plan import check_ensemble, make_plan, member_epochs
 
 
 def test_bare_ensemble_is_the_digits_config(tmp_path, monkeypatch):

@@ -9,8 +9,10 @@ them: ``runs`` single random networks of ``total_cells`` cells (RANDOM*) and the
 (DARTS_V2, P-DARTS, PC-DARTS) with the same cells and the full ``[train]`` budget. Every network
 is then attacked with the ``[eval]`` suite -- the ensemble as one network, end to end.
 
-Every network trains in its own directory (``networks/<label>/``) on the execution backends of the
-discrete search (``inprocess``, a local process pool, Ray), all at once; with ``--resume`` a
+The plan (which cells, how many epochs) is :mod:`robnas.pipeline.ensemble_plan`. Every network trains
+in its own directory (``networks/<label>/``) on the execution backends of the discrete search
+(``inprocess``, a local process pool, Ray), all at once, and is then attacked there (an ensemble
+after training its combiner), one task per network; with ``--resume`` a
 network whose training is complete is not trained again and an unfinished one continues from its
 last epoch; finished evaluations are read back (``results/records``). Outputs: ``results/ensemble.md``
 (Table 6 and the sampled genotypes), ``results/table.md`` / ``results.json`` (every network's row).
@@ -21,7 +23,6 @@ combiner's width (``hidden``) is not given in the paper.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,133 +35,25 @@ from robnas.data.prepare import PreparedData, prepare_data
 from robnas.device import resolve_device
 from robnas.errors import InvalidValueError
 from robnas.evaluation import protocol_for
+from robnas.evaluation.record import row_from_json, row_to_json
 from robnas.models import create_model
 from robnas.models.ensemble import check_cells, load_member_weights
 from robnas.pipeline.candidates import cached_data, candidate_threads, thread_limit
-from robnas.pipeline.config import EnsembleConfig, RunConfig, written_config
+from robnas.pipeline.config import RunConfig, written_config
+from robnas.pipeline.ensemble_plan import (EnsemblePlan, Network, Plan, check_ensemble, combiner_config,
+                                           experiment_labels, make_plan)
 from robnas.pipeline.records import attack_and_record, cached_record
 from robnas.report import write_report
 from robnas.report.ensemble_table import Group, ensemble_table
-from robnas.evaluation.record import row_from_json, row_to_json
-from robnas.search.discrete.backends import Backend, check_backend, create_backend
+from robnas.search.discrete.backends import Backend, create_backend
 from robnas.search.discrete.evaluators import evaluation_seed
-from robnas.spaces import get_space
 from robnas.store.atomic import write_text_atomic
 from robnas.store.run_dir import RunDir
 from robnas.train import load_model, train_model
 from robnas.train.checkpoint import load_checkpoint
-from robnas.train.settings import TrainConfig, check_train_config
+from robnas.train.settings import TrainConfig
 
 NETWORKS = "networks"        # <run>/networks/<label>/: one training directory per network
-ENSEMBLE, RANDOM = "ENSEMBLE", "RANDOM"
-
-
-@dataclass(frozen=True)
-class Network:
-    """One network to train: a registered model with its kwargs, its epochs and its training seed."""
-
-    label: str
-    model: str
-    kwargs: dict[str, Any]
-    epochs: int
-    seed: int
-
-
-@dataclass(frozen=True)
-class EnsemblePlan:
-    """One sample-train-ensemble run: its members (in the order of ``cells``) and the combined model."""
-
-    label: str
-    members: tuple[Network, ...]
-    cells: tuple[int, ...]
-
-    def model_kwargs(self, ens: EnsembleConfig) -> dict[str, Any]:
-        return {"genotypes": [m.kwargs["genotype"] for m in self.members], "cells": list(self.cells),
-                "C": ens.kwargs.get("C", 36), "hidden": ens.hidden}
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Everything the experiment trains: ensembles (with their members), single random and published networks."""
-
-    ensembles: tuple[EnsemblePlan, ...]
-    singles: tuple[Network, ...]
-    published: tuple[Network, ...]
-
-    @property
-    def networks(self) -> tuple[Network, ...]:
-        """Every network trained on its own (the members, the single random and the published networks)."""
-        return tuple(m for e in self.ensembles for m in e.members) + self.singles + self.published
-
-
-def member_epochs(cells: tuple[int, ...], epochs: int) -> tuple[int, ...]:
-    """Epochs proportional to each member's cells, summing to ``epochs`` (largest remainders), at least 1.
-
-    The paper's rule: with 600 epochs for 20 cells, members of 12, 6 and 2 cells train 360, 180, 60.
-    """
-    total = sum(cells)
-    exact = [epochs * c / total for c in cells]
-    share = [int(e) for e in exact]
-    by_remainder = sorted(range(len(cells)), key=lambda i: (share[i] - exact[i], i))
-    for i in by_remainder[:epochs - sum(share)]:
-        share[i] += 1
-    return tuple(max(1, s) for s in share)
-
-
-def make_plan(cfg: RunConfig) -> Plan:
-    """The seeded draw of every run's cells and every network's training seed (the same on every resume)."""
-    ens = cfg.ensemble
-    space = get_space("darts")
-    size = dict(ens.kwargs)
-
-    def network(label: str, model: str, kwargs: dict[str, Any], epochs: int) -> Network:
-        return Network(label, model, {**kwargs, **size}, epochs, evaluation_seed(cfg.seed, label))
-
-    def sample(label: str) -> str:
-        return space.sample(random.Random(evaluation_seed(cfg.seed, f"cells of {label}")))
-
-    ensembles = []
-    for run in range(1, ens.runs + 1):
-        label = f"{ENSEMBLE}-{run}"
-        members = tuple(network(f"{label}-member-{i + 1}", "ensemble_member",
-                                {"genotype": sample(f"{label}-member-{i + 1}"), "layers": cells}, epochs)
-                        for i, (cells, epochs) in enumerate(zip(ens.cells, member_epochs(ens.cells, cfg.train.epochs))))
-        ensembles.append(EnsemblePlan(label, members, ens.cells))
-    singles = tuple(network(f"{RANDOM}-{run}", "darts", {"genotype": sample(f"{RANDOM}-{run}"),
-                                                         "layers": ens.total_cells}, cfg.train.epochs)
-                    for run in range(1, ens.runs + 1)) if ens.single else ()
-    published = tuple(network(name.upper(), name, {"layers": ens.total_cells}, cfg.train.epochs)
-                      for name in ens.published)
-    return Plan(tuple(ensembles), singles, published)
-
-
-def combiner_config(cfg: RunConfig) -> TrainConfig:
-    """The run's [train] recipe for the combiner: its own epochs (2) and learning rate; members frozen."""
-    return replace(cfg.train, epochs=cfg.ensemble.combiner_epochs, lr=cfg.ensemble.combiner_lr)
-
-
-def check_ensemble(cfg: RunConfig, plan: Plan, dataset: Any) -> None:
-    """Every setting and every network checked (built once on the CPU) before anything is written."""
-    ens = cfg.ensemble
-    check_cells(ens.cells, ens.total_cells)
-    for name, value in (("runs", ens.runs), ("combiner_epochs", ens.combiner_epochs), ("hidden", ens.hidden)):
-        if isinstance(value, bool) or value < 1:
-            raise InvalidValueError(f"ensemble.{name} must be >= 1, got {value}")
-    if "genotype" in ens.kwargs or "layers" in ens.kwargs:
-        raise InvalidValueError("ensemble.kwargs must not set genotype or layers: the experiment samples the cells "
-                                "and sets each network's cells (ensemble.cells, ensemble.total_cells)")
-    if len(ens.cells) > cfg.train.epochs:
-        raise InvalidValueError(f"train.epochs={cfg.train.epochs} cannot be shared among {len(ens.cells)} members "
-                                "(each trains at least one epoch); raise train.epochs")
-    check_backend(ens.backend, ens.workers, ens.address)
-    check_train_config(cfg.train)
-    check_train_config(combiner_config(cfg))
-    shape = {"num_classes": dataset.num_classes, "in_channels": dataset.in_channels}
-    with torch.random.fork_rng(devices=[]):
-        for net in plan.networks[:len(ens.cells)] + plan.singles[:1] + plan.published:
-            create_model(net.model, **shape, **net.kwargs)
-        if plan.ensembles:
-            create_model("random_ensemble", **shape, **plan.ensembles[0].model_kwargs(ens))
 
 
 def weights_path(directory: Path, train: TrainConfig) -> Path:
@@ -351,12 +244,6 @@ def run_experiment(cfg: RunConfig, run_dir: RunDir, data: PreparedData) -> tuple
     path = run_dir.results / "ensemble.md"
     write_text_atomic(path, report_text(cfg, plan, groups, data.dataset.name))
     return [rows[label] for label in experiment_labels(cfg)], path
-
-
-def experiment_labels(cfg: RunConfig) -> list[str]:
-    """The report labels of the experiment's evaluated networks (ensembles, single random, published)."""
-    plan = make_plan(cfg)
-    return [e.label for e in plan.ensembles] + [n.label for n in plan.singles + plan.published]
 
 
 def check_experiment(cfg: RunConfig, data: PreparedData) -> None:
