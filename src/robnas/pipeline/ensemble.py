@@ -183,16 +183,17 @@ def evaluate_all(cfg: RunConfig, plan: Plan, run_dir: RunDir, backend: Backend) 
     [eval], in parallel on the backend; finished evaluations of an earlier attempt are read back."""
     rows: dict[str, dict[str, Any]] = {}
     tasks: list[EvalTask] = []
+    quiet = replace(cfg, quiet=True)  # workers' progress bars would interleave; the driver logs each result
     for ens in plan.ensembles:
         record = cached_record(run_dir, ens.label, cfg.resume)
         if record is None:
-            tasks.append(EvalTask(cfg, str(run_dir.path), ensemble=ens))
+            tasks.append(EvalTask(quiet, str(run_dir.path), ensemble=ens))
         else:
             rows[ens.label] = record
     for net in plan.singles + plan.published:
         record = cached_record(run_dir, net.label, cfg.resume)
         if record is None:
-            tasks.append(EvalTask(cfg, str(run_dir.path), network=net))
+            tasks.append(EvalTask(quiet, str(run_dir.path), network=net))
         else:
             rows[net.label] = record
     if tasks:
