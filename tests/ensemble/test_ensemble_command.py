@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 
 import pytest
 import torch
@@ -33,7 +34,20 @@ def test_table6_report_and_resume_per_network(cli, tmp_path):
     assert header in report
     rows = {line.split(" | ")[0].lstrip("| "): line for line in report.splitlines() if line.startswith("| ")}
     assert set(rows) >= {"DARTS_V2", "RANDOM* (2 runs)", "ENSEMBLE† (2 runs)"}
-    assert " ± " in rows["ENSEMBLE† (2 runs)"] and "| 2+1 |" in rows["ENSEMBLE† (2 runs)"]
+    assert "| 2+1 |" in rows["ENSEMBLE† (2 runs)"]
+    # Each group's cells are the mean ± sample standard deviation of its runs' records.
+    groups = (("ENSEMBLE† (2 runs)", ["ENSEMBLE-1", "ENSEMBLE-2"]), ("RANDOM* (2 runs)", ["RANDOM-1", "RANDOM-2"]))
+    for group, labels in groups:
+        records = [json.loads((run / "results" / "records" / f"{label}.json").read_text()) for label in labels]
+        for column in (["clean"], ["threat_models", "pgd", "radii", "8/255"],
+                       ["threat_models", "apgd-ce", "radii", "8/255"]):
+            values = []
+            for record in records:
+                node = record["evaluation"]
+                for key in column:
+                    node = node[key]
+                values.append(node["accuracy"])
+            assert f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}" in rows[group], (group, column)
     # Each member trained for its share of the 2 epochs of a full network: 2 and 1 cells -> 1 and 1 epochs.
     for name, epochs in (("ENSEMBLE-1-member-1", 1), ("ENSEMBLE-1-member-2", 1), ("RANDOM-1", 2), ("DARTS_V2", 2)):
         payload = torch.load(run / "networks" / name / "checkpoints" / "last.pt", weights_only=True)
@@ -65,7 +79,8 @@ def test_members_train_in_parallel_on_the_process_pool(cli, tmp_path):
     assert "ENSEMBLE† " in (tmp_path / "runs" / "p" / "results" / "ensemble.md").read_text()
 
 
-@pytest.mark.parametrize(("args", "words"), [(["--cells", "2,2"], "sums to 4"), (["--cells", "3,0"], "at least one cell"),
+@pytest.mark.parametrize(("args", "words"), [(["--cells", "2,2"], "sums to 4"),
+                                             (["--cells", "3,0"], "at least one cell"),
                                              (["--cells", "2,x"], "ensemble.cells"),
                                              (["--batch-size", "17"], "last batch of one point")])
 def test_bad_cell_splits_are_one_line_and_write_nothing(cli, tmp_path, args, words):

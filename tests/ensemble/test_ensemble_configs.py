@@ -33,9 +33,12 @@ def test_runs_sample_different_cells_and_the_draw_is_seeded(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     cfg = resolve_config(build_parser().parse_args(["ensemble"]))
     plan, again = make_plan(cfg), make_plan(cfg)
-    genotypes = [m.kwargs["genotype"] for e in plan.ensembles for m in e.members] + [n.kwargs["genotype"] for n in plan.singles]
-    assert genotypes == [m.kwargs["genotype"] for e in again.ensembles for m in e.members] + \
-        [n.kwargs["genotype"] for n in again.singles]
+    def drawn(p):
+        members = [m.kwargs["genotype"] for e in p.ensembles for m in e.members]
+        return members + [n.kwargs["genotype"] for n in p.singles]
+
+    genotypes = drawn(plan)
+    assert genotypes == drawn(again)
     assert len(set(genotypes)) == len(genotypes) == 4 * 3 + 4
     other = resolve_config(build_parser().parse_args(["ensemble", "--seed", "1"]))
     assert make_plan(other).ensembles[0].members[0].kwargs["genotype"] != genotypes[0]

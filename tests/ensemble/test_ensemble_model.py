@@ -99,7 +99,8 @@ def test_epochs_follow_the_papers_rule():
     assert sum(member_epochs((7, 7, 6), 10)) == 10
 
 
-@pytest.mark.parametrize(("cells", "total", "words"), [((12, 6, 3), 20, "sums to 21"), ((20, 0), 20, "at least one cell"),
+@pytest.mark.parametrize(("cells", "total", "words"), [((12, 6, 3), 20, "sums to 21"),
+                                                      ((20, 0), 20, "at least one cell"),
                                                       ((), 20, "positive integers")])
 def test_bad_splits_say_what_is_wrong(cells, total, words):
     with pytest.raises(InvalidValueError, match=words):

@@ -36,13 +36,19 @@ def _params(values: Sequence[int]) -> str:
     return _spread([v / scale for v in values], 2) + unit
 
 
+def columns(record: EvaluationRecord) -> tuple[Any, list[str]]:
+    """The first radius of the records and the threat models measured at it (a named grid protocol's
+    threat models may have other radii: they are left out of this table, not of table.md)."""
+    eps = record.radii()[0]
+    return eps, [key for key, t in record.threat_models.items() if eps in t.by_eps]
+
+
 def group_values(group: Group) -> dict[str, list[float]]:
     """Per column, the runs' values: ``params``, ``clean`` and each threat model's accuracy at the first radius."""
-    first: EvaluationRecord = group.rows[0]["evaluation"]
-    eps = first.radii()[0]
+    eps, keys = columns(group.rows[0]["evaluation"])
     out: dict[str, list[float]] = {"params": [r["params"] for r in group.rows],
                                    "clean": [r["evaluation"].clean.accuracy for r in group.rows]}
-    for key in first.threat_models:
+    for key in keys:
         out[key] = [r["evaluation"].threat_models[key].by_eps[eps].accuracy for r in group.rows]
     return out
 
@@ -50,8 +56,7 @@ def group_values(group: Group) -> dict[str, list[float]]:
 def ensemble_table(groups: Sequence[Group]) -> str:
     """The Markdown table (accuracies in percent at the first radius of the records)."""
     first: EvaluationRecord = groups[0].rows[0]["evaluation"]
-    keys = list(first.threat_models)
-    eps = first.radii()[0]
+    eps, keys = columns(first)
     head = ["Model", "# cells", "Params", "Clean %", *(first.threat_models[k].title for k in keys)]
     lines = [f"**eps = {eps}** (accuracy %, n = {first.n}; mean ± std over runs where a model has several)\n",
              "| " + " | ".join(head) + " |", "|" + "|".join(["---", "---:"] + ["---:"] * (len(head) - 2)) + "|"]
