@@ -27,12 +27,13 @@ def one_error_line(proc) -> str:
 
 
 def test_table6_report_and_resume_per_network(cli, tmp_path):
-    cli("ensemble", *TINY, "--backend", "inprocess", "--name", "e", check=True)
+    cli("ensemble", *TINY, "--eps", "8/255,16/255", "--backend", "inprocess", "--name", "e", check=True)
     run = tmp_path / "runs" / "e"
     report = (run / "results" / "ensemble.md").read_text()
     header = "| Model | # cells | Params | Clean % | PGD | AutoPGD |"
-    assert header in report
-    rows = {line.split(" | ")[0].lstrip("| "): line for line in report.splitlines() if line.startswith("| ")}
+    assert report.count(header) == 2 and "**eps = 16/255**" in report  # a table per radius
+    first = report.split("**eps = 16/255**")[0]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in first.splitlines() if line.startswith("| ")}
     assert set(rows) >= {"DARTS_V2", "RANDOM* (2 runs)", "ENSEMBLE† (2 runs)"}
     assert "| 2+1 |" in rows["ENSEMBLE† (2 runs)"]
     # Each group's cells are the mean ± sample standard deviation of its runs' records.
@@ -64,7 +65,7 @@ def test_table6_report_and_resume_per_network(cli, tmp_path):
     for path in sorted(lost.rglob("*"), reverse=True):
         path.unlink() if path.is_file() else path.rmdir()
     (run / "results" / "records" / "ENSEMBLE-2.json").unlink()
-    cli("ensemble", *TINY, "--backend", "inprocess", "--name", "e", "--resume", check=True)
+    cli("ensemble", *TINY, "--eps", "8/255,16/255", "--backend", "inprocess", "--name", "e", "--resume", check=True)
     for m in MEMBERS:
         now = (run / "networks" / m / "checkpoints" / "last.pt").stat().st_mtime_ns
         assert (now != stamps[m]) == (m == "ENSEMBLE-2-member-2"), m
