@@ -196,9 +196,10 @@ def evaluate_all(cfg: RunConfig, plan: Plan, run_dir: RunDir, backend: Backend) 
             tasks.append(EvalTask(quiet, str(run_dir.path), network=net))
         else:
             rows[net.label] = record
-    if tasks:
-        run_dir.log(f"attacking {len(tasks)} networks (each ensemble after training its combiner over its frozen "
-                    "members; the ensemble is attacked end to end as one network)")
+    if not tasks:
+        return rows
+    run_dir.log(f"attacking {len(tasks)} networks (each ensemble after training its combiner over its frozen "
+                "members; the ensemble is attacked end to end as one network)")
     for _, row in backend.imap_unordered(evaluate_network, tasks):
         record = row_from_json(row)
         clean = record["evaluation"].clean.accuracy
