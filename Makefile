@@ -37,11 +37,13 @@ bench: $(VENV)/.test
 	$(PY) benchmarks/attacks.py
 	$(PY) benchmarks/autoattack.py
 	$(PY) benchmarks/jung_grid.py
+	$(PY) benchmarks/certify.py
 	$(PY) benchmarks/search_step.py
 	$(PY) benchmarks/parallel_eval.py
 	$(PY) benchmarks/distributed.py
 	$(PY) benchmarks/bench_query.py
 	$(PY) benchmarks/bench_build.py
+	$(PY) benchmarks/train_step.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -22,7 +22,8 @@ _FAST = {"pgd": {"steps": 3, "restarts": 2}, "bim": {"steps": 3}, "apgd-ce": {"s
          "apgd-t": {"steps": 6, "n_target_classes": 2}, "cw": {"steps": 4, "search_steps": 2},
          "deepfool": {"steps": 3}, "mifgsm": {"steps": 3}, "fab-t": {"steps": 5, "restarts": 2, "n_target_classes": 2},
          "onepixel": {"population": 8, "generations": 3}, "pgd-l0": {"steps": 3, "restarts": 2},
-         "autoattack": {"steps": 3, "n_target_classes": 2, "queries": 10}}
+         "autoattack": {"steps": 3, "n_target_classes": 2, "queries": 10},
+         "autoattack-rand": {"steps": 3, "eot_iter": 2}}
 _EPS = {"Linf": [1 / 255, 8 / 255, 0.3], "L2": [0.1, 1.0, 3.0], "L0": [1, 3, 10]}
 
 CASES = [(name, norm) for name in list_attacks() for norm in ATTACKS.get(name).norms]

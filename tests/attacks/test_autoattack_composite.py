@@ -121,8 +121,8 @@ def test_global_rng_untouched_and_member_streams_independent(trained_mlp, batch)
 
 
 def test_versions_and_standard_settings():
-    with pytest.raises(InvalidValueError, match="supported: standard") as info:
-        create_attack("autoattack", version="rand")
+    with pytest.raises(InvalidValueError, match="supported: standard .*; rand") as info:
+        create_attack("autoattack", version="plus")
     assert "\n" not in str(info.value)
     attack = create_attack("autoattack", eps=0.5, norm="L2")
     apgd, apgd_t, fab_t, square = attack.member_attacks()

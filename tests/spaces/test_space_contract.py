@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from robnas.errors import InvalidValueError, ParseError, UnknownNameError
+from robnas.models import model_from_spec
 from robnas.spaces import SearchSpace, Supernet, get_space, list_spaces, supernet_spaces
 
 SPACE_NAMES = list_spaces()
@@ -139,7 +140,10 @@ def test_spec_of_a_space_built_network_is_unchanged():
     genome = "0110011011010110-0100110111001100-1011101011001110"
     spec = get_space("macro").build(genome, num_classes=5, in_channels=1, mean=[0.5], std=[0.25], C=4).spec
     assert spec == {"name": "macro", "num_classes": 5, "in_channels": 1, "mean": [0.5], "std": [0.25],
-                    "kwargs": {"genome": genome, "C": 4}}
+                    "kwargs": {"genome": genome, "C": 4, "decoder": "residual"}}
+    # a spec stored before the dense decoder existed rebuilds the same (residual) network
+    old = {**spec, "kwargs": {"genome": genome, "C": 4}}
+    assert model_from_spec(old).spec == spec
     spec = get_space("darts").build(get_space("darts").example(), num_classes=3, in_channels=1, C=4, layers=3).spec
     assert spec["kwargs"] == {"genotype": get_space("darts").example(), "C": 4, "layers": 3, "auxiliary": False,
                               "drop_path_prob": 0.0}

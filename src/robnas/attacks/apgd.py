@@ -22,6 +22,12 @@ Where the paper's text and the official code (``autoattack/autopgd_base.py``, pi
 * condition (2) is not applied at the first checkpoint;
 * after a restart from the best point, the next momentum term is (best point - previous iterate).
 
+Expectation over transformation (EOT, for randomised models; AutoAttack's ``rand`` version uses 20):
+with ``eot_iter = k`` every gradient query is ``k`` forward-backward passes at the same point and
+the step follows their mean gradient. As in the official ``attack_single_run``, the logits and
+loss that decide whether the point is misclassified and whether it is the best so far are those
+of the last of the ``k`` passes (one random draw, not an average). Each pass counts as a query.
+
 APGD-T follows ``APGDAttack_targeted.perturb``: one run per target among the ``n_target_classes``
 classes the clean point ranks highest after its top class (sorting the clean logits), each run
 from a fresh random start and only on the points still robust; success is untargeted. Departures:
@@ -95,23 +101,22 @@ class APGD(Attack):
     """
     title = "AutoPGD"
     kind = "white-box"
+    draws_random = True
     # Per-sample loss to maximise: (logits, labels, targets or None) -> [n].
     loss = staticmethod(losses.cross_entropy)
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 10,
-                 rho: float = 0.75, momentum: float = 0.75, seed: int = 0, early_stop: bool = True,
+                 rho: float = 0.75, momentum: float = 0.75, eot_iter: int = 1, seed: int = 0, early_stop: bool = True,
                  batch_size: int | None = None) -> None:
         super().__init__(eps=eps, norm=norm, seed=seed, early_stop=early_stop, batch_size=batch_size)
         self.steps = check_positive_int(self.name, "steps", steps)
         self.restarts = check_positive_int(self.name, "restarts", restarts)
+        self.eot_iter = check_positive_int(self.name, "eot_iter", eot_iter)
         self.rho = check_fraction(self.name, "rho", rho)
         # The paper's alpha: weight of the new step; the previous displacement gets 1 - momentum.
         self.momentum = check_fraction(self.name, "momentum", momentum, include_one=True)
         self._checkpoints = checkpoint_windows(self.steps)
 
-    @property
-    def is_random(self) -> bool:
-        return True
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:
@@ -126,7 +131,18 @@ class APGD(Attack):
 
     def _gradient(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None,
                   counter: QueryCounter) -> LossGradient:
-        return loss_gradient(model, x, y, counter, lambda logits, labels: self.loss(logits, labels, target))
+        """The (EOT-averaged) input gradient; logits and loss of the last pass, as the official code."""
+        def loss_fn(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+            return self.loss(logits, labels, target)
+
+        g = loss_gradient(model, x, y, counter, loss_fn)
+        if self.eot_iter > 1:
+            total = g.grad
+            for _ in range(self.eot_iter - 1):
+                g = loss_gradient(model, x, y, counter, loss_fn)
+                total = total + g.grad
+            g.grad = total / self.eot_iter
+        return g
 
     def _single_run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_start: torch.Tensor,
                     idx: torch.Tensor, outcome: Outcome, counter: QueryCounter,
@@ -200,10 +216,10 @@ class APGDDLR(APGD):
     loss = staticmethod(losses.dlr)
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 1,
-                 rho: float = 0.75, momentum: float = 0.75, seed: int = 0, early_stop: bool = True,
+                 rho: float = 0.75, momentum: float = 0.75, eot_iter: int = 1, seed: int = 0, early_stop: bool = True,
                  batch_size: int | None = None) -> None:
-        super().__init__(eps=eps, norm=norm, steps=steps, restarts=restarts, rho=rho, momentum=momentum, seed=seed,
-                         early_stop=early_stop, batch_size=batch_size)
+        super().__init__(eps=eps, norm=norm, steps=steps, restarts=restarts, rho=rho, momentum=momentum,
+                         eot_iter=eot_iter, seed=seed, early_stop=early_stop, batch_size=batch_size)
 
 
 @register_attack("apgd-t")
@@ -219,10 +235,10 @@ class APGDTargeted(APGD):
     loss = staticmethod(losses.targeted_dlr)
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", steps: int = 100, restarts: int = 1,
-                 n_target_classes: int = 9, rho: float = 0.75, momentum: float = 0.75, seed: int = 0,
-                 early_stop: bool = True, batch_size: int | None = None) -> None:
-        super().__init__(eps=eps, norm=norm, steps=steps, restarts=restarts, rho=rho, momentum=momentum, seed=seed,
-                         early_stop=early_stop, batch_size=batch_size)
+                 n_target_classes: int = 9, rho: float = 0.75, momentum: float = 0.75, eot_iter: int = 1,
+                 seed: int = 0, early_stop: bool = True, batch_size: int | None = None) -> None:
+        super().__init__(eps=eps, norm=norm, steps=steps, restarts=restarts, rho=rho, momentum=momentum,
+                         eot_iter=eot_iter, seed=seed, early_stop=early_stop, batch_size=batch_size)
         self.n_target_classes = check_positive_int(self.name, "n_target_classes", n_target_classes)
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,

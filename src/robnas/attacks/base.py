@@ -103,10 +103,14 @@ class Attack(ABC):
         self.early_stop = check_flag(self.name, "early_stop", early_stop)
         self.batch_size = check_batch_size(self.name, batch_size)
 
+    #: Whether every run draws random numbers; attacks whose randomness depends on their settings
+    #: override :attr:`is_random` instead.
+    draws_random: ClassVar[bool] = False
+
     @property
     def is_random(self) -> bool:
         """Whether the attack draws random numbers (so that different seeds give different points)."""
-        return False
+        return self.draws_random
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))

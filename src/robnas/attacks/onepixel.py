@@ -101,6 +101,7 @@ class OnePixel(Attack):
     Black-box: it reads the model's probabilities only."""
     title = "One-pixel"
     kind = "black-box"
+    draws_random = True
     norms = ("L0",)
 
     def __init__(self, *, eps: int = 1, norm: str = "L0", population: int = 400, generations: int = 100,
@@ -114,9 +115,6 @@ class OnePixel(Attack):
         self.generations = check_positive_int(self.name, "generations", generations)
         self.differential_weight = check_number_in(self.name, "differential_weight", differential_weight, 0.0, 2.0)
 
-    @property
-    def is_random(self) -> bool:
-        return True
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:

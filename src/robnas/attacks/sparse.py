@@ -56,6 +56,7 @@ class SparsePGD(Attack):
     """PGD_0 with L1-normalised gradient steps; ``eps`` is the number of pixels that may change."""
     title = "Sparse PGD"
     kind = "white-box"
+    draws_random = True
     norms = ("L0",)
 
     def __init__(self, *, eps: int = 5, norm: str = "L0", alpha: float = OFFICIAL_ALPHA, steps: int = 100,
@@ -67,9 +68,6 @@ class SparsePGD(Attack):
         self.steps = check_positive_int(self.name, "steps", steps)
         self.restarts = check_positive_int(self.name, "restarts", restarts)
 
-    @property
-    def is_random(self) -> bool:
-        return True
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:

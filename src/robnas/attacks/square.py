@@ -222,6 +222,7 @@ class Square(Attack):
     """Square Attack with a budget of ``queries`` model evaluations per point (Linf or L2): score-based, black-box."""
     title = "Square"
     kind = "black-box"
+    draws_random = True
 
     def __init__(self, *, eps: float = 8 / 255, norm: str = "Linf", queries: int = 5000, p_init: float = 0.8,
                  rescale_schedule: bool = True, seed: int = 0, early_stop: bool = True,
@@ -231,9 +232,6 @@ class Square(Attack):
         self.p_init = check_fraction(self.name, "p_init", p_init, include_one=True)
         self.rescale_schedule = check_flag(self.name, "rescale_schedule", rescale_schedule)
 
-    @property
-    def is_random(self) -> bool:
-        return True
 
     def fraction(self, iteration: int) -> float:
         """``p`` at a 0-based iteration of the search."""

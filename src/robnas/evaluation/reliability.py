@@ -57,7 +57,8 @@ def randomness_flag(model: nn.Module, x: torch.Tensor) -> Flag | None:
         first, second = model(x), model(x)
     if not torch.allclose(first, second, rtol=0, atol=1e-6):
         return Flag("randomized_forward", "two eval-mode forward passes on the same input differ: the model is "
-                    "randomised, so attack it with expectation over transformation (EOT) before trusting a number")
+                    "randomised, so attack it with expectation over transformation (EOT) before trusting a number: "
+                    "--attacks autoattack-rand (AutoAttack's rand version: APGD-CE and APGD-DLR, 20-pass EOT)")
     return None
 
 

@@ -56,7 +56,14 @@ def input_curvature_per_sample(model: nn.Module, x: torch.Tensor, y: torch.Tenso
     ``loss_fn(outputs, y)`` must be a sum of per-sample losses so that the input gradient of sample
     ``i`` is the gradient of its own loss.
     """
-    grad = _input_gradient(model, x, y, loss_fn)
+    return curvature_from_gradient(model, x, y, _input_gradient(model, x, y, loss_fn), h, loss_fn)
+
+
+def curvature_from_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, grad: torch.Tensor, h: float,
+                            loss_fn: LossFn = summed_cross_entropy) -> torch.Tensor:
+    """Per-sample ``|| grad_x L(x_i + h z_i) - grad_i ||``, given the input gradient ``grad`` at ``x``
+    (built with ``create_graph=True``): a caller that already has it (the search, from its
+    architecture loss's forward) saves one forward pass."""
     z = curvature_direction(grad)
     grad_shifted = _input_gradient(model, x.detach() + h * z, y, loss_fn)
     return (grad_shifted - grad).flatten(1).norm(dim=1)

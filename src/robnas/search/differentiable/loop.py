@@ -40,7 +40,7 @@ from robnas.data import Split, iterate_batches
 from robnas.data.batches import count_batches
 from robnas.errors import InvalidValueError, TrainingDivergedError
 from robnas.search.differentiable.settings import DifferentiableSearchConfig
-from robnas.search.differentiable.terms import SearchTerm, StepInfo, StepPlan
+from robnas.search.differentiable.terms import ArchForward, SearchTerm, StepInfo, StepPlan
 from robnas.spaces.supernet import Supernet
 from robnas.train.schedule import cosine_lr
 
@@ -153,13 +153,18 @@ class BilevelSearch:
     def _arch_objective(self, active: list[SearchTerm], x: torch.Tensor, y: torch.Tensor, info: StepInfo,
                         metrics: dict[str, float]) -> torch.Tensor:
         xt, yt = self._transform("arch_batch", active, x, y, info)
+        # A term may reuse this forward (AdvRush's input gradient at x) when the batch is the clean one.
+        shared = xt is x and any(t.reuses_arch_forward for t in active)
+        if shared:
+            xt = x.detach().requires_grad_(True)
         logits = self.model(xt)
+        forward = ArchForward(xt, yt, logits) if shared else None
         total = base = F.cross_entropy(logits, yt)
         _check_finite(base, "architecture loss", info)
         metrics["arch_loss"] = base.item()
         metrics["arch_acc"] = float((logits.argmax(1) == yt).float().mean())
         for term in active:
-            extra = term.arch_loss(self.model, x, y, info)
+            extra = term.arch_loss_from(self.model, x, y, info, forward)
             if extra is not None:
                 _check_finite(extra, f"{term.name} term", info)
                 metrics[term.name] = extra.item()

@@ -47,8 +47,7 @@ from robnas.attacks import create_attack
 from robnas.attacks.base import eval_mode
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError
-from robnas.search.differentiable.terms import (SearchTerm, StepInfo, StepPlan, check_warmup, proportional_warmup,
-                                               register_term)
+from robnas.search.differentiable.terms import StepInfo, StepPlan, WarmedUpTerm, register_term
 from robnas.spaces.supernet import Supernet
 
 #: The paper's schedule: 60 search epochs, of which the first 15 warm up the weights.
@@ -165,18 +164,13 @@ class RNASParams:
 
 
 @register_term("rnas")
-class RNASTerm(SearchTerm):
+class RNASTerm(WarmedUpTerm):
     """PGD examples for the weight and architecture steps, warm-up, and the vulnerability projection."""
 
     Params = RNASParams
+    paper_warmup, paper_epochs = PAPER_WARMUP, PAPER_EPOCHS
     params: RNASParams
 
-    def warmup(self, epochs: int) -> int:
-        given = self.params.warmup_epochs
-        return proportional_warmup(epochs, PAPER_WARMUP, PAPER_EPOCHS) if given is None else given
-
-    def check(self, epochs: int) -> None:
-        check_warmup(self.name, self.params.warmup_epochs, epochs)
 
     def _adversarial(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
         # A fresh seeded attack per call: a resumed search crafts exactly the same examples.

@@ -48,6 +48,20 @@ class StepInfo:
 
 
 @dataclass(frozen=True)
+class ArchForward:
+    """The architecture loss's own forward pass, offered to terms that can reuse it.
+
+    ``x`` is the (untransformed) architecture batch as a leaf that requires grad, ``logits`` the
+    supernet's output on it, still attached to the graph (so a term can take input gradients of the
+    loss without another forward).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    logits: torch.Tensor
+
+
+@dataclass(frozen=True)
 class StepPlan:
     """Which steps an iteration runs. The loop combines the plans of all active terms: a step runs
     only if every term allows it; the weight step goes first if any term asks for it (DARTS itself
@@ -124,6 +138,18 @@ class SearchTerm:
         """A loss added to the architecture objective (differentiable w.r.t. the alphas), or None."""
         return None
 
+    #: Whether :meth:`arch_loss_from` uses the architecture loss's forward (the loop then makes the batch a
+    #: leaf that requires grad, which costs the others a little).
+    reuses_arch_forward: ClassVar[bool] = False
+
+    def arch_loss_from(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, info: StepInfo,
+                       forward: ArchForward | None) -> torch.Tensor | None:
+        """:meth:`arch_loss`, given the architecture loss's forward (None when the batch was transformed).
+
+        Override it to save a forward pass; the default ignores ``forward``.
+        """
+        return self.arch_loss(model, x, y, info)
+
     def after_step(self, model: Supernet, x: torch.Tensor, y: torch.Tensor, info: StepInfo) -> dict[str, float]:
         """Runs after the iteration's steps (with the clean architecture batch); returns metrics to log."""
         return {}
@@ -133,6 +159,21 @@ class SearchTerm:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
+
+
+class WarmedUpTerm(SearchTerm):
+    """A term that waits for a warm-up: ``params.warmup_epochs``, or by default the paper's share of the
+    search (``paper_warmup`` of ``paper_epochs``) scaled to the configured number of epochs."""
+
+    paper_warmup: ClassVar[int] = 0
+    paper_epochs: ClassVar[int] = 1
+
+    def warmup(self, epochs: int) -> int:
+        given = self.params.warmup_epochs
+        return proportional_warmup(epochs, self.paper_warmup, self.paper_epochs) if given is None else given
+
+    def check(self, epochs: int) -> None:
+        check_warmup(self.name, self.params.warmup_epochs, epochs)
 
 
 TERMS: Registry[type[SearchTerm]] = Registry("search term", "terms")

@@ -1,4 +1,7 @@
-"""Parameters and FLOPs of a macro genome's network in closed form (no network is built).
+"""Parameters and FLOPs of a macro genome's search network in closed form (no network is built).
+
+This is the residual decoder's network (what a search trains); the ``dense`` final network is
+counted by building it.
 
 They equal :func:`robnas.metrics.count_params` and :func:`robnas.metrics.count_flops` on the built
 network (tested), so a search can rank thousands of genomes by cost instantly. FLOPs count, like
