@@ -17,8 +17,9 @@ network whose training is complete is not trained again and an unfinished one co
 last epoch; finished evaluations are read back (``results/records``). Outputs: ``results/ensemble.md``
 (Table 6 and the sampled genotypes), ``results/table.md`` / ``results.json`` (every network's row).
 
-Departures: the paper reports the published cells' numbers from one training each, as here; the
-combiner's width (``hidden``) is not given in the paper.
+The published cells are trained once each (the paper gives single values for them, mean ± std only
+for the random rows). The paper does not give the combiner's width (``hidden``) or its learning rate
+(``combiner_lr``); they are settings here.
 """
 
 from __future__ import annotations
