@@ -96,6 +96,17 @@ COMMAND_FLAGS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
         "--runs": ("bench.nas.runs", {"type": int, "help": "nas, study: seeded runs per strategy (default 100)"}),
         "--queries": ("bench.nas.queries", {"type": int, "help": "nas, study: lookups per run (default 100)"}),
     },
+    "ensemble": {
+        "--cells": ("ensemble.cells", {"help": "cells of each member, comma-separated, summing to --total-cells "
+                                               "(default 12,6,2)"}),
+        "--total-cells": ("ensemble.total_cells", {"type": int, "help": "cells of one full network (default 20)"}),
+        "--runs": ("ensemble.runs", {"type": int, "help": "sample-train-ensemble runs and single random networks "
+                                                         "(default 4)"}),
+        "--backend": ("ensemble.backend", {"help": "where networks train: inprocess, local (process pool, default) "
+                                                   "or ray"}),
+        "--workers": ("ensemble.workers", {"type": int, "help": "networks trained at once (0 = one per core)"}),
+        "--address": ("ensemble.address", {"help": "Ray cluster address (--backend ray)"}),
+    },
     "landscape": {
         "--points": ("landscape.points", {"type": int, "help": "test points the loss is averaged over (default 100)"}),
         "--range": ("landscape.eps_range", {"help": "half-width R of the grid over [-R, R]^2, e.g. 8/255 (default)"}),
@@ -121,9 +132,13 @@ COMMANDS: dict[str, tuple[str, str, str | None, bool]] = {
                                    "configured models, write the report", None, False),
     "landscape": ("robnas.pipeline.landscape", "input loss landscape along the gradient sign and a random "
                                                "direction (AdvRush Figure 3): JSON grid + PNG", "many", True),
+    "ensemble": ("robnas.pipeline.ensemble", "random-cell ensembles vs single random and published DARTS cells "
+                                             "(Devaguptapu et al. Table 6), attacked end to end", None, False),
     "bench": ("robnas.pipeline.bench", "robustness benchmarks over a whole space: build, show, import, export, "
                                        "proxies, correlate, nas, design, study", None, False),
 }
+# Commands that read a shipped config unless given --config: the main job, and the ensemble experiment on digits.
+DEFAULT_CONFIGS = {"run": MAIN_JOB, "ensemble": "digits_ensemble"}
 # Commands whose --resume continues the file they are given, not the newest run directory.
 RESUMES_A_FILE = ("bench",)
 # Commands with positional arguments: command -> (config path of the first, help, config path of the rest).
@@ -137,9 +152,10 @@ POSITIONALS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
 
 
 def _add_flags(p: argparse.ArgumentParser, command: str) -> None:
-    p.add_argument("--config", default=MAIN_JOB if command == "run" else None,
+    default = DEFAULT_CONFIGS.get(command)
+    p.add_argument("--config", default=default,
                    help="TOML config file or shipped config name (robnas list configs)"
-                        + (f"; default {MAIN_JOB}, the main job" if command == "run" else ""))
+                        + (f"; default {default}" if default else ""))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.epochs=5 (repeatable)")
     for flag, (_, text) in {**SWITCHES, **COMMAND_SWITCHES.get(command, {})}.items():

@@ -102,7 +102,7 @@ def test_spec_is_json_and_rebuilds_the_same_architecture(name, kwargs):
                          std=[0.25, 0.25, 0.25], **kwargs)
     spec = json.loads(json.dumps(model.spec))  # what a checkpoint stores
     assert spec["name"] == name and spec["num_classes"] == NUM_CLASSES and spec["in_channels"] == 3
-    assert set(kwargs.items()) <= set(spec["kwargs"].items())
+    assert {k: spec["kwargs"][k] for k in kwargs} == json.loads(json.dumps(kwargs))  # list kwargs too
     rebuilt = model_from_spec(spec)
     assert isinstance(rebuilt, NormalizedClassifier)
     assert rebuilt.spec == model.spec

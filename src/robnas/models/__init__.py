@@ -5,7 +5,7 @@
 ``model_from_spec`` rebuilds it. Importing this package registers every model.
 """
 
-from robnas.models import densenet, lenet, mobilenet_v2, preact_resnet, resnet, searched, vgg  # noqa: F401  (registers)
+from robnas.models import densenet, ensemble, lenet, mobilenet_v2, preact_resnet, resnet, searched, vgg  # noqa: F401  (registers)
 from robnas.models.counting import count_parameters
 from robnas.models.drop_path import set_drop_path_prob
 from robnas.models.registry import MODELS, ModelEntry, create_model, list_models, model_from_spec, register_model

@@ -165,6 +165,26 @@ class BenchConfig:
 
 
 @dataclass(frozen=True)
+class EnsembleConfig:
+    """``robnas ensemble``: Table 6 of Devaguptapu et al. -- random-cell ensembles next to single random
+    cells and published cells, every network trained with the budget of one full network ([train])."""
+
+    cells: tuple[int, ...] = (12, 6, 2)  # cells of each member; they must sum to total_cells
+    total_cells: int = 20            # cells of one full network (the single random and published networks)
+    runs: int = 4                    # sample-train-ensemble runs, and single random networks
+    kwargs: dict[str, Any] = field(default_factory=dict)  # network size of every network, e.g. { C = 36, auxiliary = true }
+    hidden: int = 64                 # width of the combiner's two hidden linear layers (not given by the paper)
+    combiner_epochs: int = 2         # the paper fine-tunes the combiner for two epochs, members frozen
+    combiner_lr: float = 0.01
+    single: bool = True              # also train `runs` single random networks of total_cells cells (RANDOM*)
+    published: tuple[str, ...] = ("darts_v2", "pdarts", "pc_darts")  # published cells trained with total_cells
+    backend: str = "local"           # where members train: inprocess | local (process pool) | ray
+    workers: int = 0                 # parallel networks; 0 = one per core (local) / every CPU (ray)
+    address: str | None = None       # Ray cluster address (backend = "ray")
+    enabled: bool = False            # robnas run: also run the experiment and add its table to the run's report
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Shared top level of every command's config file."""
 
@@ -186,6 +206,7 @@ class RunConfig:
     transfer: TransferConfig = field(default_factory=TransferConfig)
     advset: AdvsetConfig = field(default_factory=AdvsetConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
 
     def __post_init__(self) -> None:
         # Settings every job reads before it writes anything: checked when the config is resolved.

@@ -1,7 +1,9 @@
 """``robnas run``: the robustness study of Devaguptapu et al. as one job (the README's main job).
 
 Search first when ``[searched]`` is enabled (the derived architecture becomes one more row), train
-every model with the same budget, attack it, and write the report. Every name (dataset, models,
+every model with the same budget, attack it, and write the report; with ``[ensemble]`` enabled, also
+the random-cell ensemble experiment (:mod:`robnas.pipeline.ensemble`: its networks become rows, its
+Table 6 ``results/ensemble.md``). Every name (dataset, models,
 attacks, search settings) is validated before the run directory is created. Each model's finished
 evaluation is stored atomically, so a resumed run skips finished models and resumes an unfinished
 one mid-training.
@@ -19,6 +21,7 @@ from torch import nn
 from robnas.pipeline.config import ModelConfig, RunConfig, written_config
 from robnas.data.prepare import PreparedData, prepare_data
 from robnas.device import resolve_device
+from robnas.errors import InvalidValueError
 from robnas.evaluation.landscape import check_landscape_args
 from robnas.evaluation import protocol_for
 from robnas.pipeline.landscape import model_landscape
@@ -58,13 +61,21 @@ def run(cfg: RunConfig) -> Path:
     device = resolve_device(cfg.device)
     data = prepare_data(cfg.data, device, cfg.seed)
     example = (check_search_stage(cfg, replace(data.dataset, train=data.train)),) if searches(cfg) else ()
-    if not example and not cfg.models:
-        from robnas.errors import InvalidValueError
-
-        raise InvalidValueError("robnas run has no model to train: add [[models]] (or enable [searched]) in the "
-                                "config (robnas list configs), e.g. --config digits")
+    if not example and not cfg.models and not cfg.ensemble.enabled:
+        raise InvalidValueError("robnas run has no model to train: add [[models]] (or enable [searched] or "
+                                "[ensemble]) in the config (robnas list configs), e.g. --config digits")
     validate_models(example + cfg.models, data.dataset, cfg.train)
-    check_baseline(cfg.eval.baseline, [label_of(m) for m in example + cfg.models])
+    labels = [label_of(m) for m in example + cfg.models]
+    if cfg.ensemble.enabled:
+        from robnas.pipeline.ensemble import check_experiment, experiment_labels
+
+        check_experiment(cfg, data)
+        clash = sorted(set(labels) & set(experiment_labels(cfg)))
+        if clash:
+            raise InvalidValueError(f"[ensemble] networks and [[models]] share the labels {', '.join(clash)}; relabel "
+                                    "those models or leave them out of ensemble.published")
+        labels += experiment_labels(cfg)
+    check_baseline(cfg.eval.baseline, labels)
 
     run_dir = RunDir.create(cfg.out, cfg.name, "run", quiet=cfg.quiet)
     run_dir.write_config(written_config(cfg))
@@ -92,6 +103,13 @@ def run(cfg: RunConfig) -> Path:
                 extra["landscape"] = model_landscape(model, data.dataset, cfg.landscape, cfg.seed)
             record = attack_and_record(run_dir, label, model, data.dataset, cfg, **extra)
         rows.append(record)
+    if cfg.ensemble.enabled:
+        from robnas.pipeline.ensemble import run_experiment
+
+        run_dir.log("ensemble: random-cell ensembles next to single random and published cells ([ensemble])")
+        ensemble_rows, table = run_experiment(cfg, run_dir, data)
+        rows += ensemble_rows
+        run_dir.log(f"wrote {table}")
     meta = {"dataset": data.dataset.name, "norm": cfg.eval.norm, "seed": cfg.seed,
             "training": describe_training(cfg, models)}
     for path in write_run_report(run_dir.results, rows, meta, search=search, baseline=cfg.eval.baseline):
