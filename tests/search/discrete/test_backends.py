@@ -145,3 +145,17 @@ def test_ray_backend_without_ray_is_one_line_naming_the_extra(monkeypatch, tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == ["error: --backend ray needs Ray: pip install 'robnas[ray]' (or pip install ray)"]
     assert not (tmp_path / "noray").exists()  # nothing written
+
+
+def test_pool_workers_are_replaced_after_their_task_quota():
+    """``tasks_per_worker`` bounds what a long build's workers accumulate: a fresh process every k tasks."""
+    backend = create_backend("local", workers=1, tasks_per_worker=2)
+    try:
+        pids = [pid for _, pid in backend.imap_unordered(_pid, range(6))]
+    finally:
+        backend.close()
+    assert len(set(pids)) == 3 and all(pids.count(p) == 2 for p in set(pids))
+
+
+def _pid(_: int) -> int:
+    return os.getpid()

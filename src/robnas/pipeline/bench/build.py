@@ -41,6 +41,10 @@ from robnas.search.discrete.evaluators import evaluation_seed
 from robnas.store.atomic import atomic_path
 
 PROXY_POINTS = 64        # training points proxies are computed on (a fixed, seeded subset)
+# Workers are replaced after this many architectures: every architecture's frozen inference graph
+# (TorchScript) keeps about 5 MB that PyTorch never frees, i.e. 16 GB per worker over the whole NB201
+# space; a fresh worker costs a few seconds of start-up per 200 architectures.
+ARCHS_PER_WORKER = 200
 
 
 @dataclass(frozen=True)
@@ -336,7 +340,7 @@ def run(cfg: RunConfig) -> Path:
         log = f"{len(archs)} architectures, {len(archs) - len(todo)} already in {path}, {len(todo)} to build"
         if not cfg.quiet:
             print(log, file=sys.stderr)
-        backend = create_backend(b.backend, b.workers, b.address)
+        backend = create_backend(b.backend, b.workers, b.address, tasks_per_worker=ARCHS_PER_WORKER)
         from robnas.pipeline.bench.progress import ArchProgress
 
         progress = ArchProgress(len(todo), quiet=cfg.quiet)

@@ -134,17 +134,19 @@ class LocalPoolBackend(Backend):
 
     name = "local"
 
-    def __init__(self, workers: int = 0) -> None:
+    def __init__(self, workers: int = 0, tasks_per_worker: int | None = None) -> None:
         check_backend(self.name, workers)
         cores = cpu_count()
         self.slots = workers or cores
         self.threads = max(1, cores // self.slots)
+        self.tasks_per_worker = tasks_per_worker
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.slots, mp_context=get_context("spawn"),
-                                             initializer=_init_worker, initargs=(self.threads, os.getpid()))
+                                             initializer=_init_worker, initargs=(self.threads, os.getpid()),
+                                             max_tasks_per_child=self.tasks_per_worker)
         return self._pool
 
     def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
@@ -169,7 +171,8 @@ class RayBackend(Backend):
 
     name = "ray"
 
-    def __init__(self, workers: int = 0, address: str | None = None) -> None:
+    def __init__(self, workers: int = 0, address: str | None = None, tasks_per_worker: int | None = None) -> None:
+        self.tasks_per_worker = tasks_per_worker
         if not address and "ray" not in sys.modules:
             # A local instance on Linux binds its servers to every interface: Ray resolves even an explicit
             # 127.0.0.1 node address to the machine's external one. With its single-machine mode (read
@@ -196,7 +199,9 @@ class RayBackend(Backend):
         if fn not in self._remote:
             # One CPU per task; Ray then sets OMP/torch threads to 1 in the worker. A dead worker's task is
             # re-run (max_retries); the task's own exceptions are not (retry_exceptions=False).
-            self._remote[fn] = self._ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(fn)
+            options: dict[str, Any] = {"max_calls": self.tasks_per_worker} if self.tasks_per_worker else {}
+            self._remote[fn] = self._ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES, retry_exceptions=False,
+                                                **options)(fn)
         return self._remote[fn]
 
     def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
@@ -241,11 +246,14 @@ def check_backend(name: str, workers: int = 0, address: str | None = None) -> st
     return key
 
 
-def create_backend(name: str, workers: int = 0, address: str | None = None) -> Backend:
-    """``inprocess``, ``local`` or ``ray``; ``address`` is only meaningful for Ray."""
+def create_backend(name: str, workers: int = 0, address: str | None = None,
+                   tasks_per_worker: int | None = None) -> Backend:
+    """``inprocess``, ``local`` or ``ray``; ``address`` is only meaningful for Ray. ``tasks_per_worker``
+    replaces a pool or Ray worker process after that many tasks (bounding memory that a long run's
+    libraries never give back); the in-process backend has no worker to replace."""
     key = check_backend(name, workers, address)
     if key == "inprocess":
         return InProcessBackend()
     if key == "local":
-        return LocalPoolBackend(workers)
-    return RayBackend(workers, address)
+        return LocalPoolBackend(workers, tasks_per_worker)
+    return RayBackend(workers, address, tasks_per_worker)
