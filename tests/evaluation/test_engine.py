@@ -119,3 +119,22 @@ def test_nested_radii_carry_broken_points_and_attack_only_the_rest(trained_mlp, 
 def test_an_unknown_mode_is_one_clear_error():
     with pytest.raises(Exception, match="mode must be one of independent, nested"):
         Protocol("p", (threat_model("fgsm", ("1/255",)),), mode="cumulative")
+
+
+def test_certified_accuracy_is_a_lower_bound_next_to_the_attacks(trained_mlp, digits):
+    split = split_of(digits, 40)
+    protocol = Protocol("c", (threat_model("fgsm", RADII), threat_model("pgd-5", RADII)), certify=True)
+    record = evaluate(trained_mlp, split, protocol, 10, quiet=True, reliability=False)
+    assert list(record.certified) == ["Linf"] and set(record.certified["Linf"]) == {Eps.parse(r) for r in RADII}
+    for eps, proven in record.certified["Linf"].items():
+        assert proven <= record.worst_case["Linf"][eps]  # no attack breaks a proven point
+    assert record.certified["Linf"][Eps.parse("1/255")] > 50  # small radii are provable on this MLP
+    assert EvaluationRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
+    assert "certify" not in Protocol("c", protocol.threat_models).to_dict()  # identity of older benchmarks kept
+
+
+def test_certify_refuses_a_model_it_cannot_bound_before_any_work(digits):
+    model = torch.nn.Sequential(torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(16, 10))
+    with pytest.raises(Exception, match="MaxPool2d"):
+        evaluate(model, split_of(digits, 10), Protocol("c", (threat_model("fgsm", RADII),), certify=True), 10,
+                 quiet=True)

@@ -99,7 +99,8 @@ class _State:
         return self.pixels + self.spare
 
 
-def _check_supported(model: nn.Module) -> None:
+def check_certifiable(model: nn.Module) -> None:
+    """Refuse (one error line) a model with a module that is not known to be affine or a ReLU."""
     for name, module in model.named_modules():
         if isinstance(module, (nn.ReLU, *AFFINE)) or type(module).__name__ in _TRUSTED_NAMES:
             continue
@@ -127,7 +128,7 @@ def certify(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, spar
     """
     if not eps >= 0:
         raise InvalidValueError(f"certify: eps must be >= 0, got {eps}")
-    _check_supported(model)
+    check_certifiable(model)
     parts = [_certify_chunk(model, x[i:i + batch_size], y[i:i + batch_size], float(eps), spare)
              for i in range(0, x.shape[0], batch_size)]
     return Certificate(*(torch.cat([getattr(p, f) for p in parts]) for f in ("certified", "margin", "overflow",

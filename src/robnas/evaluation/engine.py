@@ -25,6 +25,8 @@ from tqdm.auto import tqdm
 from robnas import distributed
 from robnas.attacks.evaluate import AttackEvaluation, evaluate_attack
 from robnas.attacks.lockstep import run_in_lockstep
+from robnas.certify import certify
+from robnas.certify.zonotope import check_certifiable
 from robnas.data import Split, iterate_batches
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError
@@ -175,6 +177,18 @@ def evaluate_corruptions(model: Callable[[torch.Tensor], torch.Tensor], split: S
     return out
 
 
+def certified_accuracy(model: nn.Module, split: Split, protocol: Protocol,
+                       batch_size: int = 256) -> dict[str, dict[Eps, float]]:
+    """Per Linf radius of the protocol, the share of points proven robust (:func:`robnas.certify.certify`):
+    a lower bound on every attack's accuracy there, where the attacks give upper bounds."""
+    radii = sorted({eps for tm in protocol.threat_models if tm.norm == "Linf" for eps in tm.radii})
+    out: dict[Eps, float] = {}
+    for eps in radii:
+        proven = [certify(model, x, y, float(eps)).certified for x, y in iterate_batches(split, batch_size)]
+        out[eps] = _percent(torch.cat(proven)) if proven else 0.0
+    return {"Linf": out} if out else {}
+
+
 def _gathered(mine: dict[Any, Any]) -> dict[Any, Any]:
     """The union of every rank's results (this rank's own in a world of one)."""
     out: dict[Any, Any] = {}
@@ -201,6 +215,8 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidValueError(f"eval.batch_size must be >= 1, got {batch_size!r}")
     model.eval()
+    if protocol.certify:
+        check_certifiable(model)  # an unsupported layer fails before any work
     fast = _inference(model, split) if lockstep else model
     logits = _logits(fast, split, batch_size)
     correct = logits.argmax(1) == split.labels
@@ -232,9 +248,10 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     corrupted = _gathered(evaluate_corruptions(fast, split, tuple(names), protocol.severities, num_classes,
                                                seed, batch_size, quiet, protocol.quantize))
     corruptions = {name: corrupted[name] for name in protocol.corruptions}
+    certified = certified_accuracy(model, split, protocol, batch_size) if protocol.certify else {}
     record = EvaluationRecord(protocol=protocol.name, n=len(split), clean=clean, threat_models=results,
                               worst_case=worst_case, hrs_key=protocol.hrs, hrs=hrs_values, corruptions=corruptions,
-                              mode=protocol.mode)
+                              mode=protocol.mode, certified=certified)
     if not reliability:
         return record
     idx = torch.arange(min(len(split), PROBE_POINTS), device=split.device)

@@ -109,6 +109,7 @@ class Protocol:
     mode: str = "independent"
     hrs: str | None = None            # key of the threat model HRS is computed from (Devaguptapu et al.)
     quantize: bool = False            # corrupted images on 8-bit levels, as CIFAR-10-C stores them
+    certify: bool = False             # also prove points robust at every Linf radius (robnas.certify): a lower bound
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "threat_models", tuple(self.threat_models))
@@ -144,7 +145,9 @@ class Protocol:
                 "threat_models": [{"key": t.key, "attack": t.attack, "norm": t.norm,
                                    "radii": [e.label for e in t.radii], "params": dict(t.params),
                                    "rules": {k: str(v) for k, v in t.rules.items()}} for t in self.threat_models],
-                "description": self.description}
+                "description": self.description,
+                # only when on, so that benchmarks built before the option existed keep their identity
+                **({"certify": True} if self.certify else {})}
 
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")

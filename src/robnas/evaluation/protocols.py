@@ -171,4 +171,5 @@ def protocol_for(settings: Any) -> Protocol:
         protocol = suite_protocol(tuple(settings.attacks), tuple(settings.eps), SuiteSettings.of(settings),
                                   hrs_attack=settings.hrs_attack, corruptions=corruptions)
     mode = getattr(settings, "mode", None)
-    return protocol if mode is None else replace(protocol, mode=mode)
+    protocol = protocol if mode is None else replace(protocol, mode=mode)
+    return replace(protocol, certify=True) if getattr(settings, "certify", False) else protocol

@@ -105,6 +105,7 @@ class EvaluationRecord:
     corruptions: dict[str, dict[int, Measures]] = field(default_factory=dict)   # name -> severity -> measures
     reliability: tuple[Flag, ...] | None = None              # None: not checked
     mode: str = "independent"                                # how radii relate (Protocol.mode)
+    certified: dict[str, dict[Eps, float]] = field(default_factory=dict)  # norm -> radius -> % proven robust
 
     def shares_radii(self) -> bool:
         """Whether every threat model has the same norm and radii: a Table 1 layout (a column per attack)
@@ -144,6 +145,7 @@ class EvaluationRecord:
             "protocol": self.protocol,
             "mode": self.mode,
             "n": self.n,
+            "certified": {norm: {eps.label: acc for eps, acc in per.items()} for norm, per in self.certified.items()},
             "clean": self.clean.to_json(),
             "threat_models": {key: t.to_json() for key, t in self.threat_models.items()},
             "worst_case": {norm: {eps.label: acc for eps, acc in per.items()} for norm, per in self.worst_case.items()},
@@ -170,6 +172,8 @@ class EvaluationRecord:
                          for name, per in data.get("corruptions", {}).items()},
             reliability=None if flags is None else tuple(Flag(**f) for f in flags),
             mode=data.get("mode", "independent"),
+            certified={norm: {Eps.parse(label): acc for label, acc in per.items()}
+                       for norm, per in data.get("certified", {}).items()},
         )
 
 

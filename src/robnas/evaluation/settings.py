@@ -29,5 +29,6 @@ class EvalConfig:
     early_stop: bool = True          # AutoAttack semantics; false = full budget on every point
     protocol: str | None = None      # a named protocol (robnas list protocols) replaces the attack suite
     mode: str | None = None          # independent | nested radii (None: the protocol's own, independent)
+    certify: bool = False            # also the certified accuracy at every Linf radius (small inputs; robnas.certify)
     corruptions: tuple[str, ...] = ()  # common corruptions to report (["all"] = the 15 of CIFAR-10-C)
     reliability: bool = True         # probe the model and the results for signs of an unreliable evaluation
