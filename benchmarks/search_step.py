@@ -97,6 +97,45 @@ def measure_one(method: str, args: argparse.Namespace) -> dict[str, Any]:
     return {"method": method, "seconds": statistics.median(times), "peak_mb": (peak - base) / 2**20}
 
 
+def advrush_breakdown(args: argparse.Namespace) -> dict[str, float]:
+    """Where an AdvRush iteration's time goes, each phase timed on its own (median of ``--steps``): the
+    weight step, the architecture loss's forward, the input gradient at x (double-backward graph), the
+    forward and input gradient at x + h z, and the backward of the whole objective to the alphas."""
+    import torch.nn.functional as F
+
+    from robnas.proxies.curvature import curvature_direction, summed_cross_entropy
+
+    device = resolve_device(args.device)
+    net, (xw, yw, xa, ya) = _setup(args, device)
+    search, _ = _search_for("advrush", net)
+    info = StepInfo(epoch=0, epochs=1, step=0, steps=2, seed=0)
+    search.step(xw, yw, xa, ya, info)  # warm-up
+    phases: dict[str, list[float]] = {}
+
+    def clock(name: str, fn: Any) -> Any:
+        start = time.perf_counter()
+        out = fn()
+        phases.setdefault(name, []).append(time.perf_counter() - start)
+        return out
+
+    h = 1.5
+    for _ in range(args.steps):
+        net.train()
+        clock("weight step (forward + backward)", lambda: search.weight_step(xw, yw, info, {}))
+        leaf = xa.detach().requires_grad_(True)
+        logits = clock("architecture loss forward", lambda: net(leaf))
+        grad = clock("input gradient at x (create_graph)", lambda: torch.autograd.grad(
+            summed_cross_entropy(logits, ya), leaf, create_graph=True)[0])
+        shifted = (xa + h * curvature_direction(grad)).requires_grad_(True)
+
+        def at_shift() -> torch.Tensor:
+            return torch.autograd.grad(summed_cross_entropy(net(shifted), ya), shifted, create_graph=True)[0]
+        grad2 = clock("forward + input gradient at x + hz", at_shift)
+        objective = F.cross_entropy(logits, ya) + 0.01 * (grad2 - grad).flatten(1).norm(dim=1).mean()
+        clock("backward of the objective to the alphas", lambda: torch.autograd.grad(objective, search.alphas))
+    return {name: statistics.median(times) for name, times in phases.items()}
+
+
 def _operations(net: nn.Module) -> list[nn.Module]:
     """The modules that compute: every live candidate op (Zero is skipped by the mixed op itself), each
     cell's preprocessing, and the stem / stage blocks / pooling / classifier around the cells."""
@@ -179,6 +218,11 @@ def main() -> None:
     print(f"supernet forward {whole * 1e3:.1f} ms vs sum of its ops' forwards {ops * 1e3:.1f} ms: "
           f"{whole / ops:.2f}x (target <= 1.2x)")
     print(f"AdvRush step / first-order step: {advrush:.2f}x (target <= 3x)")
+    parts = advrush_breakdown(args)
+    total = sum(parts.values())
+    print("AdvRush iteration, phase by phase (each timed alone; shares of their sum):")
+    for name, seconds in parts.items():
+        print(f"  {name:<42}{seconds:8.3f} s  {100 * seconds / total:5.1f}%")
     print("peak MB: CPU = peak RSS growth over the post-setup RSS in a fresh process per row "
           "(resource.getrusage ru_maxrss); CUDA = torch.cuda.max_memory_allocated growth")
 
