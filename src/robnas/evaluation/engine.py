@@ -38,6 +38,10 @@ from robnas.metrics import confusion_matrix, hrs, mean_confidence
 from robnas.rng import make_generator
 
 
+#: Most points one lockstep round batches together (cells x their batch): a bound on activation memory.
+LOCKSTEP_POINTS = 8192
+
+
 def _percent(mask: torch.Tensor) -> float:
     """Exact percentage of True entries."""
     return 100.0 * int(mask.sum().item()) / max(mask.numel(), 1)
@@ -90,9 +94,13 @@ def attack_grid(model: nn.Module, split: Split, cells: list[tuple[ThreatModel, E
         return attack
 
     jobs = [job(tm, eps) for tm, eps in cells]
-    if lockstep:  # even one cell: its plain forwards (Square's queries) go through the frozen graph
-        return run_in_lockstep(model, jobs, inference)
-    return [attack(model) for attack in jobs]
+    if not lockstep:
+        return [attack(model) for attack in jobs]
+    # Even one cell runs in lockstep: its plain forwards (Square's queries) go through the frozen graph.
+    # Cells go in groups whose combined batch stays under LOCKSTEP_POINTS (memory on a GPU).
+    group = max(1, LOCKSTEP_POINTS // max(1, min(batch_size, len(split))))
+    return [run for start in range(0, len(jobs), group)
+            for run in run_in_lockstep(model, jobs[start:start + group], inference)]
 
 
 def nested_grid(model: nn.Module, split: Split, threat_models: tuple[ThreatModel, ...], seed: int = 0,
