@@ -110,3 +110,29 @@ def test_a_failing_round_reaches_every_attack(digits):
     x, y = digits.x_test[:10], digits.y_test[:10]
     with pytest.raises(Boom):
         run_in_lockstep(Broken(), jobs(x, y)[:3])
+
+
+def test_a_randomised_model_gets_the_same_draws_in_every_run(digits):
+    """Dropout at test time draws from the global stream: rounds batch in job order, never arrival order."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    model.eval()
+    noisy = nn.Sequential(model, nn.Dropout(0.3))
+    noisy[1].train()  # stays on: a randomised forward
+
+    class KeepDropout(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = noisy
+
+        def forward(self, x):
+            noisy[1].train()
+            return self.net(x)
+
+    x, y = digits.x_test[:30], digits.y_test[:30]
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(5)
+        runs.append([r.success for r in run_in_lockstep(KeepDropout(), jobs(x, y)[:6])])
+    for a, b in zip(*runs):
+        assert torch.equal(a, b)

@@ -35,6 +35,7 @@ class _Query:
     """One attack's pending model query and, once the round ran, its answer."""
 
     x: torch.Tensor
+    owner: int = 0                          # the asking attack's index (fixes the batch order)
     y: torch.Tensor | None = None           # labels of a gradient query
     loss_fn: LossFn | None = None           # None: a plain forward
     answer: Any = None
@@ -80,7 +81,7 @@ class Lockstep:
 
         def work(i: int) -> None:
             try:
-                results[i] = jobs[i](LockstepModel(self))
+                results[i] = jobs[i](LockstepModel(self, i))
             except BaseException as exc:  # noqa: BLE001 -- handed to the caller below
                 errors[i] = exc
             finally:
@@ -105,7 +106,9 @@ class Lockstep:
 
     def _run_round(self) -> None:
         """Answer every pending query: one forward for the plain ones, one forward-backward for the others."""
-        pending, self._pending = self._pending, []
+        # In job order, not arrival order: a model that draws random numbers (dropout at test time) then
+        # gives every row the same draws in every run.
+        pending, self._pending = sorted(self._pending, key=lambda q: q.owner), []
         self.rounds += 1
         plain = [q for q in pending if q.loss_fn is None]
         graded = [q for q in pending if q.loss_fn is not None]
@@ -152,9 +155,10 @@ class LockstepModel(QueryRouter):
     device is found as usual.
     """
 
-    def __init__(self, lockstep: Lockstep) -> None:
+    def __init__(self, lockstep: Lockstep, owner: int = 0) -> None:
         super().__init__()
         object.__setattr__(self, "_lockstep", lockstep)
+        object.__setattr__(self, "_owner", owner)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._lockstep.model(x)
@@ -163,10 +167,10 @@ class LockstepModel(QueryRouter):
         return self._lockstep.model.parameters(recurse)
 
     def query_logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self._lockstep.ask(_Query(x))
+        return self._lockstep.ask(_Query(x, self._owner))
 
     def query_gradient(self, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn) -> LossGradient:
-        return self._lockstep.ask(_Query(x, y, loss_fn))
+        return self._lockstep.ask(_Query(x, self._owner, y, loss_fn))
 
 
 def run_in_lockstep(model: nn.Module, jobs: Sequence[Callable[[nn.Module], T]],
