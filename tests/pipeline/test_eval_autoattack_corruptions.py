@@ -30,3 +30,16 @@ def test_eval_autoattack_cumulative_and_all_corruptions(cli, tmp_path):
     assert "| FGSM | AutoAttack | Worst case |" in table
     assert "AutoAttack cumulative robust accuracy %" in table and "APGD-CE 0.00 -> APGD-T 0.00" in table
     assert "Common corruptions" in table and "jpeg_compression" in table
+
+
+def test_eval_autoattack_rand_from_the_command_line(cli, tmp_path):
+    """The rand version (APGD-CE and APGD-DLR with 20 EOT passes) runs from the CLI as a threat model."""
+    res = cli("eval", "--model", "resnet18", "--kw", "width=2", "--label", "r18", *TINY_RUN, "--test-size", "12",
+              "--attacks", "fgsm,autoattack-rand", "--eps", "8/255", "--set", "eval.hrs_attack=fgsm",
+              "--name", "rand", check=True)
+    results = tmp_path / "runs" / "rand"
+    record = json.loads((results / "results" / "results.json").read_text())["models"][0]["evaluation"]
+    entry = record["threat_models"]["autoattack-rand"]["radii"]["8/255"]
+    assert list(entry["cumulative"]) == ["apgd-ce", "apgd-dlr"]
+    assert entry["accuracy"] <= record["clean"]["accuracy"] and entry["queries"] > 0
+    assert record["worst_case"]["Linf"]["8/255"] <= entry["accuracy"]
