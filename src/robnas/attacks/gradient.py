@@ -68,12 +68,6 @@ def loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, counter: Q
     counter.add(x)
     if isinstance(model, QueryRouter):
         return model.query_gradient(x, y, loss_fn)
-    return gradient_of_sum(model, x, y, loss_fn)
-
-
-def gradient_of_sum(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> LossGradient:
-    """One forward-backward: per-sample losses and the input gradient of their sum (no query counting)."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         logits = model(x)

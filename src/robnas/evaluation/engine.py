@@ -3,9 +3,9 @@
 Every (threat model, radius) cell builds its attack seeded with the evaluation seed and attacks
 the clean inputs (``mode="independent"``), so a number does not depend on the other threat models
 of the protocol or on their order (``mode="nested"`` instead carries broken points to larger radii:
-:func:`nested_grid`). The cells run in lockstep (:func:`attack_grid`): one batched
-model call per round for all of them, which changes the batches, not the attacks. Corruptions draw from a generator seeded the same way for every
-model, so models see the same corrupted images. The point-wise worst case at a radius is the
+:func:`nested_grid`). The cells run in lockstep (:func:`attack_grid`): one batched model call per
+round for all of them, which changes the batches, not the attacks. Corruptions draw from a generator
+seeded the same way for every model, so models see the same corrupted images. The point-wise worst case at a radius is the
 share of points no threat model of that norm broke there: a robust accuracy that survived every
 attack of the protocol.
 
@@ -32,9 +32,9 @@ from robnas.eps import Eps
 from robnas.errors import InvalidValueError
 from robnas.evaluation.protocol import Protocol, ThreatModel
 from robnas.evaluation.record import AttackMeasures, EvaluationRecord, Measures, ThreatModelResult
-from robnas.nn.inference import inference_forward
 from robnas.evaluation.reliability import PROBE_POINTS, probe_flags, result_flags
 from robnas.metrics import confusion_matrix, hrs, mean_confidence
+from robnas.nn.inference import inference_forward
 from robnas.rng import make_generator
 
 
@@ -47,12 +47,12 @@ def _percent(mask: torch.Tensor) -> float:
     return 100.0 * int(mask.sum().item()) / max(mask.numel(), 1)
 
 
-@torch.no_grad()
 def _inference(model: nn.Module, split: Split) -> Callable[[torch.Tensor], torch.Tensor]:
     """The model's fastest exact no-grad forward, checked on the split's first points."""
     return inference_forward(model, split.float_images(torch.arange(min(len(split), 64), device=split.device)))
 
 
+@torch.no_grad()
 def _logits(model: Callable[[torch.Tensor], torch.Tensor], split: Split, batch_size: int,
             transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     return torch.cat([model(x if transform is None else transform(x)) for x, _ in iterate_batches(split, batch_size)])
@@ -93,12 +93,19 @@ def attack_grid(model: nn.Module, split: Split, cells: list[tuple[ThreatModel, E
             return out
         return attack
 
-    jobs = [job(tm, eps) for tm, eps in cells]
+    return _run_cells(model, [job(tm, eps) for tm, eps in cells], min(batch_size, len(split)), lockstep, inference)
+
+
+def _run_cells(model: nn.Module, jobs: list[Callable[[nn.Module], AttackEvaluation]], points: int, lockstep: bool,
+               inference: Callable[[torch.Tensor], torch.Tensor] | None) -> list[AttackEvaluation]:
+    """Run attack jobs of ``points`` points per batch, one after the other or in lockstep.
+
+    In lockstep even one job gains: its plain forwards (Square's queries) go through the frozen graph.
+    Jobs go in groups whose combined batch stays under LOCKSTEP_POINTS (activation memory on a GPU).
+    """
     if not lockstep:
         return [attack(model) for attack in jobs]
-    # Even one cell runs in lockstep: its plain forwards (Square's queries) go through the frozen graph.
-    # Cells go in groups whose combined batch stays under LOCKSTEP_POINTS (memory on a GPU).
-    group = max(1, LOCKSTEP_POINTS // max(1, min(batch_size, len(split))))
+    group = max(1, LOCKSTEP_POINTS // max(1, points))
     return [run for start in range(0, len(jobs), group)
             for run in run_in_lockstep(model, jobs[start:start + group], inference)]
 
@@ -131,8 +138,7 @@ def nested_grid(model: nn.Module, split: Split, threat_models: tuple[ThreatModel
             return lambda target: evaluate_attack(target, tm.create(eps, seed), images[idx.to(images.device)],
                                                   labels[idx], batch_size=batch_size)
 
-        jobs = [job(tm, eps) for tm, eps in cells]
-        runs = run_in_lockstep(model, jobs, inference) if lockstep else [j(model) for j in jobs]
+        runs = _run_cells(model, [job(tm, eps) for tm, eps in cells], min(batch_size, n), lockstep, inference)
         for (tm, eps), res in zip(cells, runs):
             idx = alive[tm.key]
             broken[tm.key][idx] = res.success

@@ -352,7 +352,8 @@ def run(cfg: RunConfig) -> Path:
             backend.close()
             progress.close()
         builds = bench.meta().get("builds", [])
-        builds.append({"command": " ".join(sys.argv), "shard": b.shard or None, "started": started, "wall_seconds": time.time() - started,
+        builds.append({"command": " ".join(sys.argv), "shard": b.shard or None, "started": started,
+                       "wall_seconds": time.time() - started,
                        "built": progress.count, "backend": backend.describe(), "machine": describe_machine(),
                        "robnas": __version__})
         bench.set_meta({"builds": builds})
