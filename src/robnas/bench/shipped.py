@@ -67,13 +67,15 @@ def open_benchmark(source: str | os.PathLike[str]) -> Benchmark:
     return Benchmark(unpacked(str(source)), immutable=True, name=str(source))
 
 
-def ship(path: str | os.PathLike[str], name: str, record: dict) -> Path:
-    """Compress a finished benchmark into ``robnas/bench/data`` with its build record (maintainers only)."""
+def ship(path: str | os.PathLike[str], name: str, record: dict, directory: Path = DATA) -> Path:
+    """Compress a finished benchmark into ``directory`` (default ``robnas/bench/data``) as
+    ``<name>.sqlite.xz`` with its build record ``<name>.build.json`` (maintainers only; also the
+    committed shards of a build that spans sessions)."""
     source = Path(path)
     sha = hashlib.sha256(source.read_bytes()).hexdigest()
-    packed = DATA / f"{name}{SUFFIX}"
+    packed = directory / f"{name}{SUFFIX}"
     with atomic_path(packed) as tmp, open(source, "rb") as src, lzma.open(tmp, "wb", preset=9 | lzma.PRESET_EXTREME) as dst:
         shutil.copyfileobj(src, dst)
-    with atomic_path(DATA / f"{name}.build.json") as tmp:
+    with atomic_path(directory / f"{name}.build.json") as tmp:
         tmp.write_text(json.dumps({**record, "sha256": sha, "bytes": source.stat().st_size}, indent=2) + "\n")
     return packed

@@ -245,9 +245,13 @@ def parse_shard(text: str) -> tuple[int, int] | None:
 
 def chosen_archs(cfg: RunConfig, space: Any, recipe: Any, dataset: Any) -> list[str]:
     """The architectures a build covers: ``--only``, a ``--sample`` or the whole space, then its ``--shard``."""
-    archs = _listed_archs(cfg, space, recipe, dataset)
-    shard = parse_shard(cfg.bench.shard)
-    return archs if shard is None else archs[shard[0] - 1::shard[1]]
+    return shard_of(_listed_archs(cfg, space, recipe, dataset), cfg.bench.shard)
+
+
+def shard_of(items: list[Any], shard: str) -> list[Any]:
+    """The items of shard ``"K/M"`` (every M-th from the K-th); all of them for ``""``."""
+    parsed = parse_shard(shard)
+    return items if parsed is None else items[parsed[0] - 1::parsed[1]]
 
 
 def _listed_archs(cfg: RunConfig, space: Any, recipe: Any, dataset: Any) -> list[str]:
