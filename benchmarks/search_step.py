@@ -103,7 +103,12 @@ def advrush_breakdown(args: argparse.Namespace) -> dict[str, float]:
     forward and input gradient at x + h z, and the backward of the whole objective to the alphas."""
     import torch.nn.functional as F
 
+    from robnas.nn.double_backward import constant, lean_double_backward
     from robnas.proxies.curvature import curvature_direction, summed_cross_entropy
+
+    def lean(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        with lean_double_backward():
+            return model(x)
 
     device = resolve_device(args.device)
     net, (xw, yw, xa, ya) = _setup(args, device)
@@ -122,17 +127,20 @@ def advrush_breakdown(args: argparse.Namespace) -> dict[str, float]:
     for _ in range(args.steps):
         net.train()
         clock("weight step (forward + backward)", lambda: search.weight_step(xw, yw, info, {}))
-        leaf = xa.detach().requires_grad_(True)
-        logits = clock("architecture loss forward", lambda: net(leaf))
-        grad = clock("input gradient at x (create_graph)", lambda: torch.autograd.grad(
-            summed_cross_entropy(logits, ya), leaf, create_graph=True)[0])
-        shifted = (xa + h * curvature_direction(grad)).requires_grad_(True)
+        # As the search does: weights held constant, forwards in the lean double-backward scope.
+        with constant(search.weights):
+            leaf = xa.detach().requires_grad_(True)
+            logits = clock("architecture loss forward", lambda: lean(net, leaf))
+            grad = clock("input gradient at x (create_graph)", lambda: torch.autograd.grad(
+                summed_cross_entropy(logits, ya), leaf, create_graph=True)[0])
+            shifted = (xa + h * curvature_direction(grad)).requires_grad_(True)
 
-        def at_shift() -> torch.Tensor:
-            return torch.autograd.grad(summed_cross_entropy(net(shifted), ya), shifted, create_graph=True)[0]
-        grad2 = clock("forward + input gradient at x + hz", at_shift)
-        objective = F.cross_entropy(logits, ya) + 0.01 * (grad2 - grad).flatten(1).norm(dim=1).mean()
-        clock("backward of the objective to the alphas", lambda: torch.autograd.grad(objective, search.alphas))
+            def at_shift() -> torch.Tensor:
+                return torch.autograd.grad(summed_cross_entropy(lean(net, shifted), ya), shifted,
+                                           create_graph=True)[0]
+            grad2 = clock("forward + input gradient at x + hz", at_shift)
+            objective = F.cross_entropy(logits, ya) + 0.01 * (grad2 - grad).flatten(1).norm(dim=1).mean()
+            clock("backward of the objective to the alphas", lambda: torch.autograd.grad(objective, search.alphas))
     return {name: statistics.median(times) for name, times in phases.items()}
 
 

@@ -170,3 +170,35 @@ def test_official_compat_keeps_the_first_architecture_batch():
     with pytest.raises(InvalidValueError, match="compat must be one of robnas, official") as error:
         AdvRushTerm(compat="paper")
     assert "\n" not in str(error.value)
+
+
+def test_the_loops_lean_architecture_gradient_equals_plain_autograd():
+    """The search step builds its gradient graphs in the lean double-backward scope with the weights held
+    constant (robnas.nn.double_backward); the alphas' gradient is that of plain autograd, written out here,
+    on the DARTS supernet (depthwise, dilated and strided convolutions)."""
+    from robnas.search.differentiable import BilevelSearch, SearchSettings
+
+    torch.manual_seed(2)
+    net = get_space("darts").supernet(num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=4, layers=3).double()
+    with torch.no_grad():
+        for a in net.arch_parameters():
+            a.normal_(0, 1)
+    x, y = torch.rand(6, 1, 8, 8, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1, 2])
+    term = AdvRushTerm(gamma=0.3, h=0.5, warmup_epochs=0)
+    search = BilevelSearch(net, SearchSettings(epochs=1), [term])
+    net.train()
+    metrics: dict[str, float] = {}
+    lean = search.architecture_gradients([term], x, y, x, y, StepInfo(epoch=0, epochs=1, step=0, steps=1, seed=0),
+                                         metrics)
+    assert all(p.requires_grad for p in net.weight_parameters())  # constant only for the step
+
+    leaf = x.clone().requires_grad_(True)
+    logits = net(leaf)
+    (g,) = torch.autograd.grad(summed_cross_entropy(logits, y), leaf, create_graph=True)
+    shifted = (x + 0.5 * curvature_direction(g)).requires_grad_(True)
+    (g2,) = torch.autograd.grad(summed_cross_entropy(net(shifted), y), shifted, create_graph=True)
+    curvature = (g2 - g).flatten(1).norm(dim=1).mean()
+    plain = torch.autograd.grad(F.cross_entropy(logits, y) + 0.3 * curvature, net.arch_parameters())
+    assert metrics["advrush"] == pytest.approx(0.3 * curvature.item(), rel=1e-12)
+    for got, want in zip(lean, plain):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robnas.nn.double_backward import lean_double_backward
 from robnas.proxies.base import Proxy, positive_float, register_proxy
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -36,9 +37,14 @@ def summed_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, y, reduction="sum")
 
 
-def _input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn) -> torch.Tensor:
+def _input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
+                    differentiable: bool = True) -> torch.Tensor:
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(loss_fn(model(x), y), x, create_graph=True)
+    if not differentiable:  # a value only (the proxy): no graph to build
+        return torch.autograd.grad(loss_fn(model(x), y), x)[0]
+    with lean_double_backward():  # the gradient is differentiated again
+        logits = model(x)
+    (grad,) = torch.autograd.grad(loss_fn(logits, y), x, create_graph=True)
     return grad
 
 
@@ -50,22 +56,24 @@ def curvature_direction(grad: torch.Tensor) -> torch.Tensor:
 
 
 def input_curvature_per_sample(model: nn.Module, x: torch.Tensor, y: torch.Tensor, h: float,
-                               loss_fn: LossFn = summed_cross_entropy) -> torch.Tensor:
-    """``|| grad_x L(x_i + h z_i) - grad_x L(x_i) ||_2`` for every sample ``i``, differentiable.
+                               loss_fn: LossFn = summed_cross_entropy, differentiable: bool = True) -> torch.Tensor:
+    """``|| grad_x L(x_i + h z_i) - grad_x L(x_i) ||_2`` for every sample ``i`` (differentiable w.r.t.
+    the model's parameters unless ``differentiable=False``, which only measures it).
 
     ``loss_fn(outputs, y)`` must be a sum of per-sample losses so that the input gradient of sample
     ``i`` is the gradient of its own loss.
     """
-    return curvature_from_gradient(model, x, y, _input_gradient(model, x, y, loss_fn), h, loss_fn)
+    grad = _input_gradient(model, x, y, loss_fn, differentiable)
+    return curvature_from_gradient(model, x, y, grad, h, loss_fn, differentiable)
 
 
 def curvature_from_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, grad: torch.Tensor, h: float,
-                            loss_fn: LossFn = summed_cross_entropy) -> torch.Tensor:
+                            loss_fn: LossFn = summed_cross_entropy, differentiable: bool = True) -> torch.Tensor:
     """Per-sample ``|| grad_x L(x_i + h z_i) - grad_i ||``, given the input gradient ``grad`` at ``x``
     (built with ``create_graph=True``): a caller that already has it (the search, from its
     architecture loss's forward) saves one forward pass."""
     z = curvature_direction(grad)
-    grad_shifted = _input_gradient(model, x.detach() + h * z, y, loss_fn)
+    grad_shifted = _input_gradient(model, x.detach() + h * z, y, loss_fn, differentiable)
     return (grad_shifted - grad).flatten(1).norm(dim=1)
 
 
@@ -90,5 +98,6 @@ class InputCurvature(Proxy):
 
     def measure(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> float:
         assert y is not None
-        values = [input_curvature_per_sample(model, x[s], y[s], self.h).detach() for s in self.batches(len(x))]
+        values = [input_curvature_per_sample(model, x[s], y[s], self.h, differentiable=False)
+                  for s in self.batches(len(x))]
         return torch.cat(values).mean().item()

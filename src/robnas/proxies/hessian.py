@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robnas.nn.double_backward import constant, lean_double_backward
 from robnas.proxies.base import Proxy, positive_float, positive_int, register_proxy
 from robnas.proxies.eigen import largest_eigenvalues
 from robnas.rng import make_generator, normal
@@ -60,13 +61,16 @@ class InputHessian(_PowerIteration):
     def measure(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> float:
         assert y is not None
         starts = normal((len(x), x[0].numel()), make_generator(self.seed), x)  # per point, split-independent
-        values = [self._batch(model, x[s], y[s], starts[s]) for s in self.batches(len(x))]
+        with constant(model.parameters()):  # products w.r.t. the input only: no weight branches
+            values = [self._batch(model, x[s], y[s], starts[s]) for s in self.batches(len(x))]
         return torch.cat(values).mean().item()
 
     def _batch(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
         x = x.detach().requires_grad_(True)
+        with lean_double_backward():  # every product differentiates the input gradient again
+            logits = model(x)
         # Summed loss: the gradient of point i is that of its own loss, so the batch's Hessian is block diagonal.
-        (grad,) = torch.autograd.grad(F.cross_entropy(model(x), y, reduction="sum"), x, create_graph=True)
+        (grad,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), x, create_graph=True)
 
         def hvp(v: torch.Tensor) -> torch.Tensor:
             (hv,) = torch.autograd.grad(grad, x, grad_outputs=v.view_as(x), retain_graph=True)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -39,6 +40,7 @@ from robnas import distributed
 from robnas.data import Split, iterate_batches
 from robnas.data.batches import count_batches
 from robnas.errors import InvalidValueError, TrainingDivergedError
+from robnas.nn.double_backward import constant, lean_double_backward
 from robnas.search.differentiable.settings import DifferentiableSearchConfig
 from robnas.search.differentiable.terms import ArchForward, SearchTerm, StepInfo, StepPlan
 from robnas.spaces.supernet import Supernet
@@ -157,7 +159,9 @@ class BilevelSearch:
         shared = xt is x and any(t.reuses_arch_forward for t in active)
         if shared:
             xt = x.detach().requires_grad_(True)
-        logits = self.model(xt)
+        # A term that differentiates this forward's input gradient again wants its lean gradient graph.
+        with lean_double_backward() if shared else nullcontext():
+            logits = self.model(xt)
         forward = ArchForward(xt, yt, logits) if shared else None
         total = base = F.cross_entropy(logits, yt)
         _check_finite(base, "architecture loss", info)
@@ -195,7 +199,9 @@ class BilevelSearch:
                                metrics: dict[str, float]) -> list[torch.Tensor]:
         """The gradient of the architecture objective w.r.t. the alphas (first or second order)."""
         if self.settings.order == 1:
-            return self._global_grads(self._arch_objective(active, xa, ya, info, metrics), self.alphas, 1)
+            # First order: the weights are constants of this step, so no gradient graph grows weight branches.
+            with constant(self.weights):
+                return self._global_grads(self._arch_objective(active, xa, ya, info, metrics), self.alphas, 1)
         return self._unrolled_grads(active, xw, yw, xa, ya, info, metrics)
 
     def _unrolled_grads(self, active: list[SearchTerm], xw: torch.Tensor, yw: torch.Tensor, xa: torch.Tensor,
