@@ -6,7 +6,7 @@
 # build started with (the shards' build records name it; see data/builds/digits-nb201/*.json), e.g.
 #   git worktree add /work/buildsrc 0653c75 && ROBNAS_SRC=/work/buildsrc/src nohup tools/build_digits_nb201.sh build &
 # A finished shard is packed for the repository with tools/pack_shard.py; when all 16 are there,
-#   robnas bench merge digits-nb201.sqlite shard-*.sqlite   and   robnas.bench.shipped.ship(...)
+#   tools/ship_benchmark.py data/builds/digits-nb201 digits-nb201   merges them and ships the whole benchmark
 set -u
 OUT=${1:?usage: tools/build_digits_nb201.sh BUILD_DIR}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
