@@ -89,3 +89,21 @@ def test_unsupported_layers_and_negative_radii_are_refused(network):
         certify(nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16, 10)), x, y, 0.01)
     with pytest.raises(InvalidValueError, match="eps must be >= 0"):
         certify(model, x, y, -0.1)
+
+
+def test_trust_is_declared_by_a_class_itself_not_by_its_name_or_its_parent(network):
+    """A module is trusted to combine its children affinely only if its own class says so: neither a
+    look-alike name nor inheriting from a trusted class (which may override forward) is enough."""
+    from robnas.spaces.darts.ops import Zero
+
+    model, x, y = network
+
+    class Zero2(Zero):  # inherits the declaration's class but not the declaration
+        def forward(self, t: torch.Tensor) -> torch.Tensor:
+            return t * t
+
+    Lookalike = type("Zero", (nn.Module,), {"forward": lambda self, t: t.abs()})
+    for bad in (Zero2(1), Lookalike(), type("Sequential", (nn.Sequential,), {})(nn.Identity())):
+        with pytest.raises(InvalidValueError, match="not known to be affine"):
+            certify(nn.Sequential(bad, nn.Flatten(), nn.Linear(64, 10)), x, y, 0.01)
+    certify(nn.Sequential(Zero(1), nn.Flatten(), nn.Linear(64, 10)), x, y, 0.01)  # the declared class itself

@@ -36,9 +36,18 @@ from robnas.errors import InvalidValueError
 # Module types certify() accepts: affine in eval mode, plus ReLU (relaxed) and containers.
 AFFINE = (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Identity,
           nn.Flatten, nn.Dropout)
-# Containers and robnas modules whose forward only combines affine children (sums, zeros, normalisation).
-_TRUSTED_NAMES = {"Sequential", "ModuleList", "NormalizedClassifier", "Normalize", "NB201Network", "NB201Cell",
-                  "ReLUConvBN", "AvgPool3x3", "ResNetBasicBlock", "Zero"}
+# Containers whose forward only chains or holds their children (exact types: a subclass may override forward).
+CONTAINERS = (nn.Sequential, nn.ModuleList)
+#: A module class that sets this attribute to True IN ITS OWN BODY promises that its forward only
+#: combines its children's outputs affinely (sums, zeros, normalisation by constants); a subclass does
+#: not inherit the promise, since it may override forward. robnas's NB201 networks and ops declare it.
+AFFINE_COMBINATION = "certify_affine_combination"
+
+
+def _trusted(module: nn.Module) -> bool:
+    cls = type(module)
+    return (isinstance(module, (nn.ReLU, *AFFINE)) or cls in CONTAINERS
+            or cls.__dict__.get(AFFINE_COMBINATION) is True)
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,7 @@ class _State:
 def check_certifiable(model: nn.Module) -> None:
     """Refuse (one error line) a model with a module that is not known to be affine or a ReLU."""
     for name, module in model.named_modules():
-        if isinstance(module, (nn.ReLU, *AFFINE)) or type(module).__name__ in _TRUSTED_NAMES:
+        if _trusted(module):
             continue
         raise InvalidValueError(f"certify: module {name or 'model'} ({type(module).__name__}) is not known to be "
                                 "affine; the zonotope bound supports convolutions, linear layers, batch norm, "

@@ -33,6 +33,8 @@ def _channel_stats(name: str, values: Sequence[float], in_channels: int) -> list
 class Normalize(nn.Module):
     """``(x - mean) / std`` per channel; the identity when no statistics are given."""
 
+    certify_affine_combination = True  # robnas.certify: forward combines its children affinely
+
     mean: torch.Tensor | None
     std: torch.Tensor | None
 
@@ -64,6 +66,8 @@ class Normalize(nn.Module):
 
 class NormalizedClassifier(nn.Module):
     """A network preceded by its input normalisation; ``spec`` describes how to rebuild it."""
+
+    certify_affine_combination = True  # robnas.certify: forward combines its children affinely
 
     spec: dict
 

@@ -22,6 +22,8 @@ OpFactory = Callable[[int, int, bool], nn.Module]
 class ReLUConvBN(nn.Sequential):
     """ReLU, convolution (no bias), batch norm: DARTS' standard pre-activation unit."""
 
+    certify_affine_combination = True  # robnas.certify: forward combines its children affinely
+
     def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
                  affine: bool = True) -> None:
         super().__init__(
@@ -58,6 +60,8 @@ class SepConv(nn.Sequential):
 
 class Zero(nn.Module):
     """The ``none`` op: zeros of the (strided) output shape, still attached to the graph."""
+
+    certify_affine_combination = True  # robnas.certify: forward combines its children affinely
 
     def __init__(self, stride: int) -> None:
         super().__init__()

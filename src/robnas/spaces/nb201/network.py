@@ -19,6 +19,8 @@ from robnas.spaces.nb201.ops import OPS, ResNetBasicBlock
 class NB201Cell(nn.Module):
     """A 4-node cell: node i is the sum of one op applied to each earlier node; node 3 is the output."""
 
+    certify_affine_combination = True  # robnas.certify: forward combines its children affinely
+
     def __init__(self, arch: Arch, C: int) -> None:
         super().__init__()
         self.node_inputs = [[j for _, j in node] for node in arch]
@@ -52,6 +54,8 @@ def stage_layout(C: int, N: int, make_cell: Callable[[int], nn.Module]) -> tuple
 
 class NB201Network(nn.Module):
     """NAS-Bench-201's CIFAR network: ``N`` cells per stage, widths ``C``, ``2C``, ``4C``."""
+
+    certify_affine_combination = True  # robnas.certify: forward combines its children affinely
 
     def __init__(self, arch: str | Arch, C: int = 16, N: int = 5, num_classes: int = 10,
                  in_channels: int = 3) -> None:

@@ -22,6 +22,8 @@ OpFactory = Callable[[int, int, int], nn.Module]
 class AvgPool3x3(nn.Module):
     """3x3 average pool (padding excluded from the mean), with a 1x1 projection if widths differ."""
 
+    certify_affine_combination = True  # robnas.certify: forward combines its children affinely
+
     def __init__(self, C_in: int, C_out: int, stride: int) -> None:
         super().__init__()
         self.preprocess = ReLUConvBN(C_in, C_out, 1, 1, 0) if C_in != C_out else nn.Identity()
@@ -37,6 +39,8 @@ class ResNetBasicBlock(nn.Module):
     At stride 2 the shortcut is a 2x2 average pool followed by a 1x1 convolution (no BN), as in
     NAS-Bench-201's ``ResNetBasicblock``.
     """
+
+    certify_affine_combination = True  # robnas.certify: forward combines its children affinely
 
     def __init__(self, C_in: int, C_out: int, stride: int) -> None:
         super().__init__()
