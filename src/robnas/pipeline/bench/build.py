@@ -23,7 +23,7 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -286,15 +286,30 @@ def describe_machine() -> dict[str, Any]:
 
 
 # The meta fields that define a benchmark: resumed builds and merged shards must agree on all of them.
-IDENTITY_FIELDS = ("format_robnas", "space", "dataset", "recipe_name", "recipe", "protocol", "seed", "proxies",
-                   "proxies_at")
+@dataclass(frozen=True)
+class BenchmarkIdentity:
+    """What a benchmark is (stored in its meta): a resumed build must match it exactly, and so must
+    every part of a merge."""
+
+    format_robnas: str
+    space: str
+    dataset: str
+    recipe_name: str
+    recipe: dict[str, Any]
+    protocol: dict[str, Any]
+    seed: int
+    proxies: list[str]
+    proxies_at: list[str]
+
+
+#: The meta keys that say what a benchmark is (the fields of BenchmarkIdentity).
+IDENTITY_FIELDS = tuple(f.name for f in fields(BenchmarkIdentity))
 
 
 def identity(cfg: RunConfig, recipe: Any, protocol: Any) -> dict[str, Any]:
-    """What a benchmark is: a resumed build must match it exactly."""
-    return {"format_robnas": __version__, "space": cfg.bench.space, "dataset": cfg.data.name,
-            "recipe_name": cfg.bench.recipe, "recipe": recipe.to_dict(), "protocol": protocol.to_dict(),
-            "seed": cfg.seed, "proxies": list(cfg.bench.proxies), "proxies_at": list(cfg.bench.at)}
+    """What the benchmark of this build is, as its meta stores it."""
+    return asdict(BenchmarkIdentity(__version__, cfg.bench.space, cfg.data.name, cfg.bench.recipe, recipe.to_dict(),
+                                    protocol.to_dict(), cfg.seed, list(cfg.bench.proxies), list(cfg.bench.at)))
 
 
 def run(cfg: RunConfig) -> Path:
