@@ -89,6 +89,11 @@ def test_outside_the_scope_and_where_it_does_not_apply_nothing_changes() -> None
             assert conv(x).grad_fn is None
         same = F.conv2d(x, conv.weight, padding="same")  # string padding: PyTorch's own convolution
         assert type(same.grad_fn).__name__ == "ConvolutionBackward0"
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts inside the call: left to PyTorch
+            assert type(conv(x).grad_fn).__name__ == "ConvolutionBackward0"
+        by_keyword = F.conv2d(input=x, weight=conv.weight, bias=None, stride=1, padding=1)
+        assert type(by_keyword.grad_fn).__name__ != "ConvolutionBackward0"
+        assert torch.equal(by_keyword, F.conv2d(x, conv.weight, None, 1, 1))
 
 
 def test_constant_restores_requires_grad() -> None:

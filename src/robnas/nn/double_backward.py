@@ -91,15 +91,19 @@ class _InputGradient(torch.autograd.Function):
         return dg, dw, None, None
 
 
-def _lean_conv2d(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None, stride: Any = 1,
+def _lean_conv2d(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1) -> torch.Tensor | None:
-    """The lean convolution, or None where it does not apply (string padding, unbatched input, no grad)."""
-    if isinstance(padding, str) or x.dim() != 4 or not torch.is_grad_enabled():
+    """The lean convolution (``conv2d``'s own parameter names, so keyword calls work), or None where it does
+    not apply: string padding, unbatched input, no gradient wanted, or autocast (whose casts happen
+    inside the call, so the saved tensors would not be the ones convolved)."""
+    if isinstance(padding, str) or input.dim() != 4 or not torch.is_grad_enabled():
         return None
-    if not (x.requires_grad or w.requires_grad or (b is not None and b.requires_grad)):
+    if torch.is_autocast_enabled(input.device.type):
+        return None
+    if not (input.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)):
         return None
     conf = (_pair(stride), _pair(padding), _pair(dilation), int(groups))
-    return _Conv2d.apply(x, w, b, conf)
+    return _Conv2d.apply(input, weight, bias, conf)
 
 
 class _LeanConvolutions(TorchFunctionMode):
