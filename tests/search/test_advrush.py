@@ -202,3 +202,36 @@ def test_the_loops_lean_architecture_gradient_equals_plain_autograd():
     assert metrics["advrush"] == pytest.approx(0.3 * curvature.item(), rel=1e-12)
     for got, want in zip(lean, plain):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_lean_double_backward_changes_no_architecture_gradient(order, monkeypatch):
+    """First and second order: the loop with the lean scope and constant weights gives the alphas the
+    gradient it gives with both switched off (plain autograd everywhere)."""
+    from contextlib import nullcontext
+
+    import robnas.proxies.curvature as curvature_module
+    import robnas.search.differentiable.loop as loop_module
+    from robnas.search.differentiable import BilevelSearch, SearchSettings
+
+    def gradients() -> list[torch.Tensor]:
+        torch.manual_seed(3)
+        net = get_space("darts").supernet(num_classes=3, in_channels=1, mean=[0.5], std=[0.25], C=4,
+                                          layers=3).double()
+        with torch.no_grad():
+            for a in net.arch_parameters():
+                a.normal_(0, 1)
+        x, y = torch.rand(6, 1, 8, 8, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1, 2])
+        term = AdvRushTerm(gamma=0.3, h=0.5, warmup_epochs=0)
+        search = BilevelSearch(net, SearchSettings(epochs=1, order=order), [term])
+        net.train()
+        return search.architecture_gradients([term], x, y, x.flip(0), y.flip(0),
+                                             StepInfo(epoch=0, epochs=1, step=0, steps=1, seed=0), {})
+
+    lean = gradients()
+    for module in (loop_module, curvature_module):
+        monkeypatch.setattr(module, "lean_double_backward", nullcontext)
+    monkeypatch.setattr(loop_module, "constant", lambda params: nullcontext())
+    plain = gradients()
+    for got, want in zip(lean, plain):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
