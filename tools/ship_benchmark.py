@@ -14,15 +14,12 @@ is there (a dry run of the pipeline; it refuses to write a partial benchmark int
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import lzma
-import shutil
 import tempfile
 from pathlib import Path
 
 from robnas.bench.benchmark import Benchmark
-from robnas.bench.shipped import DATA, SUFFIX, ship
+from robnas.bench.shipped import DATA, SUFFIX, decompress_checked, ship
 from robnas.pipeline.bench.merge import merge
 
 SAME = ("robnas_commit", "recipe", "protocol", "proxies")
@@ -58,17 +55,6 @@ def _check(records: list[dict], allow_partial: bool) -> int:
     return m
 
 
-def _unpack(record: dict, target: Path) -> Path:
-    sha = hashlib.sha256()
-    with lzma.open(record["_xz"]) as src, open(target, "wb") as dst:
-        while chunk := src.read(1 << 20):
-            sha.update(chunk)
-            dst.write(chunk)
-    if sha.hexdigest() != record["sha256"]:
-        raise SystemExit(f"{record['_xz']}: does not match the SHA-256 of its build record")
-    return target
-
-
 def _shard_command(build: dict) -> str:
     """The shard command as a user types it (``robnas bench build ... --shard K/M``)."""
     command = build["command"]
@@ -88,7 +74,8 @@ def main() -> None:
     if partial and args.out.resolve() == DATA.resolve():
         raise SystemExit("a partial benchmark is never shipped in the package: pass --out DIR for a dry run")
     with tempfile.TemporaryDirectory() as tmp:
-        parts = [_unpack(r, Path(tmp) / r["_xz"].name[: -len(".xz")]) for r in records]
+        parts = [decompress_checked(r["_xz"], Path(tmp) / r["_xz"].name[: -len(".xz")], r["sha256"],
+                                    str(r["_xz"]), "re-pack the shard with tools/pack_shard.py") for r in records]
         merged = Path(tmp) / f"{args.name}.sqlite"
         merge(merged, parts)
         with Benchmark(merged) as bench:
@@ -103,7 +90,6 @@ def main() -> None:
                   "machine": builds[0]["machine"], "builds": builds}
         args.out.mkdir(parents=True, exist_ok=True)
         packed = ship(merged, args.name, record, directory=args.out)
-        shutil.rmtree(tmp, ignore_errors=True)
     hours = record["wall_seconds"] / 3600
     print(f"{packed}: {packed.stat().st_size / 1e6:.2f} MB, {count} architectures from {len(records)} of {m} "
           f"shards, {hours:.2f} h of build wall time")

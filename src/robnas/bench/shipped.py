@@ -46,13 +46,20 @@ def unpacked(name: str) -> Path:
     digest = build_record(name).get("sha256")
     target = cache_dir() / f"{name}-{(digest or 'unverified')[:16]}.sqlite"
     if not target.exists():
-        sha = hashlib.sha256()
-        with atomic_path(target) as tmp, lzma.open(packed) as src, open(tmp, "wb") as dst:
-            while chunk := src.read(1 << 20):
-                sha.update(chunk)
-                dst.write(chunk)
-            if digest is not None and sha.hexdigest() != digest:
-                raise DataError(f"shipped benchmark {name} does not match its build record's SHA-256; reinstall robnas")
+        decompress_checked(packed, target, digest, f"shipped benchmark {name}", "reinstall robnas")
+    return target
+
+
+def decompress_checked(packed: Path, target: Path, digest: str | None, what: str, fix: str) -> Path:
+    """Decompress ``packed`` (xz) into ``target``, which appears only if its SHA-256 is ``digest`` (None:
+    not checked); otherwise one error line naming ``what`` and the ``fix``."""
+    sha = hashlib.sha256()
+    with atomic_path(target) as tmp, lzma.open(packed) as src, open(tmp, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            sha.update(chunk)
+            dst.write(chunk)
+        if digest is not None and sha.hexdigest() != digest:
+            raise DataError(f"{what} does not match its build record's SHA-256; {fix}")
     return target
 
 
