@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -280,11 +281,25 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: completed epochs and evaluations are saved; rerun the same command with --resume",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return closed_pipe()
     from robnas.distributed import current
 
     if current().is_main:  # one line per job, not one per torchrun rank
-        print(f"results: {Path(where).resolve()}")
+        try:
+            print(f"results: {Path(where).resolve()}")
+        except BrokenPipeError:
+            return closed_pipe()
     return 0
+
+
+def closed_pipe() -> int:
+    """The reader of our stdout went away (`robnas bench show ... | head`): stop quietly, as `cat` does.
+
+    Python would otherwise print a traceback, and again at exit when it flushes stdout; pointing
+    stdout at /dev/null silences the second one. 141 is the shell's status for a SIGPIPE death."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":
