@@ -271,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         load_plugins()
         if args.command == "list":
             cmd_list(args.kind, args.pattern)
+            sys.stdout.flush()
             return 0
         cfg = resolve_config(args)
         where = importlib.import_module(COMMANDS[args.command][0]).run(cfg)
@@ -285,11 +286,12 @@ def main(argv: list[str] | None = None) -> int:
         return closed_pipe()
     from robnas.distributed import current
 
-    if current().is_main:  # one line per job, not one per torchrun rank
-        try:
+    try:
+        if current().is_main:  # one line per job, not one per torchrun rank
             print(f"results: {Path(where).resolve()}")
-        except BrokenPipeError:
-            return closed_pipe()
+        sys.stdout.flush()  # a pipe's buffer is written here, not at exit, where a closed reader would go unhandled
+    except BrokenPipeError:
+        return closed_pipe()
     return 0
 
 

@@ -61,3 +61,15 @@ def test_bare_run_is_the_shipped_main_job_and_configs_resolve_by_name(tmp_path, 
     assert [m.label for m in cfg.models] == ["DARTS_V2", "ResNet-18"] and cfg.data.name == "digits"
     fashion = resolve_config(build_parser().parse_args(["run", "--config", "fashion_mnist"]))
     assert fashion.data.name == "fashion-mnist"
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback():
+    """`robnas list attacks | head -1` (and `bench show ... | head`): exit 141 as `cat` would, stderr empty."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "robnas.cli", "list", "attacks"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the child has imported anything, so its first write finds no reader
+    assert proc.wait(timeout=60) == 141
+    assert proc.stderr.read() == b""
