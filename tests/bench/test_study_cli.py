@@ -57,9 +57,12 @@ def test_nas_table_with_a_differentiable_search(cli, tmp_path, full_bench):
         "--set", "bench.nas.differentiable_search={epochs=1,train_size=64,C=4}", "--name", "n", check=True)
     results = tmp_path / "runs" / "n" / "results"
     data = json.loads((results / "nas.json").read_text())
-    (block,) = data["blocks"]
+    block, on_clean = data["blocks"]  # Jung et al.'s Table 1: search on FGSM accuracy, and on clean accuracy
     assert block["objective"].startswith("robust_error:fgsm@")               # FGSM at the reference radius
     assert [r["method"] for r in block["rows"]] == ["rs", "ls", "re", "bananas", "nsga2", "darts"]
+    assert on_clean["objective"] == "clean_error"
+    assert [r["method"] for r in on_clean["rows"]] == ["rs", "ls", "re", "bananas", "darts"]  # nsga2: 2nd = 1st
+    assert any("nsga2 skipped" in note for note in on_clean["notes"])
     assert block["columns"][0] == "clean" and block["columns"][-1] == "corruption mean"
     with robnas.bench.open(full_bench) as bench:
         clean = bench.query("clean")

@@ -119,7 +119,7 @@ class NasConfig:
     """``robnas bench nas``: discrete strategies (and differentiable searches) judged on a benchmark."""
 
     objectives: tuple[str, ...] = ()  # minimised benchmark objectives, one table each; (): FGSM error at the
-                                      # benchmark's reference radius (Jung et al. add clean_error)
+                                      # benchmark's reference radius, then clean_error (Jung et al.'s Table 1)
     second_objective: str = "clean_error"  # NSGA-II's second objective
     strategies: tuple[str, ...] = ("rs", "ls", "re", "bananas", "nsga2")
     runs: int = 100                  # seeded runs per strategy (Jung et al.: 100)

@@ -2,8 +2,9 @@
 
 Every strategy of ``bench.nas.strategies`` (RS, LS, RE, BANANAS; NSGA-II on the objective and
 ``second_objective``) runs ``runs`` times for ``queries`` lookups on each objective of
-``bench.nas.objectives`` (default: FGSM error at the benchmark's reference radius, as Jung et al.
-search on FGSM accuracy). Run ``i`` is seeded from (``seed``, ``i``) only, so the numbers do not
+``bench.nas.objectives`` (default: FGSM error at the benchmark's reference radius, then clean
+error: the two searches of Jung et al.'s Table 1; NSGA-II is skipped, with a note, on an objective
+equal to its second one). Run ``i`` is seeded from (``seed``, ``i``) only, so the numbers do not
 depend on ``--backend`` or ``--workers``. The differentiable methods (``darts``, ``advrush``,
 ``rnas``) search the space's supernet ``differentiable_seeds`` times on the benchmark's dataset, with
 the network size and training subset of its recipe, and their derived cells are looked up.
@@ -198,7 +199,7 @@ def plan(cfg: RunConfig, bench: Benchmark, source: str) -> Plan:
         raise InvalidValueError(f"bench.nas.strategy_params names {', '.join(unknown)}, which is not in "
                                 f"bench.nas.strategies ({', '.join(n.strategies)})")
     space = get_space(bench.space)
-    specs = list(n.objectives) or [default_objective(bench)]
+    specs = list(n.objectives) or [default_objective(bench), "clean_error"]
     second = resolve(bench, n.second_objective)
     blocks, notes = [], []
     for spec in specs:
@@ -298,7 +299,7 @@ def write(p: Plan, bench: Benchmark, results: Path, workdir: Path, backend: Any,
             "columns": [c.label for c in p.columns], "optimum": block.table.optimum,
             "rows": [{**r, "cells": [list(c) for c in r["cells"]], "percentile": list(r["percentile"]),
                       "objective": list(r["objective"])} for r in block.table.rows],
-            "versus_random_search": comparisons,
+            "versus_random_search": comparisons, "notes": block.notes,
             "found": {res.label: [archs[i] for i in res.found] for res in block.results},
             "anytime_mean": {res.label: res.curves.mean(axis=0).tolist() for res in block.results
                              if res.curves is not None}})
