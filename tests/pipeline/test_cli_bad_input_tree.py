@@ -69,6 +69,7 @@ BAD = {
         ["--method", "advrush", "--set", "search.differentiable.advrush.warmup_epochs=9"],
         ["--method", "advrush", "--set", "search.differentiable.advrush.compat=paper"],
         ["--method", "darts", "--set", "search.differentiable.terms=[\"nosuch\"]"],
+        ["--method", "rnas", "--space", "nb201", "--set", "search.differentiable.derive_exclude=[\"conv_3x3\"]"],
         ["--method", "rs", "--space", "nb201", "--objectives", "clean_error,nonsense"],
         ["--method", "rs", "--space", "nb201", "--evaluations", "-1"],
         ["--method", "rs", "--space", "nb201", "--backend", "cluster"],

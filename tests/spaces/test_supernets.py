@@ -95,6 +95,44 @@ def test_nb201_rule_is_argmax_per_edge_none_included():
     assert model(torch.rand(2, 1, 8, 8)).shape == (2, 3)
 
 
+def test_nb201_derivation_can_leave_ops_out():
+    """derive_exclude=("none",): the empty cell RNAS converges to on NB201 becomes each edge's runner-up."""
+    net = tiny("nb201")
+    with torch.no_grad():
+        net.alphas.zero_()
+        net.alphas[:, OPS_NB201.index("none")] = 5.0  # every edge prefers 'none' ...
+        net.alphas[:, OPS_NB201.index("avg_pool_3x3")] = 1.0  # ... then avg_pool
+        net.alphas[2, OPS_NB201.index("nor_conv_3x3")] = 2.0  # ... except edge 2<-1
+    assert net.derive() == "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    assert net.derive(("none",)) == ("|avg_pool_3x3~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+"
+                                     "|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_3x3~2|")
+    assert "avg_pool" not in net.derive(("none", "avg_pool_3x3"))
+
+
+def test_darts_derivation_can_leave_more_ops_out_than_none():
+    net = tiny("darts")
+    with torch.no_grad():
+        for alphas in (net.alphas_normal, net.alphas_reduce):
+            alphas.zero_()
+            alphas[:, OPS_DARTS.index("skip_connect")] = 3.0
+    assert "skip_connect" in net.derive() and "skip_connect" not in net.derive(("skip_connect",))
+    assert net.derive(("none",)) == net.derive()  # DARTS never derives 'none' anyway
+
+
+@pytest.mark.parametrize("exclude, message", [
+    (("conv_3x3",), "derive_exclude names conv_3x3, not an op of the nb201 supernet; its ops: none, skip_connect"),
+    (tuple(OPS_NB201), "leaves no op to derive"),
+])
+def test_a_bad_derive_exclude_is_one_error_line(exclude, message):
+    with pytest.raises(InvalidValueError, match=message):
+        tiny("nb201").derive(exclude)
+
+
+def test_darts_cannot_exclude_every_op_but_none():
+    with pytest.raises(InvalidValueError, match="leaves no op to derive"):
+        tiny("darts").derive(tuple(op for op in OPS_DARTS if op != "none"))
+
+
 @pytest.mark.parametrize("space", ["darts", "nb201"])
 def test_supernet_derive_builds(space):
     net = tiny(space, 2)

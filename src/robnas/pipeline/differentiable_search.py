@@ -71,7 +71,7 @@ def check_search_config(cfg: RunConfig) -> None:
     if d.train_size is not None and d.train_size < 2:
         raise InvalidValueError(f"search.differentiable.train_size must be >= 2 (it is split in half), "
                                 f"got {d.train_size}")
-    _build_supernet(cfg, num_classes=2, in_channels=1, mean=None, std=None)
+    _build_supernet(cfg, num_classes=2, in_channels=1, mean=None, std=None).derivable(d.derive_exclude)
 
 
 def _build_supernet(cfg: RunConfig, num_classes: int, in_channels: int, mean: Sequence[float] | None,
@@ -104,10 +104,10 @@ def _fingerprint(cfg: RunConfig, dataset: Dataset) -> dict[str, Any]:
 # --- the search ---------------------------------------------------------------------------------
 
 
-def _epoch_record(epoch: int, stats: dict[str, float], model: Supernet, arch_half: Split,
-                  seconds: float) -> dict[str, Any]:
+def _epoch_record(epoch: int, stats: dict[str, float], model: Supernet, arch_half: Split, seconds: float,
+                  exclude: Sequence[str]) -> dict[str, Any]:
     record: dict[str, Any] = {"epoch": epoch + 1, **stats, "val_acc": clean_accuracy(model, arch_half),
-                              "genotype": model.derive(), "alphas": model.softmaxed_alphas(), "seconds": seconds}
+                              "genotype": model.derive(exclude), "alphas": model.softmaxed_alphas(), "seconds": seconds}
     return record
 
 
@@ -149,10 +149,10 @@ def search_in_run(cfg: RunConfig, run: RunDir, dataset: Dataset, resume: bool, q
 
         epoch_start = time.perf_counter()
         stats = search.run_epoch(epoch, weight_half, arch_half, data_gen, wrap)
-        record = _epoch_record(epoch, stats, model, arch_half, time.perf_counter() - epoch_start)
+        record = _epoch_record(epoch, stats, model, arch_half, time.perf_counter() - epoch_start, d.derive_exclude)
         loop.end_epoch(record, {"model_spec": model.spec, "model_state": model.state_dict(),
                                 "search_state": search.state_dict(), "permutation": permutation})
-    arch = model.derive()
+    arch = model.derive(d.derive_exclude)
     if run.writes:
         _write_results(run, cfg, dataset, model, arch, loop.history, loop.seconds)
     return SearchOutcome(space=model.space, genotype=arch, seconds=loop.seconds, history=loop.history)

@@ -10,7 +10,7 @@ supernet with ``get_space(name).supernet(...)``, which also sets ``space`` and `
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -28,6 +28,8 @@ class Supernet(nn.Module):
 
     #: The candidate operations, in the order of the alpha columns.
     op_names: ClassVar[tuple[str, ...]] = ()
+    #: Ops the space's derivation never selects whatever the alphas (DARTS: ``none``).
+    never_derived: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, mean: Sequence[float] | None, std: Sequence[float] | None, in_channels: int) -> None:
         super().__init__()
@@ -60,8 +62,24 @@ class Supernet(nn.Module):
     # --- derivation and logging -------------------------------------------------------------------
 
     @abstractmethod
-    def derive(self) -> str:
-        """The architecture the current alphas select, as the space's interchange string."""
+    def derive(self, exclude: Collection[str] = ()) -> str:
+        """The architecture the current alphas select, as the space's interchange string; the ops in
+        ``exclude`` are never selected (checked by :meth:`derivable`)."""
+
+    def derivable(self, exclude: Collection[str] = ()) -> list[int]:
+        """Columns of the alphas a derivation may select: every op but ``exclude`` (and the ops the
+        space's own derivation never selects, ``never_derived``). One error line if a name is not an
+        op of this supernet or nothing is left."""
+        unknown = sorted(set(exclude) - set(self.op_names))
+        if unknown:
+            raise InvalidValueError(f"search.differentiable.derive_exclude names {', '.join(unknown)}, not an op of "
+                                    f"the {self.space or type(self).__name__} supernet; its ops: "
+                                    f"{', '.join(self.op_names)}")
+        live = [k for k, name in enumerate(self.op_names) if name not in exclude and name not in self.never_derived]
+        if not live:
+            raise InvalidValueError(f"search.differentiable.derive_exclude={list(exclude)} leaves no op to derive; "
+                                    f"keep at least one of {', '.join(self.op_names)}")
+        return live
 
     @abstractmethod
     def edge_names(self) -> list[str]:

@@ -36,6 +36,8 @@ class DifferentiableSearchConfig:
     arch_weight_decay: float = 1e-3
     advrush: AdvRushParams = field(default_factory=AdvRushParams)
     rnas: RNASParams = field(default_factory=RNASParams)
+    derive_exclude: tuple[str, ...] = ()  # ops the derived cell may not use; ("none",) on nb201 derives as the
+                                          # DARTS space does (NAS-Bench-201's own derivation keeps 'none')
     terms: tuple[str, ...] = ()       # registered search terms added to the method's own (plugins, experiments)
     term_params: dict[str, Any] = field(default_factory=dict)  # their parameters: { name = { key = value } }
 

@@ -18,7 +18,7 @@ strongest first. Ties keep the lower input index / the earlier op (stable sort, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -89,6 +89,7 @@ class SearchCell(nn.Module):
 
 class DartsSupernet(Supernet):
     op_names = OPS_DARTS
+    never_derived = (OPS_DARTS[NONE_INDEX],)  # DARTS' genotype(): 'none' only competes inside the softmax
 
     def __init__(self, num_classes: int, in_channels: int, mean: Sequence[float] | None,
                  std: Sequence[float] | None, C: int = 16, layers: int = 8, partial_channels: int = 1) -> None:
@@ -151,18 +152,18 @@ class DartsSupernet(Supernet):
         return [f"{NUM_CELL_INPUTS + i}<-{j}" for i in range(NUM_INTERMEDIATE_NODES)
                 for j in range(NUM_CELL_INPUTS + i)]
 
-    def derive(self) -> str:
+    def derive(self, exclude: Collection[str] = ()) -> str:
+        live = self.derivable(exclude)
         with torch.no_grad():
             normal = F.softmax(self.alphas_normal.double(), dim=-1)
             reduce = F.softmax(self.alphas_reduce.double(), dim=-1)
             if self.partial_channels > 1:
                 normal = normal * self._edge_weights(self.betas_normal.double()).unsqueeze(1)
                 reduce = reduce * self._edge_weights(self.betas_reduce.double()).unsqueeze(1)
-        return derive_genotype(normal.tolist(), reduce.tolist()).to_str()
+        return derive_genotype(normal.tolist(), reduce.tolist(), live).to_str()
 
 
-def _derive_cell(weights: list[list[float]]) -> list[tuple[str, int]]:
-    live = [k for k in range(len(OPS_DARTS)) if k != NONE_INDEX]
+def _derive_cell(weights: list[list[float]], live: Sequence[int]) -> list[tuple[str, int]]:
     gene = []
     for rows in node_edge_slices():
         node = weights[rows]
@@ -177,11 +178,15 @@ def _derive_cell(weights: list[list[float]]) -> list[tuple[str, int]]:
     return gene
 
 
-def derive_genotype(normal: Sequence[Sequence[float]], reduce: Sequence[Sequence[float]]) -> Genotype:
-    """The DARTS genotype of (softmaxed) 14 x 8 edge weight matrices for the normal and reduction cell."""
+def derive_genotype(normal: Sequence[Sequence[float]], reduce: Sequence[Sequence[float]],
+                    live: Sequence[int] | None = None) -> Genotype:
+    """The DARTS genotype of (softmaxed) 14 x 8 edge weight matrices for the normal and reduction cell,
+    choosing among the op columns ``live`` (default: every op but ``none``, as DARTS does)."""
+    if live is None:
+        live = [k for k in range(len(OPS_DARTS)) if k != NONE_INDEX]
     for name, weights in (("normal", normal), ("reduce", reduce)):
         if len(weights) != NUM_EDGES or any(len(row) != len(OPS_DARTS) for row in weights):
             raise InvalidValueError(f"{name} weights must be {NUM_EDGES} x {len(OPS_DARTS)} (edges x ops)")
     concat = list(range(NUM_CELL_INPUTS, NUM_CELL_INPUTS + NUM_INTERMEDIATE_NODES))
-    return Genotype(normal=_derive_cell([list(r) for r in normal]), normal_concat=concat,
-                    reduce=_derive_cell([list(r) for r in reduce]), reduce_concat=concat)
+    return Genotype(normal=_derive_cell([list(r) for r in normal], live), normal_concat=concat,
+                    reduce=_derive_cell([list(r) for r in reduce], live), reduce_concat=concat)

@@ -8,14 +8,16 @@ matrix (6 x 5) is shared by every cell. Cell BNs are affine-free, as in NAS-Benc
 search (the ResNet blocks between stages keep theirs).
 
 Derivation (NAS-Bench-201's ``genotype()`` of its DARTS baseline): each edge takes its argmax op,
-``none`` included; ties take the earlier op. With partial channels the edges are not weighted by
+``none`` included; ties take the earlier op. ``derive_exclude=("none",)`` leaves ``none`` out, as the
+DARTS space always does: a search whose objective rewards small features (RNAS's vulnerability
+constraint) otherwise derives the empty cell on NAS-Bench-201. With partial channels the edges are not weighted by
 PC-DARTS betas: every NB201 edge is kept, so betas could not change the derived cell, and node 1's
 single-edge softmax would be a constant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -86,15 +88,17 @@ class NB201Supernet(Supernet):
     def edge_names(self) -> list[str]:
         return [f"{i}<-{j}" for i, j in EDGES]
 
-    def derive(self) -> str:
-        return derive_arch(self.alphas.detach().tolist())
+    def derive(self, exclude: Collection[str] = ()) -> str:
+        return derive_arch(self.alphas.detach().tolist(), self.derivable(exclude))
 
 
-def derive_arch(alphas: Sequence[Sequence[float]]) -> str:
-    """The NAS-Bench-201 arch string of a 6 x 5 alpha (or weight) matrix: argmax op per edge."""
+def derive_arch(alphas: Sequence[Sequence[float]], live: Sequence[int] | None = None) -> str:
+    """The NAS-Bench-201 arch string of a 6 x 5 alpha (or weight) matrix: argmax op per edge, among
+    the op columns ``live`` (default: all five)."""
     if len(alphas) != len(EDGES) or any(len(row) != len(OPS_NB201) for row in alphas):
         raise InvalidValueError(f"NB201 alphas must be {len(EDGES)} x {len(OPS_NB201)} (edges x ops)")
-    ops = [OPS_NB201[max(range(len(row)), key=lambda k: (row[k], -k))] for row in alphas]
+    columns = range(len(OPS_NB201)) if live is None else live
+    ops = [OPS_NB201[max(columns, key=lambda k: (row[k], -k))] for row in alphas]
     nodes = tuple(tuple((ops[e], j) for e, (node, j) in enumerate(EDGES) if node == i)
                   for i in range(1, NUM_NODES + 1))
     return arch_to_str(nodes)
