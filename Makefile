@@ -34,16 +34,16 @@ test: $(VENV)/.test
 
 # Every benchmark prints its figures (ratios against a peer measured in the same run); about an hour on 2 cores.
 bench: $(VENV)/.test
-	$(PY) benchmarks/attacks.py
-	$(PY) benchmarks/autoattack.py
-	$(PY) benchmarks/jung_grid.py
-	$(PY) benchmarks/certify.py
-	$(PY) benchmarks/search_step.py
-	$(PY) benchmarks/parallel_eval.py
-	$(PY) benchmarks/distributed.py
-	$(PY) benchmarks/bench_query.py
-	$(PY) benchmarks/bench_build.py
-	$(PY) benchmarks/train_step.py
+	$(PY) perf/attacks.py
+	$(PY) perf/autoattack.py
+	$(PY) perf/jung_grid.py
+	$(PY) perf/certify.py
+	$(PY) perf/search_step.py
+	$(PY) perf/parallel_eval.py
+	$(PY) perf/distributed.py
+	$(PY) perf/bench_query.py
+	$(PY) perf/bench_build.py
+	$(PY) perf/train_step.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,6 +1,6 @@
 """CPU thread policy: small networks run faster on one intra-op thread.
 
-Measured on the 2-core reference machine (``benchmarks/threads.py``): a DARTS cell network of a few
+Measured on the 2-core reference machine (``perf/threads.py``): a DARTS cell network of a few
 thousand parameters on 8x8 inputs trains 2-5x *slower* on two threads than on one, because every
 op is too small to amortise OpenMP's fork/join; only networks of hundreds of MFLOPs per sample
 (a full-width CIFAR ResNet-18) gain from a second thread. ``threads = 0`` (auto) therefore picks

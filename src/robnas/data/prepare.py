@@ -21,6 +21,7 @@ class DataConfig:
     train_size: int | None = None    # deterministic subsets; None = the whole split
     test_size: int | None = None
     val_size: int = 0                # held out of train for best-checkpoint selection (0: use the test split)
+    resize: int | None = None        # shrink images to resize x resize pixels (area averaging); None = as stored
 
 
 @dataclass
@@ -35,7 +36,7 @@ class PreparedData:
 def load_configured(cfg: DataConfig, device: torch.device | str, seed: int) -> Dataset:
     """The dataset of ``cfg`` with its deterministic subsets, on ``device``."""
     return load_dataset(cfg.name, root=cfg.root, device=device, train_size=cfg.train_size,
-                        test_size=cfg.test_size, seed=seed)
+                        test_size=cfg.test_size, seed=seed, resize=cfg.resize)
 
 
 def prepare_data(cfg: DataConfig, device: torch.device | str, seed: int) -> PreparedData:

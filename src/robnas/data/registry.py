@@ -79,19 +79,40 @@ def _check_requested_size(size: int | None, what: str) -> None:
         raise InvalidValueError(f"{what} must be a positive integer or None (the full split), got {size!r}")
 
 
+def resized(split: Split, side: int) -> Split:
+    """``split`` with its images shrunk to ``side`` x ``side`` by area averaging, rounded back to uint8.
+
+    Area averaging is what a camera of lower resolution would see (each new pixel the mean of the
+    old pixels it covers; an exact 2x2 mean for 28 -> 14); enlarging is refused, since it adds no
+    information and only multiplies the cost of every network.
+    """
+    height, width = split.images.shape[-2:]
+    if side > min(height, width):
+        raise InvalidValueError(f"resize={side} would enlarge {height}x{width} images; use at most {min(height, width)}")
+    if (height, width) == (side, side):
+        return split
+    small = torch.nn.functional.interpolate(split.images.to(torch.float32), size=(side, side), mode="area")
+    return Split(small.round_().clamp_(0, 255).to(torch.uint8), split.labels)
+
+
 def load_dataset(name: str, root: str | None = None, device: torch.device | str = "cpu",
-                 train_size: int | None = None, test_size: int | None = None, seed: int = 0) -> Dataset:
+                 train_size: int | None = None, test_size: int | None = None, seed: int = 0,
+                 resize: int | None = None) -> Dataset:
     """Load ``name`` from ``root`` (default: the dataset's usual directory) onto ``device``.
 
     ``train_size`` / ``test_size`` take deterministic stratified subsets chosen by ``seed``;
-    ``None`` keeps the full split. ``device`` accepts ``"auto"``.
+    ``None`` keeps the full split. ``resize`` shrinks the images to ``resize`` x ``resize`` pixels
+    (:func:`resized`; the statistics are those of the resized images). ``device`` accepts ``"auto"``.
     """
     source = DATASETS.get(name)
     _check_requested_size(train_size, "train_size")
     _check_requested_size(test_size, "test_size")
+    _check_requested_size(resize, "resize")
     target = resolve_device(device) if isinstance(device, str) else torch.device(device)
     root_text = root if root is not None else (source.default_root or ".")
     loaded = source.load(Path(root_text).expanduser())
+    if resize is not None:
+        loaded = LoadedSplits(resized(loaded.train, resize), resized(loaded.test, resize), loaded.class_names)
     for size, split, what in ((train_size, loaded.train, "train"), (test_size, loaded.test, "test")):
         if size is not None and size > len(split):
             raise InvalidValueError(f"{what}_size={size} exceeds the {len(split)} samples of the {name} {what} split;"

@@ -29,6 +29,7 @@ class Recipe:
     build: dict[str, Any] = field(default_factory=dict)   # network size kwargs of the space's builder
     train_size: int | None = None                         # training points (stratified subset; None = all)
     test_size: int | None = None                          # evaluation points (None = the whole test split)
+    resize: int | None = None                             # images shrunk to resize x resize pixels (None: as stored)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Recipe":
         """This recipe with some settings replaced; tables are merged key by key (``train.adversarial.eps``)."""

@@ -59,6 +59,7 @@ class ArchBuilder:
     proxies: tuple[str, ...] = ()
     at: tuple[str, ...] = ("init", "trained")
     seed: int = 0
+    replicate: int = 0        # replicate r trains and evaluates with the seed of run seed + r; data from the run seed
     device: str = "cpu"
     threads: int = 0
     keep_weights: str | None = None
@@ -77,7 +78,7 @@ class ArchBuilder:
         space = get_space(self.space, **self.space_params)
         arch = space.validate(arch)
         key = space.key(arch)
-        seed = evaluation_seed(self.seed, key)
+        seed = evaluation_seed(self.seed + self.replicate, key)
         prepared = cached_data(self.data, self.seed, self.device)
         dataset = prepared.dataset
         shape = (dataset.in_channels, *dataset.image_size)
@@ -335,7 +336,8 @@ def run(cfg: RunConfig) -> Path:
     if not set(b.at) <= {"init", "trained"} or not b.at:
         raise InvalidValueError(f"--at must be init, trained or both, got {','.join(b.at)!r}")
     check_backend(b.backend, b.workers, b.address)
-    data = {**config_to_dict(cfg.data), "train_size": recipe.train_size, "test_size": recipe.test_size}
+    data = {**config_to_dict(cfg.data), "train_size": recipe.train_size, "test_size": recipe.test_size,
+            "resize": recipe.resize}
     dataset = load_configured(cfg.data.__class__(**data), "cpu", cfg.seed)
     archs = chosen_archs(cfg, space, recipe, dataset)
     wanted = identity(cfg, recipe, protocol)

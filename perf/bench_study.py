@@ -8,7 +8,7 @@ landscape), for trees without the shipped file. The study runs in this
 process (its pool workers are children), so the CPU time below is the study's whole cost: on an idle
 2-core machine the wall time is about CPU time / 2 plus start-up. Target: under 10 minutes.
 
-    .venv/bin/python benchmarks/bench_study.py [--bench /tmp/synthetic-6466.sqlite] [--out /tmp/bench-study]
+    .venv/bin/python perf/bench_study.py [--bench /tmp/synthetic-6466.sqlite] [--out /tmp/bench-study]
 """
 
 from __future__ import annotations

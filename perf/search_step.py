@@ -15,7 +15,7 @@ stage blocks, pooling and classifier) (target <= 1.2x: the mixing, the cell plum
 and Python add little; CPU time of the process, median of repeats), and AdvRush step / first-order
 step (target <= 3x). Step times are wall-clock medians.
 
-    .venv/bin/python benchmarks/search_step.py [--space darts] [--C 8] [--layers 5] [--batch 32]
+    .venv/bin/python perf/search_step.py [--space darts] [--C 8] [--layers 5] [--batch 32]
                                                [--size 16] [--steps 3] [--threads 1]
 """
 

@@ -5,7 +5,7 @@ each proxy with its default parameters on the same 100 digits test points, one i
 warm-up network is measured first and discarded (the first FLOP count imports torch._dynamo, seconds
 once per process). Prints the median seconds per network of each proxy and what 6466 networks take.
 
-    .venv/bin/python benchmarks/proxies.py [--networks 8] [--points 100]
+    .venv/bin/python perf/proxies.py [--networks 8] [--points 100]
 """
 
 from __future__ import annotations

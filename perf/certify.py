@@ -7,7 +7,7 @@ Square (5000 queries, AutoAttack's standard setting, as in the Jung grid) spends
 alone and in lockstep with the other radii's Square runs. Square never breaks a certified point
 (checked here); the certificate pays where it costs less per point than Square on the points it proves.
 
-    .venv/bin/python benchmarks/certify.py [--points 100] [--queries 5000] [--threads 1]
+    .venv/bin/python perf/certify.py [--points 100] [--queries 5000] [--threads 1]
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ trained 10 epochs on 1000 digits; 100 test points. In one run:
 * ``nested``: radii in increasing order, broken points carried over (accuracies monotone, never above
   independent mode's for deterministic attacks).
 
-    .venv/bin/python benchmarks/jung_grid.py [--protocol jung] [--points 100] [--threads 1]
+    .venv/bin/python perf/jung_grid.py [--protocol jung] [--points 100] [--threads 1]
 """
 
 from __future__ import annotations

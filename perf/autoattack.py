@@ -1,6 +1,6 @@
 """Our ``standard`` AutoAttack against pyautoattack's, and the corruption suite's throughput (prints figures).
 
-Part 1, in one run on the same trained model and points (the small CNN of ``benchmarks/attacks.py``,
+Part 1, in one run on the same trained model and points (the small CNN of ``perf/attacks.py``,
 standard-trained on 3000 Fashion-MNIST images when the Debian package is installed, else digits
 upsampled to 32x32): wall time of ``create_attack("autoattack", version="standard")`` as the evaluation
 engine runs it (its plain forwards through the frozen inference graph) and of
@@ -14,7 +14,7 @@ Part 2: the whole 15 x 5 common-corruption suite (``robnas.corruptions``) over `
 uniform noise on an 8x8 grid upsampled bilinearly, so blurs, JPEG and pixelation see image-like
 content rather than white noise.
 
-    .venv/bin/python benchmarks/autoattack.py [--dataset auto|fashion-mnist|digits] [--n 256] [--eps 8]
+    .venv/bin/python perf/autoattack.py [--dataset auto|fashion-mnist|digits] [--n 256] [--eps 8]
         [--norm Linf|L2] [--repeats 3] [--threads 1] [--corruption-n 10000] [--skip-attacks]
 """
 
@@ -39,7 +39,7 @@ from robnas.corruptions import corrupt, list_corruptions
 from robnas.rng import make_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attacks import accuracy, cnn, load_benchmark_data, train  # noqa: E402  (benchmarks/attacks.py)
+from attacks import accuracy, cnn, load_benchmark_data, train  # noqa: E402  (perf/attacks.py)
 
 _AFTER = re.compile(r"robust accuracy after (\S+): ([\d.]+)%")
 

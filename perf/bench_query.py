@@ -11,7 +11,7 @@ process's own):
 
 Prints wall time and peak resident memory of each, and their ratio. Goal: robnas under 1 s and 300 MB.
 
-    python benchmarks/bench_query.py [--runs 3]
+    python perf/bench_query.py [--runs 3]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ a digits subset and measured (clean error, FLOPs). Each backend is first warmed 
 import torch and load the data once, which a long search amortises), then the batch is timed;
 the cold time including start-up is printed as well. Every backend must return the same numbers.
 
-    .venv/bin/python benchmarks/parallel_eval.py [--candidates 10] [--train-size 600]
+    .venv/bin/python perf/parallel_eval.py [--candidates 10] [--train-size 600]
 
 Targets: 2 local workers >= 1.6x one worker; Ray within 15% of the local pool (same CPUs).
 """

@@ -13,7 +13,7 @@ worker, once with two -- into fresh files, and prints:
   (one worker uses one core);
 * from a profile of one architecture, the share of its time inside aten kernels.
 
-    python benchmarks/bench_build.py [--archs 12]
+    python perf/bench_build.py [--archs 12]
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ over the profiled wall time):
 * ``compiled``: ``torch.compile`` (inductor, C++ codegen) of the model's forward and backward;
 * ``no-clip``: without gradient clipping (its norm is one more pass over every parameter).
 
-    .venv/bin/python benchmarks/train_step.py [--model nb201|darts] [--steps 60] [--threads 1]
+    .venv/bin/python perf/train_step.py [--model nb201|darts] [--steps 60] [--threads 1]
 """
 
 from __future__ import annotations

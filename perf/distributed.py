@@ -1,6 +1,6 @@
 """Data-parallel training and distributed evaluation, 1 vs 2 gloo processes on this machine, and what a step communicates.
 
-    .venv/bin/python benchmarks/distributed.py [--batch 128] [--steps 8] [--width 16] [--epochs 3]
+    .venv/bin/python perf/distributed.py [--batch 128] [--steps 8] [--width 16] [--epochs 3]
 
 robnas' own trainer (``train_model``, the code ``robnas train`` runs under torchrun) trains a
 ResNet-18 of width ``--width`` on synthetic 3x32x32 images, one CPU thread per process, on 1 process

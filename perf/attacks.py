@@ -16,7 +16,7 @@ The 0.5x evaluation-mode target is about a *standard-trained* model that PGD bre
 CIFAR-10). Early exit can only save the work of broken points, so on a model that stays robust
 (digits at 8/255 stays ~65% robust) no implementation can reach it; the printout says which case ran.
 
-    .venv/bin/python benchmarks/attacks.py [--dataset auto|fashion-mnist|digits] [--threads 1]
+    .venv/bin/python perf/attacks.py [--dataset auto|fashion-mnist|digits] [--threads 1]
                                            [--repeats 3] [--n 256] [--eps 8]
 """
 
