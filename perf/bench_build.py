@@ -74,7 +74,7 @@ def kernel_share() -> float:
     """Share of one architecture's build (train + evaluate) spent in aten kernels (torch.profiler)."""
     from torch.profiler import ProfilerActivity, profile
 
-    from robnas.pipeline.bench.build import ArchBuilder
+    from robnas.bench.builder import ArchBuilder
     from robnas.train.recipes import get_recipe
 
     recipe = get_recipe("digits-tiny")

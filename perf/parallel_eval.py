@@ -16,8 +16,8 @@ import argparse
 import random
 import time
 
-from robnas.search.discrete.backends import Backend, create_backend
-from robnas.pipeline.candidates import TrainingEvaluator
+from robnas.backends import Backend, create_backend
+from robnas.search.discrete.training_evaluator import TrainingEvaluator
 from robnas.search.discrete.evaluators import run_evaluation
 from robnas.spaces import get_space
 

@@ -41,8 +41,8 @@ from robnas.bench.reference import nb201_cifar10
 from robnas.bench.store import BenchmarkFile
 from robnas.config import config_from_dict, config_to_dict
 from robnas.eps import Eps
-from robnas.pipeline.bench.build import ArchBuilder, weights_file
-from robnas.search.discrete.backends import create_backend
+from robnas.bench.builder import ArchBuilder, resolve_protocol, weights_file
+from robnas.backends import create_backend
 from robnas.spaces import get_space
 from robnas.spaces.nb201 import arch_str
 from robnas.spaces.nb201.index import representative_of, unique_ids
@@ -125,7 +125,7 @@ def build(name: str, cand: Candidate, archs: list[str], replicate: int, out: Pat
     path = out / f"{name}-r{replicate}.sqlite"
     builder = ArchBuilder(space="nb201", data={"name": cand.dataset, "train_size": cand.recipe.train_size,
                                                "test_size": cand.recipe.test_size, "resize": cand.recipe.resize},
-                          recipe=cand.recipe.to_dict(), protocol="eval", eval=cand.eval, seed=0, replicate=replicate,
+                          recipe=cand.recipe.to_dict(), protocol="eval", eval=cand.eval, seed=0,
                           keep_weights=str(keep) if keep else None)
     space = get_space("nb201")
     with BenchmarkFile(path, readonly=False) as bench:
@@ -133,7 +133,7 @@ def build(name: str, cand: Candidate, archs: list[str], replicate: int, out: Pat
             bench.set_meta({"recipe_name": name, "recipe": cand.recipe.to_dict(), "eval": cand.eval,
                             "dataset": cand.dataset, "replicate": replicate})
         done = bench.done_keys()
-        todo = [a for a in archs if space.key(a) not in done]
+        todo = [(a, replicate) for a in archs if space.key(a) not in done]
         print(f"{name} replicate {replicate}: {len(archs) - len(todo)} done, {len(todo)} to build", file=sys.stderr,
               flush=True)
         began = time.time()
@@ -151,7 +151,6 @@ def time_cells(cand: Candidate, archs: list[str], keep: Path) -> dict[str, float
     from robnas.data.prepare import DataConfig, load_configured
     from robnas.evaluation.engine import evaluate_threat_model
     from robnas.evaluation.protocol import ThreatModel
-    from robnas.pipeline.bench.build import resolve_protocol
     from robnas.train.checkpoint import load_model
 
     torch.set_num_threads(1)
@@ -183,11 +182,12 @@ def _columns(path: Path) -> tuple[list[str], dict[str, np.ndarray], dict[str, np
     with BenchmarkFile(path) as bench:
         rows = bench.arch_rows(("row", "arch", "status", "train_seconds", "eval_seconds"))
         order = {row[0]: i for i, row in enumerate(rows)}
+        replicate = bench.replicates()[0]  # each pilot file holds one replicate
         values: dict[str, np.ndarray] = {}
         for key, measure in bench.result_keys():
             if measure != "accuracy":
                 continue
-            found = bench.column(key, measure)
+            found = bench.column(key, measure, replicate)
             assert found is not None
             idx = np.array([order[r] for r in found[0]])
             column = np.full((len(rows), *found[1].shape[1:]), np.nan)

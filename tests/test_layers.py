@@ -17,20 +17,20 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # Most specific prefix first; a module's layer is that of the longest prefix it starts with.
 LAYERS: dict[str, int] = {
     "robnas": 0, "robnas.errors": 0, "robnas.rng": 0, "robnas.device": 0, "robnas.threads": 0,
-    "robnas.registry": 0, "robnas.eps": 0, "robnas.config": 0, "robnas.distributed": 0,
+    "robnas.registry": 0, "robnas.eps": 0, "robnas.config": 0, "robnas.distributed": 0, "robnas.backends": 0,
     "robnas.store": 1, "robnas.nn": 1,
     "robnas.data": 2, "robnas.corruptions": 2, "robnas.attacks": 2, "robnas.spaces": 2,
     "robnas.models": 3,
     "robnas.metrics": 4, "robnas.proxies": 4, "robnas.advsets": 4, "robnas.evaluation": 4, "robnas.certify": 4,
-    "robnas.bench": 4,
     "robnas.train": 5,
-    "robnas.search": 6,
-    "robnas.report": 7,
-    "robnas.pipeline": 8,
-    "robnas.cli": 9, "robnas.plugins": 9, "robnas.__main__": 9,
+    "robnas.search": 6, "robnas.ensembles": 6,
+    "robnas.bench": 7,
+    "robnas.report": 8,
+    "robnas.pipeline": 9,
+    "robnas.cli": 10, "robnas.plugins": 10, "robnas.__main__": 10,
 }
 NAMES = ["core", "store/nn", "data/corruptions/attacks/spaces", "models", "metrics/proxies/evaluation",
-         "train", "search", "report", "pipeline", "cli"]
+         "train", "search/ensembles", "bench", "report", "pipeline", "cli"]
 
 
 def layer(module: str) -> int:

@@ -9,6 +9,9 @@ one thread below ``PARALLEL_FLOPS`` and torch's own default above it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from robnas.errors import InvalidValueError
@@ -33,3 +36,24 @@ def apply_threads(device: torch.device, flops_per_sample: int, requested: int = 
     if device.type == "cpu" and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads
+
+
+def worker_threads(flops_per_sample: int, requested: int = 0) -> int:
+    """Threads for one network inside a worker: the policy above, capped by the threads the worker was given
+    (a pool of 2 workers on 2 cores gives each 1); ``requested > 0`` wins."""
+    if requested:
+        return choose_threads(flops_per_sample, requested)
+    return min(choose_threads(flops_per_sample, 0), torch.get_num_threads())
+
+
+@contextmanager
+def thread_limit(threads: int) -> Iterator[None]:
+    """torch's CPU thread count set to ``threads`` inside the block, restored after."""
+    before = torch.get_num_threads()
+    if threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)

@@ -35,7 +35,8 @@ def build(cwd: Path, *extra: str) -> subprocess.Popen:
 def rows(path: Path) -> list[tuple]:
     with sqlite3.connect(path) as conn:
         try:
-            return conn.execute("SELECT key, arch, seed, params, info FROM archs ORDER BY row").fetchall()
+            return conn.execute("SELECT a.key, a.arch, r.seed, a.params, r.info FROM archs a JOIN runs r USING (row) "
+                                "ORDER BY a.row, r.replicate").fetchall()
         except sqlite3.OperationalError:  # the build is creating the file's tables right now
             return []
 
@@ -61,7 +62,10 @@ def built(tmp_path_factory) -> Path:
     assert after[: len(before)] == before  # nothing that was complete was redone or rewritten
     with bench.open(path) as b:
         builds = b.meta["builds"]
-        assert len(builds) == 1 and builds[0]["built"] == 20 - len(before)  # the killed run left no record
+        # the killed invocation is recorded with exactly the runs it finished, the resumed one with the rest
+        assert len(builds) == 2 and not builds[0]["finished"] and builds[0]["built"] == len(before)
+        assert builds[1]["finished"] and builds[1]["built"] == 20 - len(before)
+        assert all(b["command"].startswith("robnas bench build b.sqlite") for b in builds)  # no machine path
     return path
 
 

@@ -16,8 +16,8 @@ import pytest
 
 from robnas.bench import nas as lib
 from robnas.bench.lookup import objective_table
-from robnas.search.discrete.backends import create_backend
-from robnas.search.discrete.benchmark_runs import BenchmarkRun, run_all, run_on_benchmark, run_seed
+from robnas.backends import create_backend
+from robnas.bench.search_runs import BenchmarkRun, run_all, run_on_benchmark, run_seed
 
 OBJECTIVE = "robust_error:fgsm@4/255"
 LIGHT_BANANAS = {"steps": 30, "ensemble": 3, "width": 16, "candidates": 30}

@@ -10,7 +10,7 @@ import torch
 from robnas.eps import Eps
 from robnas.evaluation import PROTOCOLS, Protocol, ThreatModel, get_protocol
 from robnas.errors import UnknownNameError
-from robnas.store.robustness_layout import read_measure
+from robnas.bench.layout import read_measure
 from tests.pipeline.conftest import TINY_RUN
 
 

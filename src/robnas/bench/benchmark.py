@@ -2,8 +2,11 @@
 
 Everything is aligned with :meth:`Benchmark.archs` (one row per evaluated architecture, i.e. per
 canonical key). ``query(key, measure, eps)`` returns a numpy array over the architectures: a vector
-at one radius (or severity), a matrix over all of them, or stacked confusion matrices. Columns are
-read on first use and kept, so a study touches only the measurements it reads.
+at one radius (or severity), a matrix over all of them, or stacked confusion matrices. An
+architecture trained several times (replicates, ``bench build --seeds K``) answers with the mean over
+its replicates, or one replicate's value (``replicate=r``); :meth:`Benchmark.replicate_values` gives
+them all, and :meth:`Benchmark.points` which test points a replicate classified correctly. Columns
+are read on first use and kept, so a study touches only the measurements it reads.
 
 Architectures are found by arch string, canonical key, or -- in the NAS-Bench-201 space -- by any
 of the 15 625 ids, which maps to the representative of its class (the lowest id, as the robustness
@@ -20,9 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from robnas.bench.store import BenchmarkFile
+from robnas.bench.store import POINTS, BenchmarkFile, unpack_points
 from robnas.eps import Eps
 from robnas.errors import DataError, InvalidValueError, ParseError, UnknownNameError
+from robnas.spaces import get_space
+from robnas.spaces.nb201 import arch_str, representative
 
 SCALAR_KINDS = ("clean", "proxy")
 
@@ -49,7 +54,8 @@ class Benchmark:
         # arch row id -> position in archs(): rows are dense from 1, but a lookup table is robust to gaps
         self._positions_of_rows = np.full(int(rows.max(initial=0)) + 1, -1, dtype=np.int64)
         self._positions_of_rows[rows] = np.arange(len(rows))
-        self._columns: dict[tuple[str, str], np.ndarray] = {}
+        self._columns: dict[tuple[str, str, int], np.ndarray] = {}
+        self.replicates: list[int] = self.file.replicates()
 
     def close(self) -> None:
         self.file.close()
@@ -124,33 +130,77 @@ class Benchmark:
 
     # --- queries -------------------------------------------------------------------------------
 
-    def _load(self, key: str, measure: str) -> np.ndarray:
-        if (key, measure) not in self._columns:
+    def _load(self, key: str, measure: str, replicate: int) -> np.ndarray:
+        if (key, measure, replicate) not in self._columns:
             self._axis(key)
-            found = self.file.column(key, measure)
-            if found is None:
+            found = self.file.column(key, measure, replicate)
+            if found is None and not any(self.file.column(key, measure, r) is not None for r in self.replicates):
                 raise UnknownNameError(f"benchmark {self.name} has no {measure!r} for {key!r}; measures: "
                                        f"{', '.join(sorted({m for k, m in self.file.result_keys() if k == key}))}")
+            if found is None:  # this replicate lacks the measure (e.g. an architecture built with fewer seeds)
+                shape = next(c[1].shape[1:] for r in self.replicates if (c := self.file.column(key, measure, r)))
+                found = (np.zeros(0, dtype=np.int64), np.zeros((0, *shape)))
             rows, values = found
-            out = np.full((len(self._rows), *values.shape[1:]), np.nan, dtype=np.float64)
+            dtype = np.uint8 if measure == POINTS else np.float64
+            out = np.full((len(self._rows), *values.shape[1:]), 0 if measure == POINTS else np.nan, dtype=dtype)
             out[self._positions_of_rows[rows]] = values
-            self._columns[(key, measure)] = out
-        return self._columns[(key, measure)]
+            self._columns[(key, measure, replicate)] = out
+        return self._columns[(key, measure, replicate)]
 
-    def query(self, key: str, measure: str = "accuracy", eps: Any = None) -> np.ndarray:
+    def _replicate(self, replicate: int) -> int:
+        if replicate not in self.replicates:
+            raise InvalidValueError(f"benchmark {self.name} has replicates {self.replicates}, not {replicate!r}")
+        return replicate
+
+    def replicate_values(self, key: str, measure: str = "accuracy", eps: Any = None) -> np.ndarray:
+        """``[replicates, architectures, ...]``: every replicate's value (NaN where an architecture lacks one)."""
+        return np.stack([self.query(key, measure, eps, replicate=r) for r in self.replicates])
+
+    def query(self, key: str, measure: str = "accuracy", eps: Any = None, replicate: int | None = None) -> np.ndarray:
         """``key``'s ``measure`` for every architecture (NaN where not measured, e.g. failed builds).
 
         ``eps`` picks one radius of an attack key ("8/255", 0.5/255, ...) or one severity (1-5) of a
         corruption; without it the result has one column per radius / severity. Accuracy is a fraction
-        in [0, 1] (as the published robustness dataset stores it).
+        in [0, 1] (as the published robustness dataset stores it). ``replicate=None`` gives the mean over
+        an architecture's replicates, ``replicate=r`` the value of replicate ``r`` alone.
         """
-        values = self._load(key, measure)
+        if measure == POINTS:
+            raise InvalidValueError("per-point outcomes are bits of one replicate: use Benchmark.points(key, eps, "
+                                    "replicate)")
+        if replicate is None and len(self.replicates) > 1:
+            stacked = self.replicate_values(key, measure, eps)
+            with np.errstate(invalid="ignore"):
+                counts = np.sum(~np.isnan(stacked), axis=0)
+                mean = np.nansum(stacked, axis=0) / np.maximum(counts, 1)
+            return np.where(counts > 0, mean, np.nan)
+        first = self.replicates[0] if self.replicates else 0
+        values = self._load(key, measure, first if replicate is None else self._replicate(replicate))
         axis = self._axis(key)
         if eps is None:
             return values
         if axis["kind"] in SCALAR_KINDS:
             raise InvalidValueError(f"{key!r} has one value per architecture; query it without eps")
         return values[:, self._position(key, axis, eps)]
+
+    @property
+    def test_points(self) -> int | None:
+        """How many test points every evaluation used (None for benchmarks without per-point outcomes)."""
+        return self.meta.get("test_points")
+
+    def points(self, key: str, eps: Any = None, replicate: int = 0) -> np.ndarray:
+        """Bool ``[architectures, test points]``: which points replicate ``replicate`` classified correctly
+        under ``key`` at ``eps`` (clean: no eps). Architectures without the run are all False."""
+        n = self.test_points
+        if n is None:
+            raise UnknownNameError(f"benchmark {self.name} stores no per-point outcomes (built before they existed); "
+                                   "rebuild it to compare architectures point by point")
+        bits = self._load(key, POINTS, self._replicate(replicate))
+        axis = self._axis(key)
+        if axis["kind"] not in SCALAR_KINDS:
+            if eps is None:
+                raise InvalidValueError(f"{key!r} has one outcome row per radius / severity: pass eps")
+            bits = bits[:, self._position(key, axis, eps)]
+        return unpack_points(bits, n)
 
     def _position(self, key: str, axis: dict[str, Any], eps: Any) -> int:
         labels = axis["axis"]
@@ -163,12 +213,12 @@ class Benchmark:
         except (StopIteration, InvalidValueError):
             raise InvalidValueError(f"{key!r} was measured at eps {', '.join(map(str, labels))}, not {eps!r}") from None
 
-    def corruption_mean(self, measure: str = "accuracy") -> np.ndarray:
+    def corruption_mean(self, measure: str = "accuracy", replicate: int | None = None) -> np.ndarray:
         """Mean over every corruption and severity (the robustness dataset's mean corruption accuracy)."""
         keys = self.result_keys("corruption")
         if not keys:
             raise UnknownNameError(f"benchmark {self.name} has no corruption measurements")
-        return np.mean([self.query(k, measure).mean(axis=1) for k in keys], axis=0)
+        return np.mean([self.query(k, measure, replicate=replicate).mean(axis=1) for k in keys], axis=0)
 
     # --- one architecture ----------------------------------------------------------------------
 
@@ -182,16 +232,12 @@ class Benchmark:
                             f"({len(self)} architectures)") from None
 
     def key_of(self, arch: str | int) -> str:
-        from robnas.spaces import get_space
-
         space = get_space(self.space)
         ident = arch if isinstance(arch, int) else int(arch) if isinstance(arch, str) and arch.strip().isdigit() else None
         if ident is not None:
             if self.space != "nb201":
                 raise InvalidValueError(f"numeric ids name NAS-Bench-201 cells; benchmark {self.name} is over the "
                                         f"{self.space} space: pass an arch string")
-            from robnas.spaces.nb201 import arch_str, representative
-
             return space.key(arch_str(representative(ident)))
         if arch in self._key_positions:
             return str(arch)
@@ -202,20 +248,26 @@ class Benchmark:
                              f"{exc}") from None
 
     def record(self, arch: str | int) -> dict[str, Any]:
-        """Everything stored for one architecture: its row and every measurement, as plain data."""
+        """Everything stored for one architecture: its row and every replicate's measurements, as plain data
+        (``measures`` is the first replicate's; ``replicates`` holds each replicate's run and measures)."""
         i = self.lookup(arch)
         row = self.file.arch_row(self._rows[i]["row"])
-        measures: dict[str, dict[str, Any]] = {}
-        for (key, measure), value in sorted(self.file.measures_of(row["row"]).items()):
-            entry = measures.setdefault(key, {"axis": self.meta["axes"].get(key, {}).get("axis", [])})
-            entry[measure] = value.tolist()
+        runs = {r: (status, seed) for rw, r, status, seed in self.file.run_rows() if rw == row["row"]}
+        replicates = []
+        for replicate, (status, seed) in sorted(runs.items()):
+            measures: dict[str, dict[str, Any]] = {}
+            for (key, measure), value in sorted(self.file.measures_of(row["row"], replicate).items()):
+                entry = measures.setdefault(key, {"axis": self.meta["axes"].get(key, {}).get("axis", [])})
+                entry[measure] = value.tolist()
+            replicates.append({"replicate": replicate, "status": status, "seed": seed, "measures": measures})
         row.pop("row")
-        return {**row, "measures": measures}
+        return {**row, "measures": replicates[0]["measures"] if replicates else {}, "replicates": replicates}
 
     def summary(self) -> dict[str, Any]:
         done = self.status() == "done"
         return {"name": self.name, "space": self.space, "dataset": self.dataset, "architectures": len(self),
-                "done": int(done.sum()), "failed": int((~done).sum()), "result_keys": self.result_keys(),
+                "done": int(done.sum()), "failed": int((~done).sum()), "replicates": len(self.replicates),
+                "test_points": self.test_points, "result_keys": self.result_keys(),
                 "recipe": self.meta.get("recipe"), "protocol": self.meta.get("protocol", {}).get("name")}
 
     @cached_property

@@ -7,8 +7,13 @@ value goes with a higher accuracy). Columns are *targets* -- clean accuracy, eve
 radius, every corruption (mean over severities) and the corruption mean. A cell is Kendall's tau-b
 (``scipy.stats.kendalltau``) over the architectures where both values are finite, and the central
 ``confidence`` interval of tau over ``bootstrap`` resamples of the architectures (the same seeded
-resamples for every cell of a group, so intervals are comparable). The study is done on all
-architectures and on the top k% by clean accuracy, where rankings decide a search.
+resamples for every cell of a group, so intervals are comparable), widened by the noise of seeds and
+test points when the benchmark stores replicates or per-point outcomes (:mod:`robnas.bench.noise`:
+``noise_draws`` re-measurements of every row and column with shared redraws of the replicates and the
+test points; the SD of tau over them is added in quadrature). With two replicates or more, each
+target also gets its **noise ceiling**: tau between two replicates of the target itself, the best
+rank agreement a second training of the same cells reaches. The study is done on all architectures
+and on the top k% by clean accuracy, where rankings decide a search.
 
 Undefined values are never dropped silently: every row and column reports how many architectures
 it lacks and which (:attr:`Group.missing`), and a cell's ``n`` says how many pairs it used.
@@ -29,8 +34,10 @@ import numpy as np
 from robnas.bench import measurements as m
 from robnas.bench.benchmark import Benchmark
 from robnas.bench.kendall import bootstrap_taus, interval, kendall_tau, resample_counts
+from robnas.bench.noise import Ceiling, combined_interval, noise_ceiling, noise_draws, noise_sd, source
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError
+from robnas.store.figures import pyplot, save_figure
 
 ORIENTATION_NOTE = ("Proxies are oriented by their registered direction so that a positive tau means the proxy "
                     "ranks architectures the right way: proxies whose larger value predicts a less robust network "
@@ -49,18 +56,23 @@ class RowTask:
     resamples: int
     seed: int
     confidence: float
+    noise_values: np.ndarray | None = None    # (draws, n): the predictor re-measured (seeds, test points)
+    noise_targets: np.ndarray | None = None   # (columns, draws, n): the targets under the same redraws
 
 
 @dataclass(frozen=True)
 class Cell:
     tau: float
-    low: float
+    low: float                   # the interval: architectures resampled, widened by the noise when known
     high: float
     n: int                       # architectures with both values finite
+    noise_sd: float = float("nan")   # SD of tau over redraws of the seeds and test points (NaN: not measured)
+    arch_low: float = float("nan")   # the interval over architectures alone
+    arch_high: float = float("nan")
 
 
 def correlate_row(task: RowTask) -> list[Cell]:
-    """tau-b and its bootstrap interval of ``task.values`` against each target column."""
+    """tau-b and its interval of ``task.values`` against each target column."""
     n = len(task.values)
     counts = resample_counts(n, task.resamples, task.seed) if task.resamples else None
     cells = []
@@ -71,7 +83,11 @@ def correlate_row(task: RowTask) -> list[Cell]:
         low = high = float("nan")
         if counts is not None and used >= 2:
             low, high = interval(bootstrap_taus(task.values, y, counts), task.confidence)
-        cells.append(Cell(tau, low, high, used))
+        spread = float("nan")
+        if task.noise_values is not None and task.noise_targets is not None:
+            spread = noise_sd(task.noise_values, task.noise_targets[j])
+        wide = combined_interval(tau, low, high, spread, task.confidence)
+        cells.append(Cell(tau, wide[0], wide[1], used, spread, low, high))
     return cells
 
 
@@ -85,10 +101,17 @@ class Group:
     columns: list[m.Measurement]             # targets
     cells: list[list[Cell]] = field(default_factory=list)   # [row][column]
     missing: dict[str, list[str]] = field(default_factory=dict)  # label -> archs without a finite value
+    noise: np.ndarray | None = None          # (rows + columns, draws, archs): re-measurements (noise.noise_draws)
+    ceilings: list[Ceiling | None] = field(default_factory=list)  # per column: tau between replicates
+    noise_note: str = ""                     # what the intervals hold
 
     def tasks(self, resamples: int, seed: int, confidence: float) -> list[RowTask]:
         targets = np.stack([c.values for c in self.columns], axis=1)
-        return [RowTask(r.label, r.values, targets, resamples, seed, confidence) for r in self.rows]
+        rows = len(self.rows)
+        return [RowTask(r.label, r.values, targets, resamples, seed, confidence,
+                        None if self.noise is None else self.noise[i],
+                        None if self.noise is None else self.noise[rows:])
+                for i, r in enumerate(self.rows)]
 
     def matrix(self, what: str = "tau") -> np.ndarray:
         return np.array([[getattr(c, what) for c in row] for row in self.cells], dtype=np.float64)
@@ -140,6 +163,37 @@ def groups(bench: Benchmark, proxies: Sequence[str] = (), top_percent: float = 1
     return out
 
 
+def attach_noise(bench: Benchmark, groups_: list[Group], draws: int, resamples: int, confidence: float,
+                 seed: int) -> None:
+    """Give every group its noise: ``draws`` re-measurements of every row and column (seeds and test points
+    redrawn, :func:`robnas.bench.noise.noise_draws`) and each column's noise ceiling (two replicates or more).
+    A benchmark with one replicate and no per-point outcomes has no noise to measure: its groups say so."""
+    replicated = len(bench.replicates) >= 2
+    points = bench.test_points
+    if not replicated and points is None:
+        for group in groups_:
+            group.noise_note = ("This benchmark was trained once per architecture and keeps no per-point outcomes: "
+                                "the intervals resample architectures only and hold none of the seed and test-point "
+                                "noise; no noise ceiling can be given.")
+        return
+    whole = groups_[0]
+    sources = [source(bench, meas) for meas in (*whole.rows, *whole.columns)]
+    positions = {a: i for i, a in enumerate(whole.archs)}
+    for index, group in enumerate(groups_):
+        keep = np.array([positions[a] for a in group.archs])
+        mine = [s.restricted(keep) for s in sources]
+        if draws:
+            group.noise = noise_draws(mine, draws, group_seed(seed, index), points)
+        columns = mine[len(group.rows):]
+        group.ceilings = [noise_ceiling(c, resamples, confidence, group_seed(seed, index)) if replicated else None
+                          for c in columns]
+        what = " and ".join(w for w, ok in (("seeds", replicated), ("test points", points is not None)) if ok)
+        group.noise_note = (f"Intervals: {confidence:.0%}, architectures resampled ({resamples} resamples) and "
+                            f"widened by the SD of tau over {draws} redraws of the {what} (in quadrature)."
+                            + (" The noise-ceiling row is tau between two replicates of the target itself: two "
+                               "trainings of the same cells agree this much." if replicated else ""))
+
+
 def check_resamples(resamples: int, confidence: float) -> None:
     if resamples < 0:
         raise InvalidValueError(f"bench.correlate.bootstrap must be >= 0 resamples (0 = no intervals), got {resamples}")
@@ -164,6 +218,14 @@ def to_json(group: Group, resamples: int, confidence: float) -> dict[str, Any]:
         "low": [[number(c.low) for c in row] for row in group.cells],
         "high": [[number(c.high) for c in row] for row in group.cells],
         "n": [[c.n for c in row] for row in group.cells],
+        "noise_sd": [[number(c.noise_sd) for c in row] for row in group.cells],
+        "arch_low": [[number(c.arch_low) for c in row] for row in group.cells],
+        "arch_high": [[number(c.arch_high) for c in row] for row in group.cells],
+        "noise_ceiling": [None if c is None else {"tau": number(c.tau), "low": number(c.low), "high": number(c.high),
+                                                  "replicate_sd": number(c.replicate_sd),
+                                                  "spread_sd": number(c.spread_sd), "pairs": c.pairs}
+                          for c in group.ceilings],
+        "noise": group.noise_note,
         "missing": {label: {"count": len(archs), "archs": archs} for label, archs in group.missing.items()},
     }
 
@@ -208,9 +270,16 @@ def markdown(group: Group, eps: str | None, confidence: float, resamples: int) -
         mean = float(np.nanmean(taus)) if attack_cols and np.isfinite(taus).any() else float("nan")
         lines.append("| " + " | ".join([row.label, *(_fmt(group.cells[i][j]) for j in cols),
                                          "n/a" if not math.isfinite(mean) else f"{mean:+.2f}"]) + " |")
+    if group.ceilings and any(c is not None for c in group.ceilings):
+        ceiling = [group.ceilings[j] for j in cols]
+        taus = [group.ceilings[j].tau for j in attack_cols if group.ceilings[j] is not None]
+        mean = f"{np.nanmean(taus):+.2f}" if taus else "n/a"
+        lines.append("| **noise ceiling** (replicate vs replicate) | "
+                     + " | ".join("n/a" if c is None else _fmt(Cell(c.tau, c.low, c.high, c.pairs)) for c in ceiling)
+                     + f" | {mean} |")
     text = [f"Kendall's tau-b over {len(group.archs)} architectures ({group.name})"
             + (f", {confidence:.0%} bootstrap intervals over {resamples} resamples of the architectures." if resamples
-               else ", no bootstrap intervals."), "", *lines, ""]
+               else ", no bootstrap intervals."), group.noise_note, "", *lines, ""]
     if group.missing:
         text.append("Undefined values (architectures left out of the pairs that involve them):")
         text.append("")
@@ -225,8 +294,6 @@ def markdown(group: Group, eps: str | None, confidence: float, resamples: int) -
 def heatmap(group: Group, kinds: tuple[str, ...], path: Any, title: str) -> Any:
     """Rows = predictors, columns = the targets of ``kinds`` (attack x radius grouped by attack, as in
     Jung et al. Fig. 3 and 4), colour and number = tau."""
-    from robnas.store.figures import pyplot, save_figure
-
     cols = [j for j, c in enumerate(group.columns) if c.kind in kinds]
     if not cols:
         return None
@@ -281,7 +348,11 @@ def ranking_markdown(group: Group, column: str) -> str:
     for i in order:
         cell = group.cells[i][j]
         lines.append(f"| {group.rows[i].label} | {_fmt(cell)} | {verdict(cell)} |")
+    ceiling = group.ceilings[j] if group.ceilings else None
+    if ceiling is not None:
+        lines.append(f"| *noise ceiling: a second training of the same cells* | "
+                     f"{_fmt(Cell(ceiling.tau, ceiling.low, ceiling.high, ceiling.pairs))} | |")
     note = (f"Verdicts: 'ranks well' = interval above 0 and tau >= {GOOD_TAU}; 'weak' = interval above 0, tau "
             f"below {GOOD_TAU}; 'no detectable ranking' = interval contains 0; 'ranks the wrong way' = interval "
-            "below 0.")
+            "below 0. " + group.noise_note)
     return "\n".join(lines) + "\n\n" + note + "\n"

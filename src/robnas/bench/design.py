@@ -30,6 +30,9 @@ import numpy as np
 from robnas.bench import measurements as m
 from robnas.bench.benchmark import Benchmark
 from robnas.errors import InvalidValueError, UnknownNameError
+from robnas.spaces import get_space
+from robnas.spaces.nb201 import OPS_NB201, parse_arch
+from robnas.store.figures import pyplot, save_figure
 
 
 @dataclass
@@ -51,8 +54,6 @@ def parameter_groups(bench: Benchmark) -> Groups:
     if bench.space != "nb201":
         raise UnknownNameError(f"benchmark {bench.name} has no parameter counts to group its {bench.space} "
                                "architectures by; use a benchmark built by robnas bench build")
-    from robnas.spaces.nb201 import parse_arch
-
     counts = [(sum(op == "nor_conv_3x3" for node in parse_arch(a) for op, _ in node),
                sum(op == "nor_conv_1x1" for node in parse_arch(a) for op, _ in node)) for a in bench.archs()]
     # 3x3 and 1x1 convolutions of C channels: 9 C^2 against C^2 weights, so order by 9 n3 + n1
@@ -81,8 +82,6 @@ def spread(groups: Groups, score: np.ndarray, archs: Sequence[str]) -> list[dict
 def gene_names(space: str, genes: int) -> tuple[list[str], list[str] | None]:
     """Row labels of the per-edge table (NB201: the six edges as Jung et al. number them) and value names."""
     if space == "nb201":
-        from robnas.spaces.nb201 import OPS_NB201
-
         edges = [f"edge {k + 1} ({j}->{i})" for k, (i, j) in enumerate((i, j) for i in (1, 2, 3) for j in range(i))]
         return edges, list(OPS_NB201)
     return [f"gene {g}" for g in range(genes)], None
@@ -90,8 +89,6 @@ def gene_names(space: str, genes: int) -> tuple[list[str], list[str] | None]:
 
 def op_frequencies(bench: Benchmark, score: np.ndarray, decile: float) -> dict[str, Any]:
     """Share (%) of each value per gene among the top and bottom ``decile`` % by ``score``."""
-    from robnas.spaces import get_space
-
     if not 0 < decile <= 50:
         raise InvalidValueError(f"bench.design.decile must be in (0, 50] percent, got {decile}")
     space = get_space(bench.space)
@@ -139,8 +136,6 @@ def frequencies_markdown(freq: dict[str, Any], decile: float) -> str:
 
 def plot_parameters(groups: Groups, columns: list[m.Measurement], path: str | Path, title: str) -> Path:
     """One panel per column: a box of accuracy (%) per parameter group, groups in parameter order."""
-    from robnas.store.figures import pyplot, save_figure
-
     plt = pyplot()
     cols = min(3, len(columns))
     rows = int(math.ceil(len(columns) / cols))
@@ -166,9 +161,6 @@ def plot_parameters(groups: Groups, columns: list[m.Measurement], path: str | Pa
 def plot_top(bench: Benchmark, members: np.ndarray, score: np.ndarray, top: int, path: str | Path,
              title: str) -> Path | None:
     """Jung et al. Fig. 5: the ``top`` best architectures of a group by ``score``, one coloured cell per edge."""
-    from robnas.spaces import get_space
-    from robnas.store.figures import pyplot, save_figure
-
     ok = members[np.isfinite(score[members])]
     best = ok[np.argsort(-score[ok], kind="stable")[:top]]
     if not len(best):

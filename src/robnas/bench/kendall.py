@@ -19,6 +19,7 @@ resample is a handful of numpy passes over n log n numbers instead of a Python-l
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import kendalltau
 
 #: Resamples processed together (keeps the working arrays in cache).
 _CHUNK = 64
@@ -26,8 +27,6 @@ _CHUNK = 64
 
 def kendall_tau(x: np.ndarray, y: np.ndarray) -> float:
     """scipy's tau-b over the pairs where both values are finite (NaN if fewer than two or constant)."""
-    from scipy.stats import kendalltau
-
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() < 2:

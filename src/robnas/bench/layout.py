@@ -14,8 +14,12 @@ representative ids (``isomorph == id``) carry values.
 
 What round-trips (import -> export -> import, value for value): every key and measure of the
 layout, for every representative id, and the ids' isomorph mapping. What does not: a robnas
-benchmark's extra columns (parameters, FLOPs, timings, seeds, proxies, the recipe) have no place in
-the layout, so an export leaves them out and an import of the layout has none.
+benchmark's extra columns (parameters, FLOPs, timings, seeds, proxies, the recipe, per-point outcomes)
+have no place in the layout, so an export leaves them out and an import of the layout has none; like
+the published dataset (one training per cell), an export holds one replicate: the first.
+
+``robnas eval`` writes its models' records in the same layout (:func:`write_results`, keyed by model
+label instead of NAS-Bench-201 id, radii under ``<dataset>/meta.json``), merging into existing files.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ import numpy as np
 
 from robnas.bench.store import MEASURES, ArchResult, BenchmarkFile
 from robnas.errors import DataError, InvalidValueError, UnknownNameError
+from robnas.spaces.nb201 import arch_str, unique_key
+from robnas.spaces.nb201.index import representatives
 from robnas.store.atomic import write_json_atomic
 
 LAYOUT = "robustness-dataset"
@@ -100,8 +106,6 @@ def _check_complete(files: Mapping[tuple[str, str], Path], folder: Path) -> list
 
 def _ids(meta: Mapping[str, Any], root: Path) -> dict[int, int]:
     """``{id: representative id}``, checked against NAS-Bench-201's own ids and equivalence classes."""
-    from robnas.spaces.nb201 import arch_str, unique_key
-
     if "ids" not in meta or not isinstance(meta["ids"], dict):
         raise DataError(f"{root / 'meta.json'} has no 'ids' table; it is not the robustness dataset's meta.json")
     out: dict[int, int] = {}
@@ -124,8 +128,6 @@ def _ids(meta: Mapping[str, Any], root: Path) -> dict[int, int]:
 
 def read_layout(root: str | Path, dataset: str | None = None) -> tuple[str, dict[str, Any], list[ArchResult]]:
     """(dataset, axes, one ArchResult per representative id) of a directory in the published layout."""
-    from robnas.spaces.nb201 import arch_str, unique_key
-
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root} is not a directory; pass the robustness dataset's root (the folder with meta.json)")
@@ -202,7 +204,7 @@ def layout_columns(bench: Any) -> dict[tuple[str, str], dict[str, Any]]:
             continue
         for measure in MEASURES:
             try:
-                values = bench.query(key, measure)
+                values = bench.query(key, measure, replicate=bench.replicates[0] if bench.replicates else None)
             except UnknownNameError:  # a measure the benchmark does not have (e.g. accuracies only)
                 continue
             if measure == "cm":
@@ -213,9 +215,6 @@ def layout_columns(bench: Any) -> dict[tuple[str, str], dict[str, Any]]:
 
 def export_layout(bench: Any, out: str | Path) -> list[Path]:
     """Write ``bench`` under ``out/<dataset>/`` with ``out/meta.json``; refuses to overwrite an export."""
-    from robnas.spaces.nb201 import arch_str
-    from robnas.spaces.nb201.index import representatives
-
     if bench.space != "nb201":
         raise InvalidValueError(f"the {LAYOUT} layout names architectures by NAS-Bench-201 ids; benchmark "
                                 f"{bench.name} is over the {bench.space} space")
@@ -242,3 +241,54 @@ def export_layout(bench: Any, out: str | Path) -> list[Path]:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [*written, out / "meta.json"]
+
+
+# --- run records (robnas eval) ----------------------------------------------------------------
+
+
+def _read_or_empty(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path} is not valid JSON ({exc}); delete it and re-run the evaluation") from exc
+
+
+def write_results(root: str | Path, dataset: str, results: dict[str, dict[str, dict[str, Any]]],
+                  epsilons: dict[str, list[float]], severities: dict[str, list[int]],
+                  ids: dict[str, dict[str, Any]]) -> list[Path]:
+    """Merge ``results`` (``{id: {key: {measure: value}}}``) into the layout under ``root``, with the radii
+    (1/255 units) of each threat-model key and the severities of each corruption key."""
+    folder = Path(root) / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = sorted({key for per_id in results.values() for key in per_id})
+    written = []
+    for key in keys:
+        for measure in MEASURES:
+            path = folder / f"{key}_{measure}.json"
+            data = _read_or_empty(path)
+            column = data.setdefault(dataset, {}).setdefault(key, {}).setdefault(measure, {})
+            for model_id, per_id in results.items():
+                if key in per_id:
+                    column[str(model_id)] = per_id[key][measure]
+            write_json_atomic(path, data)
+            written.append(path)
+    meta_path = folder / "meta.json"
+    meta = _read_or_empty(meta_path)
+    meta.setdefault("ids", {}).update({str(k): v for k, v in ids.items()})
+    meta.setdefault("epsilons", {}).update({k: list(v) for k, v in epsilons.items()})
+    if severities:
+        meta.setdefault("severities", {}).update({k: list(v) for k, v in severities.items()})
+    meta["units"] = {"accuracy": "percent", "confidence": "mean max softmax probability",
+                     "cm": "counts [true][predicted]", "epsilons": "1/255"}
+    write_json_atomic(meta_path, meta)
+    return [*written, meta_path]
+
+
+def read_measure(root: str | Path, dataset: str, key: str, measure: str) -> dict[str, Any]:
+    """``{id: value}`` of one key and measure."""
+    path = Path(root) / dataset / f"{key}_{measure}.json"
+    if not path.exists():
+        raise DataError(f"no results for {key!r} ({measure}) under {Path(root) / dataset}: expected {path.name}")
+    return _read_or_empty(path).get(dataset, {}).get(key, {}).get(measure, {})

@@ -26,6 +26,7 @@ import numpy as np
 from robnas.bench.benchmark import Benchmark, same_radius
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError, UnknownNameError
+from robnas.proxies import get_proxy
 
 PROXY_PREFIX = "proxy:"
 PROXY_MEASURE = "value"
@@ -152,8 +153,6 @@ def proxy_name(key: str) -> str:
 
 def proxy_direction(key: str) -> str:
     """The registered ``higher_is`` of a stored proxy; a proxy robnas does not know is refused."""
-    from robnas.proxies import get_proxy
-
     return get_proxy(proxy_name(key)).higher_is
 
 

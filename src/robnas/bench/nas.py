@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from robnas.bench.measurements import Measurement
+from robnas.store.figures import pyplot, save_figure
 
 
 def best_found(rows: Sequence[int], objective: np.ndarray) -> int:
@@ -133,8 +134,6 @@ def comparison_markdown(comparisons: Sequence[Mapping[str, Any]], objective: str
 def plot_anytime(results: Sequence[MethodResult], objective: str, optimum: float, path: str | Path,
                  title: str) -> Path:
     """Best objective so far vs queries: mean over runs, band of +- one standard error, optimum dashed."""
-    from robnas.store.figures import pyplot, save_figure
-
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     for result in results:

@@ -6,7 +6,8 @@ dict from NASLib op-index tuples to objects of the package's own ``Architecture`
 ``baseline_accuracy`` is NAS-Bench-201's CIFAR-10 test accuracy (200 epochs). The wheel carries no
 licence file, so robnas never copies the numbers: it reads them at run time from the installed
 wheel (or a file the user names), without importing the package (which needs pandas) and
-without unpickling anything but those two plain record classes.
+without unpickling anything but those two plain record classes. :func:`write_reference` turns them
+into a benchmark file (``robnas bench reference OUT``) that ``bench correlate A --against`` compares with.
 
 Keys: ops over the edges 0->1, 0->2, 0->3, 1->2, 1->3, 2->3 (NASLib's order), with op indices
 0 skip_connect, 1 none, 2 nor_conv_3x3, 3 nor_conv_1x1, 4 avg_pool_3x3.
@@ -19,9 +20,13 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from robnas.errors import DataError
-from robnas.spaces.nb201.index import NUM_ARCHS, arch_from_ops, index_of
+import numpy as np
+
+from robnas.bench.store import ArchResult, BenchmarkFile
+from robnas.errors import DataError, InvalidValueError
 from robnas.spaces.nb201.arch import arch_to_str
+from robnas.spaces.nb201.index import NUM_ARCHS, arch_from_ops, arch_of, canonical_key, index_of, representatives
+from robnas.store.atomic import atomic_path
 
 #: NASLib's op indices.
 NASLIB_OPS: tuple[str, ...] = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
@@ -102,4 +107,49 @@ def nb201_cifar10(path: str | Path | None = None) -> dict[int, float]:
         out[index_of(arch_of_naslib(key))] = float(accuracy)
     if len(out) != NUM_ARCHS:
         raise DataError(f"{bad}: it covers {len(out)} of the {NUM_ARCHS} cells")
+    return out
+
+
+#: Replicates kept per class: NAS-Bench-201 trained every cell of a class on its own, so a class's members are
+#: independent trainings of one function -- the reference's own seed noise (1350 classes have two or more).
+REFERENCE_REPLICATES = 3
+REFERENCE_DATASET = "cifar10"
+
+
+def reference_results(accuracy: dict[int, float]) -> list[ArchResult]:
+    """One run per (class, member) for the first :data:`REFERENCE_REPLICATES` members of every NAS-Bench-201
+    class, in id order (replicate 0 is the representative, the lowest id): clean accuracy as a fraction."""
+    members: dict[int, list[int]] = {}
+    for ident, rep in enumerate(representatives()):
+        members.setdefault(rep, []).append(ident)
+    out = []
+    for rep in sorted(members):
+        arch = arch_of(rep)
+        key = canonical_key(arch)
+        for replicate, ident in enumerate(members[rep][:REFERENCE_REPLICATES]):
+            out.append(ArchResult(key=key, arch=arch, ident=rep, replicate=replicate,
+                                  info={"source": "NAS-Bench-201", "id": ident, "class_size": len(members[rep])},
+                                  measures={("clean", "accuracy"): np.asarray(accuracy[ident] / 100.0)}))
+    return out
+
+
+def write_reference(out: str | Path, path: str | Path | None = None) -> Path:
+    """A benchmark file of NAS-Bench-201's published CIFAR-10 test accuracies (clean accuracy only), for
+    ``bench correlate A --against`` it; written whole or not at all. Never shipped: the numbers come from
+    the user's installed analog-nasbench wheel (or ``path``)."""
+    out = Path(out)
+    if out.exists():
+        raise InvalidValueError(f"{out} already exists; choose another file or delete it")
+    accuracy = nb201_cifar10(path)  # a bad reference file fails here, before anything is written
+    source = str(path) if path is not None else f"analog-nasbench ({INSTALL_HINT})"
+    meta = {"space": "nb201", "dataset": REFERENCE_DATASET, "axes": {"clean": {"kind": "clean", "axis": []}},
+            "reference": {"what": "NAS-Bench-201 CIFAR-10 test accuracy (200 epochs, Dong & Yang 2020)",
+                          "source": source, "replicates": "the first members of each class, in id order"},
+            "replicates": REFERENCE_REPLICATES}
+    with atomic_path(out) as tmp:
+        with BenchmarkFile(tmp, readonly=False) as bench:
+            bench.set_meta(meta)
+            bench.add_many(reference_results(accuracy))
+            bench.pack()
+            bench.checkpoint()
     return out

@@ -6,12 +6,16 @@ Every job (train, run, search candidates, benchmark builds) loads its data throu
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from robnas.config import config_from_dict
 from robnas.data.registry import Dataset, load_dataset
 from robnas.data.split import Split, split_train_val
+from robnas.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -47,3 +51,17 @@ def prepare_data(cfg: DataConfig, device: torch.device | str, seed: int) -> Prep
     else:
         train, val = dataset.train, dataset.test
     return PreparedData(dataset, train, val)
+
+
+# Per-process cache of prepared data: a worker that builds many networks loads its data once.
+_PREPARED: dict[str, PreparedData] = {}
+
+
+def cached_prepared_data(data: dict[str, Any], seed: int, device: str) -> PreparedData:
+    """The prepared data of a ``[data]`` section given as a plain dict (what workers receive), loaded once
+    per process and kept for the next network."""
+    cache_key = json.dumps({"data": data, "seed": seed, "device": device}, sort_keys=True, default=str)
+    if cache_key not in _PREPARED:
+        _PREPARED[cache_key] = prepare_data(config_from_dict(DataConfig, data, prefix="data."), resolve_device(device),
+                                            seed)
+    return _PREPARED[cache_key]

@@ -31,7 +31,7 @@ from robnas.data import Split, iterate_batches
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError
 from robnas.evaluation.protocol import Protocol, ThreatModel
-from robnas.evaluation.record import AttackMeasures, EvaluationRecord, Measures, ThreatModelResult
+from robnas.evaluation.record import AttackMeasures, EvaluationRecord, Measures, ThreatModelResult, pack_points_hex
 from robnas.evaluation.reliability import PROBE_POINTS, probe_flags, result_flags
 from robnas.metrics import confusion_matrix, hrs, mean_confidence
 from robnas.nn.inference import inference_forward
@@ -60,8 +60,9 @@ def _logits(model: Callable[[torch.Tensor], torch.Tensor], split: Split, batch_s
 
 def _measures(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> Measures:
     pred = logits.argmax(1)
-    return Measures(accuracy=_percent(pred == labels), confidence=mean_confidence(logits),
-                    cm=confusion_matrix(pred, labels, num_classes))
+    correct = pred == labels
+    return Measures(accuracy=_percent(correct), confidence=mean_confidence(logits),
+                    cm=confusion_matrix(pred, labels, num_classes), points=pack_points_hex(correct.cpu().numpy()))
 
 
 def _measures_of(res: AttackEvaluation, labels: torch.Tensor, num_classes: int) -> AttackMeasures:
@@ -71,6 +72,7 @@ def _measures_of(res: AttackEvaluation, labels: torch.Tensor, num_classes: int) 
                       for member, count in zip(res.report.members, res.report.robust)}
     return AttackMeasures(accuracy=_percent(~res.success), confidence=res.mean_confidence,
                           cm=confusion_matrix(res.adv_pred, labels, num_classes),
+                          points=pack_points_hex((~res.success).cpu().numpy()),
                           seconds=res.seconds, queries=res.queries, cumulative=cumulative)
 
 

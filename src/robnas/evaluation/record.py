@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from robnas.eps import Eps
 
 
@@ -38,13 +40,34 @@ class Measures:
     accuracy: float                  # percent
     confidence: float                # mean max-softmax probability
     cm: list[list[int]]              # confusion matrix, counts [true][predicted]
+    points: str | None = None        # which points were classified correctly: packed bits as hex (see pack_points)
 
     def to_json(self) -> dict[str, Any]:
-        return {"accuracy": self.accuracy, "confidence": self.confidence, "cm": self.cm}
+        out = {"accuracy": self.accuracy, "confidence": self.confidence, "cm": self.cm}
+        if self.points is not None:
+            out["points"] = self.points
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Measures:
-        return cls(accuracy=data["accuracy"], confidence=data["confidence"], cm=data["cm"])
+        return cls(accuracy=data["accuracy"], confidence=data["confidence"], cm=data["cm"], points=data.get("points"))
+
+    def correct(self, n: int) -> np.ndarray:
+        """Bool ``[n]``: which of the ``n`` evaluated points were classified correctly."""
+        if self.points is None:
+            raise ValueError("these measures keep no per-point outcomes")
+        return unpack_points_hex(self.points, n)
+
+
+def pack_points_hex(correct: np.ndarray) -> str:
+    """Per-point outcomes (bool ``[n]``) as the hex of their packed bits (little bit order): n/4 characters,
+    so a record can carry them in JSON and two models can be compared point by point (McNemar)."""
+    return np.packbits(np.asarray(correct, dtype=bool), bitorder="little").tobytes().hex()
+
+
+def unpack_points_hex(text: str, n: int) -> np.ndarray:
+    """The bool ``[n]`` outcomes of :func:`pack_points_hex`."""
+    return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8), count=n, bitorder="little").astype(bool)
 
 
 @dataclass(frozen=True)
@@ -56,15 +79,15 @@ class AttackMeasures(Measures):
     cumulative: dict[str, float] | None = None   # composites: robust accuracy (%) after each member, in order
 
     def to_json(self) -> dict[str, Any]:
-        out = {**super().to_json(), "seconds": self.seconds, "queries": self.queries}
+        out: dict[str, Any] = {**super().to_json(), "seconds": self.seconds, "queries": self.queries}
         if self.cumulative is not None:
             out["cumulative"] = self.cumulative
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AttackMeasures:
-        return cls(accuracy=data["accuracy"], confidence=data["confidence"], cm=data["cm"], seconds=data["seconds"],
-                   queries=data["queries"], cumulative=data.get("cumulative"))
+        return cls(accuracy=data["accuracy"], confidence=data["confidence"], cm=data["cm"], points=data.get("points"),
+                   seconds=data["seconds"], queries=data["queries"], cumulative=data.get("cumulative"))
 
 
 @dataclass(frozen=True)

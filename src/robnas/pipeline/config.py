@@ -109,9 +109,11 @@ class CorrelateConfig:
     """``robnas bench correlate``: Kendall's tau-b of proxies and clean accuracy against every measurement."""
 
     bootstrap: int = 200             # resamples of the architectures for the intervals (0 = none); 1000 costs 5x
+    noise_draws: int = 20            # redraws of seeds and test points widening the intervals (0 = none)
     confidence: float = 0.95         # central interval of the bootstrap distribution
     top_percent: float = 10.0        # also restricted to the top k% architectures by clean accuracy (0 = not)
     proxies: tuple[str, ...] = ()    # proxy keys (proxy:<name>@init|trained) or names; () = all in the benchmark
+    against: str | None = None       # another benchmark (file or shipped name): rank agreement on shared archs
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ class BenchConfig:
     sample: int = 0                  # build: architectures, stratified by parameter count (0 = the whole space)
     only: tuple[str, ...] = ()       # build: exactly these architectures (arch strings, keys or NB201 ids)
     shard: str = ""                  # build: "K/M" = every M-th architecture from the K-th (merge the M files)
+    seeds: int = 1                   # build: replicates per architecture (independent training seeds)
     backend: str = "local"           # build, proxies, correlate, nas, study: inprocess | local | ray
     workers: int = 0                 # parallel architectures (0 = one per core)
     address: str | None = None       # Ray cluster address
@@ -159,6 +162,7 @@ class BenchConfig:
     keep_weights: str | None = None  # build: directory keeping every trained network (for later proxies)
     layout: str = "robustness-dataset"  # export: the on-disk layout
     source_dataset: str | None = None   # import: which dataset folder (None: the only one there)
+    reference_file: str | None = None   # reference: analog-nasbench's data.anb (None: the installed wheel's)
     correlate: CorrelateConfig = field(default_factory=CorrelateConfig)
     nas: NasConfig = field(default_factory=NasConfig)
     design: DesignConfig = field(default_factory=DesignConfig)

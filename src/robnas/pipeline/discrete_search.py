@@ -76,8 +76,8 @@ def _check_advset(path: str | None, names: list[str], cfg: RunConfig) -> None:
 def plan_search(cfg: RunConfig) -> SearchPlan:
     """Validate the whole search configuration; raises one-line errors and writes nothing."""
     from robnas.search.discrete import create_strategy
-    from robnas.search.discrete.backends import check_backend
-    from robnas.pipeline.candidates import TrainingEvaluator
+    from robnas.backends import check_backend
+    from robnas.search.discrete.training_evaluator import TrainingEvaluator
     from robnas.search.discrete.objectives import parse_objectives
     from robnas.spaces import get_space
 
@@ -104,8 +104,8 @@ def _plan_tabular(cfg: RunConfig, space: Any) -> SearchPlan:
     import robnas.bench
     from robnas.bench.lookup import objective_table
     from robnas.search.discrete import create_strategy
-    from robnas.search.discrete.benchmark_runs import check_coverage
-    from robnas.search.discrete.evaluators import BenchmarkEvaluator
+    from robnas.bench.search_runs import check_coverage
+    from robnas.bench.search_runs import BenchmarkEvaluator
 
     d = cfg.search.discrete
     source = Path(d.table)
@@ -168,7 +168,7 @@ def _resume_state(run_path: Path, identity: dict[str, Any], resume: bool) -> flo
 def run_discrete_search(cfg: RunConfig) -> Path:
     """Run (or resume) a discrete search; returns the results directory."""
     from robnas.search.discrete import create_strategy
-    from robnas.search.discrete.backends import create_backend
+    from robnas.backends import create_backend
     from robnas.search.discrete.runner import SearchBudget, SearchRunner
 
     plan = plan_search(cfg)

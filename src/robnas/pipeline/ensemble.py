@@ -31,25 +31,33 @@ from typing import Any
 import torch
 from torch import nn
 
+from robnas.backends import Backend, create_backend
 from robnas.config import config_to_dict
-from robnas.data.prepare import PreparedData, prepare_data
+from robnas.data.prepare import PreparedData, cached_prepared_data, prepare_data
 from robnas.device import resolve_device
 from robnas.errors import InvalidValueError
 from robnas.evaluation import protocol_for
 from robnas.evaluation.record import row_from_json, row_to_json
+from robnas.metrics import count_flops
 from robnas.models import create_model
 from robnas.models.ensemble import check_cells, load_member_weights
-from robnas.pipeline.candidates import cached_data, candidate_threads, thread_limit
 from robnas.pipeline.config import RunConfig, written_config
-from robnas.pipeline.ensemble_plan import (EnsemblePlan, Network, Plan, check_ensemble, combiner_config,
-                                           experiment_labels, make_plan)
+from robnas.pipeline.ensemble_plan import (
+    EnsemblePlan,
+    Network,
+    Plan,
+    check_ensemble,
+    combiner_config,
+    experiment_labels,
+    make_plan,
+)
 from robnas.pipeline.records import attack_and_record, cached_record
 from robnas.report import write_report
 from robnas.report.ensemble_table import Group, ensemble_table
-from robnas.search.discrete.backends import Backend, create_backend
 from robnas.search.discrete.evaluators import evaluation_seed
 from robnas.store.atomic import write_text_atomic
 from robnas.store.run_dir import RunDir
+from robnas.threads import thread_limit, worker_threads
 from robnas.train import load_model, train_model
 from robnas.train.checkpoint import load_checkpoint
 from robnas.train.settings import TrainConfig
@@ -88,7 +96,7 @@ def train_network(task: TrainTask) -> str:
     """Train one network to its directory (in a backend's worker); returns the directory."""
     from robnas.config import config_from_dict
 
-    prepared = cached_data(task.data, task.seed, task.device)
+    prepared = cached_prepared_data(task.data, task.seed, task.device)
     dataset = prepared.dataset
     net = task.network
     train_cfg = replace(config_from_dict(TrainConfig, task.train, prefix="train."), epochs=net.epochs)
@@ -97,7 +105,7 @@ def train_network(task: TrainTask) -> str:
         model = create_model(net.model, num_classes=dataset.num_classes, in_channels=dataset.in_channels,
                              mean=dataset.mean, std=dataset.std, **net.kwargs)
         shape = (dataset.in_channels, *dataset.image_size)
-        with thread_limit(candidate_threads(model, shape, task.threads)):
+        with thread_limit(worker_threads(count_flops(model, shape), task.threads)):
             run = RunDir.create(Path(task.directory).parent, Path(task.directory).name, "child", quiet=True)
             train_model(model, prepared.train, prepared.val, train_cfg, run, seed=net.seed, resume=task.resume,
                         quiet=True, extra={**task.extra, "label": net.label})
@@ -161,7 +169,7 @@ class EvalTask:
 def evaluate_network(task: EvalTask) -> dict[str, Any]:
     """Attack one network with [eval] (in a backend's worker); stores and returns its record (JSON form)."""
     cfg = task.cfg
-    data = cached_data(config_to_dict(cfg.data), cfg.seed, cfg.device)
+    data = cached_prepared_data(config_to_dict(cfg.data), cfg.seed, cfg.device)
     run_dir = RunDir(task.run, quiet=True)
     with torch.random.fork_rng(devices=[]):
         if task.ensemble is not None:

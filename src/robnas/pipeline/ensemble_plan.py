@@ -17,7 +17,7 @@ from robnas.errors import InvalidValueError
 from robnas.models import create_model
 from robnas.models.ensemble import check_cells
 from robnas.pipeline.config import EnsembleConfig, RunConfig
-from robnas.search.discrete.backends import check_backend
+from robnas.backends import check_backend
 from robnas.search.discrete.evaluators import evaluation_seed
 from robnas.spaces import get_space
 from robnas.train.settings import TrainConfig, check_train_config

@@ -16,7 +16,7 @@ from robnas.report.grid_table import corruption_tables, grid_tables
 from robnas.report.plots import plot_clean_vs_robust
 from robnas.report.table import reliability_section, robustness_table
 from robnas.store.atomic import write_json_atomic, write_text_atomic
-from robnas.store.robustness_layout import write_results
+from robnas.bench.layout import write_results
 
 
 def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ answer. ``attempts`` counts how often an evaluation was started, which makes "no
 was redone" checkable after a resume.
 
 Tabular mode (a search answered by a robustness benchmark, :class:`BenchmarkEvaluator
-<robnas.search.discrete.evaluators.BenchmarkEvaluator>`) records its lookups as ordinary rows whose
+<robnas.bench.search_runs.BenchmarkEvaluator>`) records its lookups as ordinary rows whose
 budget names the benchmark and the objectives.
 """
 

@@ -50,6 +50,22 @@ def connect(path: Path, *, kind: str, schema: str, version: int, readonly: bool 
     return conn
 
 
+def schema_version(path: Path, kind: str) -> int | None:
+    """The ``schema_version`` an existing database of ``kind`` records, or None when it records none (not a
+    robnas database, or empty); read without writing anything."""
+    try:
+        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        return int(row[0]) if row else None
+    except (sqlite3.Error, ValueError):
+        return None
+    finally:
+        conn.close()
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction; IMMEDIATE takes the write lock up front so concurrent writers queue on the

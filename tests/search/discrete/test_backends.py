@@ -16,9 +16,9 @@ import pytest
 
 from robnas.errors import DataError, InvalidValueError, UnknownNameError
 from robnas.search.discrete import create_strategy
-from robnas.search.discrete.backends import RayBackend, create_backend
-from robnas.pipeline.candidates import TrainingEvaluator
-from robnas.search.discrete.evaluators import BenchmarkEvaluator
+from robnas.backends import RayBackend, create_backend
+from robnas.search.discrete.training_evaluator import TrainingEvaluator
+from robnas.bench.search_runs import BenchmarkEvaluator
 from robnas.search.discrete.runner import SearchBudget, SearchRunner
 from robnas.spaces import get_space
 from robnas.store.results_db import ResultsDB, Slot, budget_key

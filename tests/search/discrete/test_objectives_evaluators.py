@@ -12,8 +12,9 @@ from robnas.advsets import build_advset
 from robnas.data import load_dataset
 from robnas.errors import DataError, InvalidValueError, ParseError, UnknownNameError
 from robnas.metrics import count_flops, count_params
-from robnas.pipeline.candidates import TrainingEvaluator
-from robnas.search.discrete.evaluators import BenchmarkEvaluator, evaluation_seed, run_evaluation
+from robnas.search.discrete.training_evaluator import TrainingEvaluator
+from robnas.bench.search_runs import BenchmarkEvaluator
+from robnas.search.discrete.evaluators import evaluation_seed, run_evaluation
 from robnas.search.discrete.objectives import ObjectiveData, parse_objective, parse_objectives
 from robnas.spaces import get_space
 from robnas.train import train_model

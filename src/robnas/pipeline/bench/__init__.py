@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from robnas.pipeline.config import RunConfig
 from robnas.errors import UnknownNameError
+from robnas.pipeline.config import RunConfig
 
 ACTIONS = {
     "build": "robnas.pipeline.bench.build",
@@ -19,6 +19,7 @@ ACTIONS = {
     "nas": "robnas.pipeline.bench.nas",
     "design": "robnas.pipeline.bench.design",
     "study": "robnas.pipeline.bench.study",
+    "reference": "robnas.pipeline.bench.reference",
 }
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robnas.pipeline.config import RunConfig, written_config
+from robnas.backends import check_backend, create_backend
 from robnas.errors import InvalidValueError
+from robnas.pipeline.config import RunConfig, written_config
 from robnas.store.atomic import write_text_atomic
 from robnas.store.run_dir import RunDir
 
@@ -36,14 +37,10 @@ def benchmark_source(cfg: RunConfig) -> str:
 
 
 def check_backend_settings(cfg: RunConfig) -> None:
-    from robnas.search.discrete.backends import check_backend
-
     check_backend(cfg.bench.backend, cfg.bench.workers, cfg.bench.address)
 
 
 def make_backend(cfg: RunConfig) -> Any:
-    from robnas.search.discrete.backends import create_backend
-
     return create_backend(cfg.bench.backend, cfg.bench.workers, cfg.bench.address)
 
 

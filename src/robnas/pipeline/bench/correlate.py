@@ -18,11 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import robnas.bench
+from robnas.bench import agreement
 from robnas.bench import correlate as lib
 from robnas.bench.benchmark import Benchmark
+from robnas.bench.lookup import fgsm_radius
+from robnas.errors import UnknownNameError
+from robnas.pipeline.bench.common import (
+    Section,
+    benchmark_source,
+    check_backend_settings,
+    make_backend,
+    open_run,
+    write_report,
+)
+from robnas.errors import InvalidValueError
 from robnas.pipeline.config import RunConfig
-from robnas.pipeline.bench.common import (Section, benchmark_source, check_backend_settings, make_backend, open_run,
-                                          write_report)
 from robnas.store.atomic import write_json_atomic, write_text_atomic
 
 
@@ -36,10 +46,7 @@ class Plan:
 
 
 def reference_radius(bench: Benchmark) -> str | None:
-    """The FGSM radius the studies report at (:func:`robnas.bench.objectives.fgsm_radius`), if any."""
-    from robnas.bench.objectives import fgsm_radius
-    from robnas.errors import UnknownNameError
-
+    """The FGSM radius the studies report at (:func:`robnas.bench.lookup.fgsm_radius`), if any."""
     try:
         return fgsm_radius(bench)[1]
     except UnknownNameError:
@@ -51,6 +58,9 @@ def plan(cfg: RunConfig, bench: Benchmark, eps: str | None = None) -> Plan:
     c = cfg.bench.correlate
     lib.check_resamples(c.bootstrap, c.confidence)
     groups = lib.groups(bench, c.proxies, c.top_percent)
+    if c.noise_draws < 0:
+        raise InvalidValueError(f"bench.correlate.noise_draws must be >= 0 (0 = none), got {c.noise_draws}")
+    lib.attach_noise(bench, groups, c.noise_draws, c.bootstrap, c.confidence, cfg.seed)
     return Plan(groups, c.bootstrap, c.confidence, cfg.seed, eps if eps is not None else reference_radius(bench))
 
 
@@ -104,9 +114,31 @@ def write(p: Plan, bench: Benchmark, results: Path, backend: Any, log: Callable[
                    "\n".join(text), files)
 
 
+def run_against(cfg: RunConfig, bench: Benchmark, other: str) -> Path:
+    """``--against B``: the rank agreement of this benchmark with B on their shared architectures."""
+    c = cfg.bench.correlate
+    lib.check_resamples(c.bootstrap, c.confidence)
+    if c.noise_draws < 0:
+        raise InvalidValueError(f"bench.correlate.noise_draws must be >= 0 (0 = none), got {c.noise_draws}")
+    source_b = str(Path(other).resolve()) if Path(other).is_file() else other
+    with robnas.bench.open(source_b) as against:
+        result = agreement.agreement(bench, against, reference_radius(bench), reference_radius(against), c.bootstrap,
+                                     c.noise_draws, c.confidence, cfg.seed)  # mismatches fail here, before the run
+        run_dir = open_run(cfg)
+        write_json_atomic(run_dir.results / "agreement.json", agreement.to_json(result))
+        text = agreement.markdown(result, c.confidence)
+        write_text_atomic(run_dir.results / "agreement.md", text)
+        write_report(run_dir, f"Rank agreement: {bench.name} against {against.name}",
+                     [Section(f"{bench.name} against {against.name}", text,
+                              [run_dir.results / "agreement.json", run_dir.results / "agreement.md"])])
+    return run_dir.results
+
+
 def run(cfg: RunConfig) -> Path:
     source = benchmark_source(cfg)
     with robnas.bench.open(source) as bench:
+        if cfg.bench.correlate.against:
+            return run_against(cfg, bench, cfg.bench.correlate.against)
         check_backend_settings(cfg)
         p = plan(cfg, bench)
         run_dir = open_run(cfg)

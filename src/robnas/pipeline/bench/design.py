@@ -20,10 +20,10 @@ import robnas.bench
 from robnas.bench import design as lib
 from robnas.bench import measurements as m
 from robnas.bench.benchmark import Benchmark
-from robnas.pipeline.config import RunConfig
 from robnas.errors import InvalidValueError
 from robnas.pipeline.bench.common import Section, benchmark_source, open_run, write_report
 from robnas.pipeline.bench.correlate import reference_radius
+from robnas.pipeline.config import RunConfig
 from robnas.store.atomic import write_json_atomic
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import robnas.bench
 from robnas.bench.layout import LAYOUT, export_layout, import_layout
-from robnas.pipeline.config import RunConfig
 from robnas.errors import InvalidValueError
+from robnas.pipeline.config import RunConfig
 
 
 def run(cfg: RunConfig) -> Path:

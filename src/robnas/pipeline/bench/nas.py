@@ -30,13 +30,27 @@ import robnas.bench
 from robnas.bench import measurements as m
 from robnas.bench import nas as lib
 from robnas.bench.benchmark import Benchmark
-from robnas.bench.objectives import BenchObjective, fgsm_radius, resolve
-from robnas.pipeline.config import RunConfig
+from robnas.bench.lookup import BenchObjective, fgsm_radius, objective_table, resolve
+from robnas.bench.search_runs import BenchmarkRun, check_coverage, run_on_benchmark
+from robnas.config import config_from_dict, config_to_dict
+from robnas.data import load_dataset
 from robnas.errors import DataError, InvalidValueError, RobnasError, UnknownNameError
-from robnas.pipeline.bench.common import (Section, benchmark_source, check_backend_settings, make_backend, open_run,
-                                          write_report)
-from robnas.search.discrete.benchmark_runs import BenchmarkRun, check_coverage, run_on_benchmark
+from robnas.pipeline.bench.common import (
+    Section,
+    benchmark_source,
+    check_backend_settings,
+    make_backend,
+    open_run,
+    write_report,
+)
+from robnas.pipeline.config import RunConfig
+from robnas.pipeline.differentiable_search import check_search_config, search_in_run
+from robnas.search.differentiable.settings import DifferentiableSearchConfig
+from robnas.search.discrete import create_strategy
+from robnas.spaces import get_space
 from robnas.store.atomic import write_json_atomic, write_text_atomic
+from robnas.store.run_dir import RunDir
+from robnas.train.recipes import get_recipe
 
 
 @dataclass(frozen=True)
@@ -54,11 +68,6 @@ class DifferentiableTask:
 
 def run_differentiable(task: DifferentiableTask) -> tuple[str, float]:
     """(derived arch, search seconds) of one search, run in its own run directory."""
-    from robnas.config import config_from_dict
-    from robnas.data import load_dataset
-    from robnas.pipeline.differentiable_search import search_in_run
-    from robnas.store.run_dir import RunDir
-
     cfg = config_from_dict(RunConfig, {"seed": task.seed, "device": task.device, "threads": 1, "quiet": True,
                                        "data": task.data, "search": {"space": task.space, "method": task.method,
                                                                      "differentiable": task.settings}})
@@ -103,7 +112,7 @@ class Plan:
 
 
 def default_objective(bench: Benchmark) -> str:
-    """FGSM error at the benchmark's reference radius (:func:`robnas.bench.objectives.fgsm_radius`)."""
+    """FGSM error at the benchmark's reference radius (:func:`robnas.bench.lookup.fgsm_radius`)."""
     key, label = fgsm_radius(bench)
     return f"robust_error:{m.attack_name(key, bench.result_keys('attack'))}@{label}"
 
@@ -118,8 +127,6 @@ def recipe_sizes(meta: dict[str, Any]) -> dict[str, Any]:
 
     A benchmark file records its recipe by name (a registered recipe, with ``recipe_overrides``) or as
     the recipe's fields (``build``, ``train_size``, ``test_size``)."""
-    from robnas.train.recipes import get_recipe
-
     recipe = meta.get("recipe")
     if isinstance(recipe, dict) and "build" in recipe:
         return {"build": dict(recipe.get("build") or {}), "train_size": recipe.get("train_size"),
@@ -136,11 +143,6 @@ def recipe_sizes(meta: dict[str, Any]) -> dict[str, Any]:
 
 def _differentiable(cfg: RunConfig, bench: Benchmark, notes: list[str]) -> list[DifferentiableTask]:
     """The one-shot searches, validated (methods, settings, data) before anything is written."""
-    from robnas.config import config_from_dict, config_to_dict
-    from robnas.pipeline.differentiable_search import check_search_config
-    from robnas.search.differentiable.settings import DifferentiableSearchConfig
-    from robnas.spaces import get_space
-
     n = cfg.bench.nas
     if n.differentiable_seeds < 0:
         raise InvalidValueError(f"bench.nas.differentiable_seeds must be >= 0 (0 = skip them), got "
@@ -171,8 +173,6 @@ def _differentiable(cfg: RunConfig, bench: Benchmark, notes: list[str]) -> list[
         check_search_config(probe)  # unknown methods, bad settings: one line now
         for k in range(n.differentiable_seeds):
             tasks.append(DifferentiableTask(method, cfg.seed + k, bench.space, data, settings, cfg.device))
-    from robnas.data import load_dataset
-
     try:
         load_dataset(bench.dataset, root=cfg.data.root, device="cpu", train_size=data["train_size"],
                      test_size=data["test_size"], seed=cfg.seed)
@@ -184,10 +184,6 @@ def _differentiable(cfg: RunConfig, bench: Benchmark, notes: list[str]) -> list[
 
 def plan(cfg: RunConfig, bench: Benchmark, source: str) -> Plan:
     """Validate every setting, objective, strategy and search before anything is written."""
-    from robnas.bench.lookup import objective_table
-    from robnas.search.discrete import create_strategy
-    from robnas.spaces import get_space
-
     n = cfg.bench.nas
     if n.runs < 1 or n.queries < 1:
         raise InvalidValueError(f"bench.nas.runs and bench.nas.queries must be >= 1, got runs={n.runs}, "

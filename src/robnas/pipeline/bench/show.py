@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 import robnas.bench
-from robnas.pipeline.config import RunConfig
 from robnas.errors import InvalidValueError
+from robnas.pipeline.config import RunConfig
 
 
 def _format_record(record: dict[str, Any]) -> str:

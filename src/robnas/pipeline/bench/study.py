@@ -16,10 +16,16 @@ from pathlib import Path
 
 import robnas.bench
 from robnas.bench import correlate as correlate_lib
-from robnas.pipeline.config import RunConfig
 from robnas.pipeline.bench import correlate, design, nas
-from robnas.pipeline.bench.common import (Section, benchmark_source, check_backend_settings, make_backend, open_run,
-                                          write_report)
+from robnas.pipeline.bench.common import (
+    Section,
+    benchmark_source,
+    check_backend_settings,
+    make_backend,
+    open_run,
+    write_report,
+)
+from robnas.pipeline.config import RunConfig
 from robnas.store.atomic import write_text_atomic
 
 

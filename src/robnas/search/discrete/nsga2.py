@@ -23,6 +23,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.core.duplicate import DuplicateElimination
+from pymoo.core.evaluator import Evaluator
+from pymoo.core.mutation import Mutation
+from pymoo.core.problem import Problem
+from pymoo.core.sampling import Sampling
+from pymoo.operators.crossover.pntx import TwoPointCrossover
+from pymoo.operators.mutation.bitflip import BitflipMutation
+from pymoo.problems.static import StaticProblem
 
 from robnas.errors import InvalidValueError
 from robnas.search.discrete.strategy import (
@@ -54,9 +63,6 @@ class NSGA2Search(Strategy):
                                     f"({', '.join(self.objectives)}); for one objective use re, ls or bananas")
 
     def _search(self) -> Search:
-        from pymoo.core.evaluator import Evaluator
-        from pymoo.problems.static import StaticProblem
-
         low, high = self.space.vector_bounds()
         binary = bool(np.all(low == 0) and np.all(high == 1))
         problem = _genome_problem(len(low), len(self.objectives), low, high)
@@ -77,20 +83,11 @@ class NSGA2Search(Strategy):
 
 
 def _genome_problem(n_var: int, n_obj: int, low: np.ndarray, high: np.ndarray) -> Any:
-    from pymoo.core.problem import Problem
-
     # Evaluation happens outside pymoo (ask/tell): the problem only describes the genome.
     return Problem(n_var=n_var, n_obj=n_obj, xl=low.astype(float), xu=high.astype(float), vtype=int)
 
 
 def _make_algorithm(strategy: NSGA2Search, binary: bool) -> Any:
-    from pymoo.algorithms.moo.nsga2 import NSGA2
-    from pymoo.core.duplicate import DuplicateElimination
-    from pymoo.core.mutation import Mutation
-    from pymoo.core.sampling import Sampling
-    from pymoo.operators.crossover.pntx import TwoPointCrossover
-    from pymoo.operators.mutation.bitflip import BitflipMutation
-
     space = strategy.space
 
     class SpaceSampling(Sampling):

@@ -14,7 +14,7 @@ not, so a search over cost alone trains nothing) and ``compute(model, data) -> f
 * ``flops`` -- forward FLOPs of one input (multiply-add = 2), ``params`` -- parameter count.
 
 Errors are percentages (0-100), as the objectives looked up in a benchmark in tabular mode
-(:mod:`robnas.bench.objectives`: the same names, plus ``corruption_error`` and proxies), so trained
+(:mod:`robnas.bench.lookup`: the same names, plus ``corruption_error`` and proxies), so trained
 candidates and benchmark lookups speak the same units.
 """
 
@@ -27,10 +27,14 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
-from robnas.evaluation.settings import EvalConfig
+from robnas.advsets import evaluate_advset
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError, ParseError
+from robnas.evaluation import SuiteSettings
+from robnas.evaluation.settings import EvalConfig
+from robnas.metrics import count_flops, count_params
 from robnas.registry import Registry
+from robnas.train.trainer import clean_accuracy, robust_accuracy
 
 if TYPE_CHECKING:
     from robnas.advsets import AdvSet
@@ -74,22 +78,16 @@ class CleanError(Objective):
     name = "clean_error"
 
     def compute(self, model: nn.Module, data: ObjectiveData) -> float:
-        from robnas.train.trainer import clean_accuracy
-
         return 100.0 * (1.0 - clean_accuracy(model, data.split, batch_size=data.eval.batch_size))
 
 
 class RobustError(Objective):
     def __init__(self, attack: str, eps: Eps, eval_cfg: EvalConfig) -> None:
-        from robnas.evaluation import SuiteSettings
-
         self.attack, self.eps, self.eval_cfg = attack, eps, eval_cfg
         self.threat_model = SuiteSettings.of(eval_cfg).threat_model(attack, (eps,))  # validates attack and norm
         self.name = f"robust_error:{attack}@{eps.label}"
 
     def compute(self, model: nn.Module, data: ObjectiveData) -> float:
-        from robnas.train.trainer import robust_accuracy
-
         model.eval()
         attack = self.threat_model.create(self.eps, data.seed)
         return 100.0 * (1.0 - robust_accuracy(model, data.split, attack, batch_size=data.eval.batch_size))
@@ -99,8 +97,6 @@ class AdvSetError(Objective):
     name = "advset_error"
 
     def compute(self, model: nn.Module, data: ObjectiveData) -> float:
-        from robnas.advsets import evaluate_advset
-
         if data.advset is None:
             raise InvalidValueError("objective advset_error needs a pre-generated adversarial set: "
                                     "--set search.discrete.advset=DIR (built by `robnas advset build`)")
@@ -112,8 +108,6 @@ class Flops(Objective):
     needs_training = False
 
     def compute(self, model: nn.Module, data: ObjectiveData) -> float:
-        from robnas.metrics import count_flops
-
         return float(count_flops(model, data.input_shape))
 
 
@@ -122,8 +116,6 @@ class Params(Objective):
     needs_training = False
 
     def compute(self, model: nn.Module, data: ObjectiveData) -> float:
-        from robnas.metrics import count_params
-
         return float(count_params(model))
 
 

@@ -13,8 +13,8 @@ instead of 10 of width 20, a fixed number of Adam steps instead of 150 epochs, t
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch

@@ -24,7 +24,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from robnas.search.discrete.backends import Backend
+from robnas.backends import Backend
 from robnas.search.discrete.evaluators import run_evaluation
 from robnas.store.results_db import Record, ResultsDB, Slot
 

@@ -1,4 +1,7 @@
-"""Many seeded runs of discrete strategies on a benchmark (the machinery of Jung et al.'s Table 1).
+"""Discrete search on a benchmark: the tabular evaluator, and many seeded runs (Jung et al.'s Table 1).
+
+:class:`BenchmarkEvaluator` answers a search's objectives from a benchmark instead of training
+(``robnas search --set search.discrete.table=BENCH``).
 
 A :class:`BenchmarkRun` is one strategy searching one benchmark objective for a query budget; it
 asks, looks every architecture up (:func:`robnas.bench.lookup.objective_table`, built once per
@@ -24,9 +27,37 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
+from robnas.bench.lookup import objective_table
 from robnas.errors import DataError
 from robnas.search.discrete.strategy import _ENUMERATION_LIMIT, create_strategy
+from robnas.spaces import get_space
+
+
+@dataclass(frozen=True)
+class BenchmarkEvaluator:
+    """Tabular mode: answer from a robustness benchmark (a file or a shipped name) instead of training.
+
+    Objectives are looked up (:mod:`robnas.bench.lookup`: ``clean_error``,
+    ``robust_error:<attack>@<eps>``, ``corruption_error:mean``, ``params``, proxies, ...) in a table
+    each process builds once (:func:`robnas.bench.lookup.objective_table`). An architecture the
+    benchmark did not measure is answered with ``inf`` for every objective (it ranks last); one the
+    benchmark does not hold stops the search with a one-line error.
+    """
+
+    bench: str                  # benchmark file (absolute path) or shipped name
+    space: str
+    objectives: tuple[str, ...]  # canonical names (as the table resolves them)
+    space_params: dict[str, Any] = field(default_factory=dict)
+
+    def budget(self) -> dict[str, Any]:
+        return {"evaluator": "benchmark", "benchmark": self.bench, "objectives": list(self.objectives)}
+
+    def __call__(self, arch: str) -> dict[str, float]:
+        space = get_space(self.space, **self.space_params)
+        table = objective_table(self.bench, self.objectives)
+        return table.metrics(table.position(space.key(space.validate(arch))))
 
 
 def run_seed(seed: int, index: int) -> int:
@@ -76,11 +107,6 @@ class BenchmarkRun:
 
 def run_on_benchmark(run: BenchmarkRun) -> list[int]:
     """The benchmark rows of the architectures ``run`` asked, in the order asked (at most ``queries``)."""
-    import torch
-
-    from robnas.bench.lookup import objective_table
-    from robnas.spaces import get_space
-
     table = objective_table(run.bench, run.objectives)
     space = get_space(table.space, **run.space_params)
     strategy = create_strategy(run.strategy, space, list(table.objectives), run_seed(run.seed, run.index), **run.params)

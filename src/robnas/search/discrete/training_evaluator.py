@@ -1,4 +1,4 @@
-"""The evaluator that trains and measures search candidates: a job, so it lives with the jobs.
+"""The evaluator that trains and measures search candidates (the discrete search's default evaluator).
 
 :class:`TrainingEvaluator` builds the candidate with its space, trains it for the budget (standard
 or PGD adversarial training through :func:`robnas.train.train_model`) on the search's data subset
@@ -15,53 +15,27 @@ run's seed, identical for every candidate.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from robnas.advsets import load_advset
+from robnas.config import config_from_dict, config_to_dict
+from robnas.data.prepare import DataConfig, cached_prepared_data
+from robnas.device import resolve_device
+from robnas.evaluation.settings import EvalConfig
+from robnas.metrics import count_flops
 from robnas.search.discrete.evaluators import evaluation_seed
-from robnas.store.results_db import budget_key
+from robnas.search.discrete.objectives import ObjectiveData, parse_objectives
+from robnas.spaces import get_space
+from robnas.store.run_dir import RunDir
+from robnas.threads import thread_limit, worker_threads
+from robnas.train import train_model
+from robnas.train.settings import TrainConfig
 
-# Per-process caches: a worker loads the dataset / adversarial set once, not once per candidate.
-_DATA: dict[str, Any] = {}
+# Per-process cache: a worker loads an adversarial set once, not once per candidate.
 _ADVSETS: dict[str, Any] = {}
-
-
-def cached_data(data: dict[str, Any], seed: int, device: str) -> Any:
-    """The prepared data of a ``[data]`` section (as a dict), loaded once per process."""
-    from robnas.config import config_from_dict
-    from robnas.data.prepare import DataConfig, prepare_data
-    from robnas.device import resolve_device
-
-    cache_key = budget_key({"data": data, "seed": seed, "device": device})
-    if cache_key not in _DATA:
-        _DATA[cache_key] = prepare_data(config_from_dict(DataConfig, data, prefix="data."), resolve_device(device), seed)
-    return _DATA[cache_key]
-
-
-def candidate_threads(model: Any, shape: tuple[int, ...], requested: int) -> int:
-    """The robnas.threads policy for a candidate, capped by the threads this worker was given."""
-    from robnas.metrics import count_flops
-    from robnas.threads import choose_threads
-
-    if requested:
-        return requested
-    return min(choose_threads(count_flops(model, shape), 0), torch.get_num_threads())
-
-
-@contextmanager
-def thread_limit(threads: int) -> Iterator[None]:
-    before = torch.get_num_threads()
-    if threads != before:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -88,18 +62,11 @@ class TrainingEvaluator:
     # --- configuration -------------------------------------------------------------------------
 
     def _configs(self) -> tuple[Any, Any, Any]:
-        from robnas.config import config_from_dict
-        from robnas.evaluation.settings import EvalConfig
-        from robnas.data.prepare import DataConfig
-        from robnas.train.settings import TrainConfig
-
         return (config_from_dict(DataConfig, self.data, prefix="data."),
                 config_from_dict(TrainConfig, self.train, prefix="train."),
                 config_from_dict(EvalConfig, self.eval, prefix="eval."))
 
     def parsed_objectives(self) -> list[Any]:
-        from robnas.search.discrete.objectives import parse_objectives
-
         return parse_objectives(self.objectives, self._configs()[2])
 
     def needs_training(self) -> bool:
@@ -109,7 +76,6 @@ class TrainingEvaluator:
         """Everything that determines the measured numbers (the cache identity, with space, key,
         dataset and seed): objectives, network size, data subset, and -- when anything is trained --
         the training recipe; attack settings only when a robust objective uses them."""
-        from robnas.config import config_to_dict
 
         data_cfg, train_cfg, eval_cfg = self._configs()
         objectives = self.parsed_objectives()
@@ -130,12 +96,9 @@ class TrainingEvaluator:
 
     def _data(self) -> Any:
         self._configs()  # the [data] section is checked with the others
-        return cached_data(self.data, self.seed, self.device)
+        return cached_prepared_data(self.data, self.seed, self.device)
 
     def _advset(self) -> Any:
-        from robnas.advsets import load_advset
-        from robnas.device import resolve_device
-
         assert self.advset is not None
         if self.advset not in _ADVSETS:
             _ADVSETS[self.advset] = load_advset(self.advset, resolve_device(self.device))
@@ -144,11 +107,6 @@ class TrainingEvaluator:
     # --- the evaluation ------------------------------------------------------------------------
 
     def __call__(self, arch: str) -> dict[str, float]:
-        from robnas.search.discrete.objectives import ObjectiveData
-        from robnas.spaces import get_space
-        from robnas.store.run_dir import RunDir
-        from robnas.train import train_model
-
         space = get_space(self.space, **self.space_params)
         arch = space.validate(arch)
         seed = evaluation_seed(self.seed, space.key(arch))
@@ -165,7 +123,7 @@ class TrainingEvaluator:
             model = space.build(arch, num_classes=dataset.num_classes, in_channels=dataset.in_channels,
                                 mean=dataset.mean, std=dataset.std, **self.build_kwargs)
             model.to(prepared.train.images.device)
-            with thread_limit(candidate_threads(model, shape, self.threads)):
+            with thread_limit(worker_threads(count_flops(model, shape), self.threads)):
                 if any(o.needs_training for o in objectives):
                     with tempfile.TemporaryDirectory(prefix="robnas-eval-") as tmp:
                         train_model(model, prepared.train, prepared.val, train_cfg, RunDir(tmp, quiet=True),
