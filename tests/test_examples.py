@@ -1,6 +1,6 @@
-"""The README's "Extending robnas" examples: each is one file in examples/, quoted verbatim in the README,
-and works -- an attack, a search term and a strategy registered from one module each (the space example
-is exercised by tests/spaces/test_adding_a_space.py)."""
+"""The examples of docs/extending.md ("Extending robnas"): each is one file in examples/, quoted verbatim in
+docs/extending.md, and works -- an attack, a search term and a strategy registered from one module each (the
+space example is exercised by tests/spaces/test_adding_a_space.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+EXTENDING = ROOT / "docs" / "extending.md"
 
 
 def load(name: str):
@@ -27,8 +28,8 @@ def load(name: str):
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_every_example_is_quoted_verbatim_in_the_readme(path):
-    assert path.read_text().strip() in (ROOT / "README.md").read_text()
+def test_every_example_is_quoted_verbatim_in_the_extending_page(path):
+    assert path.read_text().strip() in EXTENDING.read_text(), f"docs/extending.md does not quote {path.name} verbatim"
 
 
 def test_the_attack_example_is_usable_by_name_in_a_protocol():

@@ -2,12 +2,13 @@
 
 Every ``import`` of a robnas module anywhere in ``src/robnas`` counts -- lazy imports inside
 functions too -- so a layer cannot reach up by hiding an import in a function body. The layers are
-the ones the README's "Architecture" section documents.
+the ones the README's "Architecture" table documents, row for row (test_the_readme_documents_these_layers).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,28 @@ def test_no_import_cycles():
     for m in sorted(GRAPH):
         if m not in state:
             visit(m)
+
+
+def readme_layers() -> dict[str, int]:
+    """The README's "Architecture" table as {module: layer}: a row whose first cell is empty continues the layer
+    above; each `name.py` or `name/` in the folders cell is the module robnas.name."""
+    text = (SRC.parent / "README.md").read_text()
+    section = text.split("\n## Architecture\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]  # after the header and |---|
+    found: dict[str, int] = {}
+    index = -1
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        index += bool(cells[0])
+        for name in re.findall(r"`([^`]+)`", cells[1]):
+            found["robnas." + name.removesuffix(".py").removesuffix("/").replace("/", ".")] = index
+    return found
+
+
+def test_the_readme_documents_these_layers():
+    documented = readme_layers()
+    expected = {module: number for module, number in LAYERS.items() if module != "robnas"}
+    assert max(documented.values()) + 1 == len(NAMES), "the README's table and NAMES count different layers"
+    wrong = {m: (documented.get(m), expected.get(m)) for m in sorted(documented.keys() | expected.keys())
+             if documented.get(m) != expected.get(m)}
+    assert not wrong, f"README Architecture table vs LAYERS (module: (README layer, LAYERS layer)): {wrong}"

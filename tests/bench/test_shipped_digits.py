@@ -12,7 +12,7 @@ from robnas.bench import shipped
 
 UNIQUE_NB201_CELLS = 6466  # Jung et al. / NAS-Bench-201: 15 625 cells, 6 466 unique up to isomorphism
 ALL_NB201_IDS = 15625
-# NAS-Bench-201 id 9930 (0-based): the cell in our README's `bench show` example.
+# NAS-Bench-201 id 9930 (0-based): the cell in the `bench show` example of README.md and docs/benchmarks.md.
 EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
 

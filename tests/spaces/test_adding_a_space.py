@@ -15,7 +15,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-# The space is the README's example module (examples/space_chain.py), imported as a plugin would be.
+# The space is the example module of docs/extending.md (examples/space_chain.py), imported as a plugin would be.
 _EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "space_chain.py"
 if "space_chain" not in sys.modules:
     _spec = importlib.util.spec_from_file_location("space_chain", _EXAMPLE)
