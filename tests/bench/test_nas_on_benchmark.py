@@ -51,11 +51,10 @@ def test_local_search_evolution_and_bananas_beat_random_search(full_bench):
             tasks = _runs(full_bench, strategy, 30, 40, params=LIGHT_BANANAS if strategy == "bananas" else None)
             found = [lib.best_found(rows, objective) for _, rows in run_all(tasks, backend)]
             results.append(lib.MethodResult(strategy, "discrete", found))
-    table = lib.table(OBJECTIVE, objective, [], results)
-    comparisons = {c["method"]: c for c in lib.versus_random(table)}
+    comparisons = {c["method"]: c for c in lib.versus_random_heldout(results, objective, None, 1000, 0.95, 0)}
     assert set(comparisons) == {"ls", "re", "bananas"}
     for method, c in comparisons.items():
-        assert c["standard_errors"] > 2, (method, c)
+        assert c["beats"] and c["low"] > 0, (method, c)
 
 
 def test_table_statistics_on_hand_made_rows():
@@ -73,8 +72,28 @@ def test_table_statistics_on_hand_made_rows():
     rs, ls = table.rows
     assert rs["cells"][0] == pytest.approx((60.0, 10.0))               # mean of 50 and 70, SE = sd / sqrt(2)
     assert ls["cells"][0] == pytest.approx((90.0, 0.0)) and ls["percentile"] == pytest.approx((75.0, 0.0))
-    (c,) = lib.versus_random(table)
-    assert c["method"] == "ls" and c["gain"] == pytest.approx(3.0) and c["se"] == pytest.approx(1.0)
+    results = [lib.MethodResult("rs", "discrete", [0, 2]), lib.MethodResult("ls", "discrete", [1, 1])]
+    (c,) = lib.versus_random_heldout(results, objective, None, 500, 0.95, 0)
+    # RS's resampled means are 5, 4 or 3 and LS's always 1: every gain is 2, 3 or 4
+    assert c["method"] == "ls" and c["gain"] == pytest.approx(3.0) and 2.0 <= c["low"] <= c["high"] <= 4.0
+    assert c["beats"] and not c["loses"]
+    assert lib.regret([1, 2], objective, np.array([2.0, 0.5, 3.0, 9.0, np.inf])) == pytest.approx((1.5, 1.0))
+
+
+def test_versus_random_search_redraws_test_points():
+    """Two methods whose picks are equally accurate on average but on different points: never 'beats'."""
+    rng = np.random.default_rng(0)
+    points = (rng.random((6, 200)) < 0.7).astype(np.float32)
+    points[3] = points[0]                                  # method B's pick answers A's points
+    error = 100.0 * (1.0 - points.mean(axis=1))
+    results = [lib.MethodResult("rs", "discrete", [0, 0, 0]), lib.MethodResult("b", "discrete", [3, 3, 3])]
+    (c,) = lib.versus_random_heldout(results, error, points, 300, 0.95, 1)
+    assert c["gain"] == 0.0 and c["low"] <= 0.0 <= c["high"] and not c["beats"]
+    better = points.copy()
+    better[4] = 1.0                                        # a pick right on every point
+    results = [lib.MethodResult("rs", "discrete", [0, 1, 2]), lib.MethodResult("b", "discrete", [4, 4, 4])]
+    (c,) = lib.versus_random_heldout(results, 100.0 * (1.0 - better.mean(axis=1)), better, 300, 0.95, 1)
+    assert c["beats"] and c["low"] > 0
 
 
 def test_lookups_come_from_one_table_per_process(full_bench):

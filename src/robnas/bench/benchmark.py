@@ -156,25 +156,33 @@ class Benchmark:
         """``[replicates, architectures, ...]``: every replicate's value (NaN where an architecture lacks one)."""
         return np.stack([self.query(key, measure, eps, replicate=r) for r in self.replicates])
 
-    def query(self, key: str, measure: str = "accuracy", eps: Any = None, replicate: int | None = None) -> np.ndarray:
+    def query(self, key: str, measure: str = "accuracy", eps: Any = None,
+              replicate: int | Sequence[int] | None = None) -> np.ndarray:
         """``key``'s ``measure`` for every architecture (NaN where not measured, e.g. failed builds).
 
         ``eps`` picks one radius of an attack key ("8/255", 0.5/255, ...) or one severity (1-5) of a
         corruption; without it the result has one column per radius / severity. Accuracy is a fraction
         in [0, 1] (as the published robustness dataset stores it). ``replicate=None`` gives the mean over
-        an architecture's replicates, ``replicate=r`` the value of replicate ``r`` alone.
+        an architecture's replicates, ``replicate=r`` the value of replicate ``r`` alone, a sequence of
+        replicates the mean over those (e.g. the held-out ones a search did not select on).
         """
         if measure == POINTS:
             raise InvalidValueError("per-point outcomes are bits of one replicate: use Benchmark.points(key, eps, "
                                     "replicate)")
-        if replicate is None and len(self.replicates) > 1:
-            stacked = self.replicate_values(key, measure, eps)
-            with np.errstate(invalid="ignore"):
-                counts = np.sum(~np.isnan(stacked), axis=0)
-                mean = np.nansum(stacked, axis=0) / np.maximum(counts, 1)
-            return np.where(counts > 0, mean, np.nan)
-        first = self.replicates[0] if self.replicates else 0
-        values = self._load(key, measure, first if replicate is None else self._replicate(replicate))
+        if replicate is None:
+            replicate = self.replicates if len(self.replicates) > 1 else (self.replicates[0] if self.replicates else 0)
+        if not isinstance(replicate, (int, np.integer)):
+            chosen = [self._replicate(int(r)) for r in replicate]
+            if not chosen:
+                raise InvalidValueError("query over an empty set of replicates")
+            if len(chosen) > 1:
+                stacked = np.stack([self.query(key, measure, eps, replicate=r) for r in chosen])
+                with np.errstate(invalid="ignore"):
+                    counts = np.sum(~np.isnan(stacked), axis=0)
+                    mean = np.nansum(stacked, axis=0) / np.maximum(counts, 1)
+                return np.where(counts > 0, mean, np.nan)
+            replicate = chosen[0]
+        values = self._load(key, measure, self._replicate(int(replicate)) if self.replicates else int(replicate))
         axis = self._axis(key)
         if eps is None:
             return values
@@ -213,7 +221,7 @@ class Benchmark:
         except (StopIteration, InvalidValueError):
             raise InvalidValueError(f"{key!r} was measured at eps {', '.join(map(str, labels))}, not {eps!r}") from None
 
-    def corruption_mean(self, measure: str = "accuracy", replicate: int | None = None) -> np.ndarray:
+    def corruption_mean(self, measure: str = "accuracy", replicate: int | Sequence[int] | None = None) -> np.ndarray:
         """Mean over every corruption and severity (the robustness dataset's mean corruption accuracy)."""
         keys = self.result_keys("corruption")
         if not keys:

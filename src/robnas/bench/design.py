@@ -62,8 +62,11 @@ def parameter_groups(bench: Benchmark) -> Groups:
     return Groups("conv counts", [f"3x3 x{a}, 1x1 x{b}" for a, b in distinct], [float("nan")] * len(distinct), members)
 
 
-def spread(groups: Groups, score: np.ndarray, archs: Sequence[str]) -> list[dict[str, Any]]:
-    """Per group: size, min / quartiles / max / IQR of ``score`` (percent) and the best architecture."""
+def spread(groups: Groups, score: np.ndarray, archs: Sequence[str],
+           replicates: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Per group: size, min / quartiles / max / IQR of ``score`` (percent) and the best architecture; with
+    ``replicates`` (``(R, A)`` per-replicate scores, R >= 2) also the group's replicate SD: the pooled SD
+    between two trainings of one architecture, the noise a spread inside the group must exceed."""
     rows = []
     for label, value, members in zip(groups.labels, groups.params, groups.members):
         s = 100.0 * score[members]
@@ -72,10 +75,16 @@ def spread(groups: Groups, score: np.ndarray, archs: Sequence[str]) -> list[dict
             continue
         q1, q2, q3 = np.percentile(s[ok], [25, 50, 75])
         best = members[ok][int(np.argmax(s[ok]))]
-        rows.append({"group": label, "params": None if math.isnan(value) else value, "architectures": int(ok.sum()),
-                     "min": float(s[ok].min()), "q1": float(q1), "median": float(q2), "q3": float(q3),
-                     "max": float(s[ok].max()), "iqr": float(q3 - q1), "range": float(s[ok].max() - s[ok].min()),
-                     "best_arch": archs[best], "best": float(100.0 * score[best])})
+        row = {"group": label, "params": None if math.isnan(value) else value, "architectures": int(ok.sum()),
+               "min": float(s[ok].min()), "q1": float(q1), "median": float(q2), "q3": float(q3),
+               "max": float(s[ok].max()), "iqr": float(q3 - q1), "range": float(s[ok].max() - s[ok].min()),
+               "best_arch": archs[best], "best": float(100.0 * score[best]), "replicate_sd": None}
+        if replicates is not None and replicates.shape[0] >= 2:
+            mine = 100.0 * replicates[:, members]
+            both = np.isfinite(mine).all(axis=0)
+            if both.any():
+                row["replicate_sd"] = float(np.sqrt(np.mean(np.var(mine[:, both], axis=0, ddof=1))))
+        rows.append(row)
     return rows
 
 
@@ -115,13 +124,20 @@ def op_frequencies(bench: Benchmark, score: np.ndarray, decile: float) -> dict[s
 
 
 def spread_markdown(rows: list[dict[str, Any]], how: str) -> str:
-    head = "| parameter group | architectures | min | Q1 | median | Q3 | max | IQR | best architecture |"
-    lines = [head, "|---|---|---|---|---|---|---|---|---|"]
+    noisy = any(r.get("replicate_sd") is not None for r in rows)
+    head = ("| parameter group | architectures | min | Q1 | median | Q3 | max | IQR | "
+            + ("replicate SD | " if noisy else "") + "best architecture |")
+    lines = [head, "|" + "---|" * (10 if noisy else 9)]
     for r in rows:
+        sd = (f" {r['replicate_sd']:.2f} |" if r.get("replicate_sd") is not None else " n/a |") if noisy else ""
         lines.append(f"| {r['group']} | {r['architectures']} | {r['min']:.2f} | {r['q1']:.2f} | {r['median']:.2f} | "
-                     f"{r['q3']:.2f} | {r['max']:.2f} | {r['iqr']:.2f} | `{r['best_arch']}` |")
+                     f"{r['q3']:.2f} | {r['max']:.2f} | {r['iqr']:.2f} |{sd} `{r['best_arch']}` |")
     grouped = "exact parameter count" if how == "params" else "numbers of 3x3 and 1x1 convolutions"
-    return f"Mean adversarial accuracy (%) per group of equal {grouped}:\n\n" + "\n".join(lines) + "\n"
+    note = ("\nReplicate SD: the pooled SD (points) between two trainings of the same architecture in the group. A "
+            "spread (IQR, range) is architecture, not seed, only where it is well above it; a range over many "
+            "architectures grows with the group's size even from noise alone.\n" if noisy else
+            "\nThis benchmark has one replicate per architecture: the spreads include seed noise of unknown size.\n")
+    return f"Mean adversarial accuracy (%) per group of equal {grouped}:\n\n" + "\n".join(lines) + "\n" + note
 
 
 def frequencies_markdown(freq: dict[str, Any], decile: float) -> str:

@@ -59,10 +59,14 @@ def attack_name(key: str, keys: Sequence[str] = ()) -> str:
     return base if clash else name
 
 
-def clean(bench: Benchmark) -> Measurement:
+#: Which replicates a measurement reads: None = the mean over all, an index, or the mean over several.
+Replicates = int | Sequence[int] | None
+
+
+def clean(bench: Benchmark, replicate: Replicates = None) -> Measurement:
     if "clean" not in bench.result_keys("clean"):
         raise UnknownNameError(f"benchmark {bench.name} has no clean accuracy; it has: {', '.join(bench.result_keys())}")
-    return Measurement("clean", "clean", bench.query("clean"), key="clean")
+    return Measurement("clean", "clean", bench.query("clean", replicate=replicate), key="clean")
 
 
 #: Attack columns are shown in Jung et al.'s order; other attacks follow by name.
@@ -78,50 +82,52 @@ def attack_keys(bench: Benchmark) -> list[str]:
     return sorted(bench.result_keys("attack"), key=rank)
 
 
-def attacks(bench: Benchmark) -> list[Measurement]:
+def attacks(bench: Benchmark, replicate: Replicates = None) -> list[Measurement]:
     """Every attack key at every radius, keys in :func:`attack_keys` order, radii in axis order."""
     keys = attack_keys(bench)
     out = []
     for key in keys:
         name = attack_name(key, keys)
-        values = bench.query(key)
+        values = bench.query(key, replicate=replicate)
         for i, label in enumerate(bench.axis(key)):
             out.append(Measurement(f"{name} {label}", "attack", values[:, i], key=key, eps=str(label), group=name))
     return out
 
 
-def attack_at(bench: Benchmark, key: str, eps: str) -> Measurement:
+def attack_at(bench: Benchmark, key: str, eps: str, replicate: Replicates = None) -> Measurement:
     """``key`` at the radius on its axis nearest to ``eps`` (the exact one when it has it)."""
     labels = [str(label) for label in bench.axis(key)]
     wanted = Eps.parse(eps).value
     label = min(labels, key=lambda lab: (abs(Eps.parse(lab).value - wanted), Eps.parse(lab).value))
     name = attack_name(key, bench.result_keys("attack"))
-    values = bench.query(key, eps=label)
+    values = bench.query(key, eps=label, replicate=replicate)
     return Measurement(f"{name} {label}", "attack", values, key=key, eps=label, group=name)
 
 
-def at_radius(bench: Benchmark, radius: str | None) -> list[Measurement]:
+def at_radius(bench: Benchmark, radius: str | None, replicate: Replicates = None) -> list[Measurement]:
     """Every attack at ``radius`` (or the radius nearest to it on the attack's axis; without one, the
     middle of each axis), in :func:`attack_keys` order."""
     out = []
     for key in attack_keys(bench):
         labels = bench.axis(key)
-        out.append(attack_at(bench, key, radius if radius is not None else str(labels[len(labels) // 2])))
+        out.append(attack_at(bench, key, radius if radius is not None else str(labels[len(labels) // 2]), replicate))
     return out
 
 
-def corruptions(bench: Benchmark) -> list[Measurement]:
+def corruptions(bench: Benchmark, replicate: Replicates = None) -> list[Measurement]:
     """Each corruption (mean over its severities), then ``corruption mean``; [] without corruptions."""
     keys = bench.result_keys("corruption")
-    out = [Measurement(k, "corruption", bench.query(k).mean(axis=1), key=k, group="corruption") for k in keys]
+    out = [Measurement(k, "corruption", bench.query(k, replicate=replicate).mean(axis=1), key=k, group="corruption")
+           for k in keys]
     if keys:
-        out.append(Measurement("corruption mean", "summary", bench.corruption_mean(), group="corruption"))
+        out.append(Measurement("corruption mean", "summary", bench.corruption_mean(replicate=replicate),
+                               group="corruption"))
     return out
 
 
-def mean_adversarial(bench: Benchmark) -> Measurement:
+def mean_adversarial(bench: Benchmark, replicate: Replicates = None) -> Measurement:
     """Mean accuracy over every attack key and radius (Jung et al.'s "mean adversarial accuracy")."""
-    columns = attacks(bench)
+    columns = attacks(bench, replicate)
     if not columns:
         raise UnknownNameError(f"benchmark {bench.name} has no attack measurements; it has: "
                                f"{', '.join(bench.result_keys())}")

@@ -11,8 +11,12 @@ first one on ties); for a differentiable search the row of its derived cell. Out
   (each column's own maximum, as Jung et al. list it);
 * the anytime curves (:func:`anytime` / :func:`plot_anytime`): best objective so far against queries,
   mean over runs with a band of +- one standard error;
-* the comparison with random search (:func:`versus_random`): the difference of the mean objective of
-  the found architectures and its standard error (runs are independent samples per method).
+* the comparison with random search (:func:`versus_random_heldout`): the difference of the mean held-out
+  objective of the final picks, with a bootstrap interval over runs and test points; a method beats
+  random search only when the interval lies above zero;
+* the regret of the picks (:func:`regret`) against the best replicate-mean architecture.
+
+With replicates (:class:`HeldOut`), a search sees one replicate and its pick is scored on the others.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from robnas.bench.lookup import attack_key
 from robnas.bench.measurements import Measurement
 from robnas.store.figures import pyplot, save_figure
 
@@ -89,23 +94,6 @@ def table(objective_name: str, objective: np.ndarray, columns: list[Measurement]
     return out
 
 
-def versus_random(t: Table, reference: str = "rs") -> list[dict[str, Any]]:
-    """Each discrete method's mean objective of the found architectures against ``reference``'s:
-    the improvement (lower objective is better), its standard error and how many standard errors it is."""
-    base = next((r for r in t.rows if r["method"] == reference), None)
-    if base is None:
-        return []
-    out = []
-    for row in t.rows:
-        if row["method"] == reference or row["kind"] != "discrete":
-            continue
-        gain = base["objective"][0] - row["objective"][0]
-        se = math.hypot(base["objective"][1], row["objective"][1])
-        out.append({"method": row["method"], "gain": gain, "se": se,
-                    "standard_errors": gain / se if se > 0 else (math.inf if gain > 0 else 0.0)})
-    return out
-
-
 def markdown(t: Table, title: str = "") -> str:
     """The table: Optimum row, then one row per method: mean (standard error) per column, percentile."""
     head = ["method", "runs", *(c.label for c in t.columns), "percentile"]
@@ -117,18 +105,6 @@ def markdown(t: Table, title: str = "") -> str:
         name = row["method"] + (f" ({row['note']})" if row["note"] else "")
         lines.append(f"| {name} | {row['runs']} | " + " | ".join(cells) + f" | {p:.2f} ({ps:.2f}) |")
     return (f"{title}\n\n" if title else "") + "\n".join(lines) + "\n"
-
-
-def comparison_markdown(comparisons: Sequence[Mapping[str, Any]], objective: str) -> str:
-    if not comparisons:
-        return ""
-    lines = [f"Improvement over random search of the mean {objective} of the found architectures "
-             "(positive = better than RS; standard error of the difference of two independent means):", ""]
-    for c in comparisons:
-        verdict = "more than" if c["standard_errors"] > 2 else "not more than"
-        lines.append(f"- {c['method']}: {c['gain']:+.3f} +- {c['se']:.3f} ({c['standard_errors']:+.1f} standard "
-                     f"errors: {verdict} 2)")
-    return "\n".join(lines) + "\n"
 
 
 def plot_anytime(results: Sequence[MethodResult], objective: str, optimum: float, path: str | Path,
@@ -153,3 +129,103 @@ def plot_anytime(results: Sequence[MethodResult], objective: str, optimum: float
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+# --- scoring the picks on replicates they were not selected on ---------------------------------
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """How a search's picks are scored: the search sees replicate ``search``; its final pick is scored on
+    the replicates ``heldout`` (their mean), which it never saw, so a lucky draw it selected on does not
+    flatter it (the winner's curse). ``None``: the benchmark has one replicate, picks are scored on the
+    values they were selected on, and the report says so."""
+
+    search: int | None
+    heldout: tuple[int, ...] | None
+
+    @classmethod
+    def of(cls, replicates: Sequence[int]) -> "HeldOut":
+        if len(replicates) < 2:
+            return cls(None, None)
+        return cls(int(replicates[0]), tuple(int(r) for r in replicates[1:]))
+
+    @property
+    def note(self) -> str:
+        if self.heldout is None:
+            return ("This benchmark has one replicate: every pick is scored on the very values the search selected "
+                    "it on, so the found architectures' scores carry the winner's curse (a lucky draw looks good).")
+        return (f"Searches see replicate {self.search}; every column scores the final pick on replicate"
+                f"{'s' if len(self.heldout) > 1 else ''} {', '.join(map(str, self.heldout))}, which the search never "
+                "saw (no winner's curse). Regret is the pick's held-out objective minus the best replicate-mean "
+                "objective of the benchmark.")
+
+
+def objective_points(bench: Any, objective: str, replicates: Sequence[int] | None) -> np.ndarray | None:
+    """``(A, N)``: the per-point share correct under an accuracy objective (clean_error, robust_error:...),
+    averaged over ``replicates`` (None: all), when the benchmark stores per-point outcomes; else None."""
+    if bench.test_points is None:
+        return None
+    chosen = list(bench.replicates if replicates is None else replicates)
+    if objective == "clean_error":
+        key, eps = "clean", None
+    elif objective.startswith("robust_error:"):
+        attack, _, eps = objective.removeprefix("robust_error:").rpartition("@")
+        key = attack_key(bench, attack)
+    else:
+        return None
+    return np.mean([bench.points(key, eps, replicate=r) for r in chosen], axis=0, dtype=np.float32)
+
+
+def regret(found: Sequence[int], heldout: np.ndarray, mean: np.ndarray) -> tuple[float, float]:
+    """Mean and SE over runs of the pick's held-out objective minus the best replicate-mean objective of the
+    benchmark (objectives are minimised: 0 = the pick is as good as the best architecture on average; for an
+    error objective, in points of accuracy)."""
+    best = float(np.min(mean[np.isfinite(mean)]))
+    return mean_se([float(heldout[r]) - best for r in found])
+
+
+def versus_random_heldout(results: Sequence[MethodResult], error: np.ndarray, points: np.ndarray | None,
+                          resamples: int, confidence: float, seed: int, reference: str = "rs") -> list[dict[str, Any]]:
+    """Each method's mean held-out objective (an error, lower is better) against ``reference``'s: the gain and
+    its interval from a bootstrap that resamples each method's runs and, when per-point outcomes exist, the
+    test points (the picks' errors recomputed on the redrawn points). A method *beats* random search only
+    when the whole interval lies above zero."""
+    base = next((r for r in results if r.label == reference), None)
+    if base is None:
+        return []
+    rng = np.random.default_rng(seed)
+    n_points = None if points is None else points.shape[1]
+    out = []
+    for result in results:
+        if result.label == reference:
+            continue
+        gain = float(np.mean(error[base.found]) - np.mean(error[result.found]))
+        draws = np.empty(resamples)
+        for b in range(resamples):
+            mine = rng.choice(result.found, len(result.found))
+            theirs = rng.choice(base.found, len(base.found))
+            if points is None:
+                draws[b] = float(error[theirs].mean() - error[mine].mean())
+            else:  # errors recomputed on redrawn test points: 100 x (accuracy of mine - accuracy of theirs)
+                w = rng.multinomial(n_points, np.full(n_points, 1.0 / n_points)).astype(np.float32)
+                draws[b] = 100.0 * float((points[mine] @ w).mean() - (points[theirs] @ w).mean()) / n_points
+        tail = (1.0 - confidence) / 2.0
+        low, high = (np.quantile(draws, [tail, 1.0 - tail]) if resamples else (float("nan"), float("nan")))
+        out.append({"method": result.label, "gain": gain, "low": float(low), "high": float(high),
+                    "beats": bool(low > 0), "loses": bool(high < 0), "runs": len(result.found)})
+    return out
+
+
+def heldout_markdown(comparisons: Sequence[Mapping[str, Any]], objective: str, confidence: float,
+                     points: bool) -> str:
+    if not comparisons:
+        return ""
+    what = "runs and test points" if points else "runs"
+    lines = [f"Gain over random search of the mean held-out {objective} of the final picks (positive = better "
+             f"than RS), {confidence:.0%} bootstrap interval over {what}:", ""]
+    for c in comparisons:
+        verdict = ("beats random search" if c["beats"] else "worse than random search" if c["loses"]
+                   else "not distinguishable from random search")
+        lines.append(f"- {c['method']}: {c['gain']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]: {verdict}")
+    return "\n".join(lines) + "\n"

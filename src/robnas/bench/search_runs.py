@@ -103,11 +103,12 @@ class BenchmarkRun:
     queries: int
     params: dict[str, Any] = field(default_factory=dict)
     space_params: dict[str, Any] = field(default_factory=dict)
+    replicate: int | None = None         # the replicate the search sees (None: replicate means)
 
 
 def run_on_benchmark(run: BenchmarkRun) -> list[int]:
     """The benchmark rows of the architectures ``run`` asked, in the order asked (at most ``queries``)."""
-    table = objective_table(run.bench, run.objectives)
+    table = objective_table(run.bench, run.objectives, run.replicate)
     space = get_space(table.space, **run.space_params)
     strategy = create_strategy(run.strategy, space, list(table.objectives), run_seed(run.seed, run.index), **run.params)
     threads = torch.get_num_threads()

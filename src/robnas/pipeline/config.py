@@ -126,6 +126,8 @@ class NasConfig:
     strategies: tuple[str, ...] = ("rs", "ls", "re", "bananas", "nsga2")
     runs: int = 100                  # seeded runs per strategy (Jung et al.: 100)
     queries: int = 100               # architectures looked up per run (Jung et al. do not state theirs)
+    bootstrap: int = 1000            # resamples (runs, test points) of the comparison with random search
+    confidence: float = 0.95         # its central interval
     strategy_params: dict[str, Any] = field(default_factory=dict)  # { bananas = { steps = 100 } }
     differentiable: tuple[str, ...] = ("darts", "advrush", "rnas")  # one-shot methods over the space's supernet
     differentiable_seeds: int = 3    # searches per method (0 = skip them)

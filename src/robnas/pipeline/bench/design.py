@@ -55,15 +55,19 @@ def _headline(rows: list[dict[str, Any]]) -> str:
         return ""
     largest = max(rows, key=lambda r: r["architectures"])
     widest = max((r for r in rows if r["architectures"] > 1), key=lambda r: r["range"], default=largest)
+    noise = (f", against a replicate SD of {largest['replicate_sd']:.2f} points"
+             if largest.get("replicate_sd") is not None else "")
     return (f"In the largest equal-parameter group ({largest['group']}, {largest['architectures']} architectures) mean "
             f"adversarial accuracy ranges from {largest['min']:.2f}% to {largest['max']:.2f}% (IQR "
-            f"{largest['iqr']:.2f} points); the widest range is in group {widest['group']} "
+            f"{largest['iqr']:.2f} points{noise}); the widest range is in group {widest['group']} "
             f"({widest['architectures']} architectures): {widest['min']:.2f}% to {widest['max']:.2f}%.")
 
 
 def write(p: Plan, bench: Benchmark, results: Path, log: Callable[[str], None]) -> Section:
     archs = bench.archs()
-    rows = lib.spread(p.groups, p.score.values, archs)
+    replicates = (np.stack([m.mean_adversarial(bench, r).values for r in bench.replicates])
+                  if len(bench.replicates) >= 2 else None)
+    rows = lib.spread(p.groups, p.score.values, archs, replicates)
     files = [lib.plot_parameters(p.groups, p.columns, results / "design_params.png",
                                  f"{bench.name}: accuracy per parameter group (attacks at {p.radius})")]
     largest = max(range(len(p.groups.members)), key=lambda g: len(p.groups.members[g]))

@@ -93,7 +93,9 @@ def execute(task: BenchmarkRun | DifferentiableTask) -> Any:
 class Block:
     """One search objective: its runs and, after the study, its table."""
 
-    objective: BenchObjective
+    objective: BenchObjective            # what the searches see (the search replicate) and select on
+    heldout: BenchObjective              # what the picks are scored on (the held-out replicates)
+    mean: BenchObjective                 # the replicate mean (the best architecture, for regret)
     runs: list[BenchmarkRun]
     notes: list[str] = field(default_factory=list)
     results: list[lib.MethodResult] = field(default_factory=list)
@@ -108,6 +110,10 @@ class Plan:
     radius: str | None
     queries: int
     differentiable: list[DifferentiableTask]
+    heldout: lib.HeldOut
+    resamples: int
+    confidence: float
+    seed: int
     notes: list[str] = field(default_factory=list)
 
 
@@ -117,9 +123,11 @@ def default_objective(bench: Benchmark) -> str:
     return f"robust_error:{m.attack_name(key, bench.result_keys('attack'))}@{label}"
 
 
-def table_columns(bench: Benchmark, radius: str | None) -> list[m.Measurement]:
-    """Clean, every attack at ``radius`` (or the nearest radius it was measured at), the corruption mean."""
-    return [m.clean(bench), *m.at_radius(bench, radius), *(c for c in m.corruptions(bench) if c.kind == "summary")]
+def table_columns(bench: Benchmark, radius: str | None, replicate: m.Replicates = None) -> list[m.Measurement]:
+    """Clean, every attack at ``radius`` (or the nearest radius it was measured at), the corruption mean; on
+    ``replicate`` (None: the replicate mean)."""
+    return [m.clean(bench, replicate), *m.at_radius(bench, radius, replicate),
+            *(c for c in m.corruptions(bench, replicate) if c.kind == "summary")]
 
 
 def recipe_sizes(meta: dict[str, Any]) -> dict[str, Any]:
@@ -194,13 +202,17 @@ def plan(cfg: RunConfig, bench: Benchmark, source: str) -> Plan:
     if unknown:
         raise InvalidValueError(f"bench.nas.strategy_params names {', '.join(unknown)}, which is not in "
                                 f"bench.nas.strategies ({', '.join(n.strategies)})")
+    if n.bootstrap < 0 or not 0 < n.confidence < 1:
+        raise InvalidValueError(f"bench.nas.bootstrap must be >= 0 and bench.nas.confidence in (0, 1), got "
+                                f"{n.bootstrap} and {n.confidence}")
     space = get_space(bench.space)
+    held = lib.HeldOut.of(bench.replicates)
     specs = list(n.objectives) or [default_objective(bench), "clean_error"]
     second = resolve(bench, n.second_objective)
-    blocks, notes = [], []
+    blocks, notes = [], [held.note]
     for spec in specs:
-        objective = resolve(bench, spec)
-        block = Block(objective, [])
+        objective = resolve(bench, spec, held.search)
+        block = Block(objective, resolve(bench, spec, held.heldout), resolve(bench, spec), [])
         for strategy in n.strategies:
             objectives = (objective.name,)
             if strategy.lower() == "nsga2":
@@ -211,15 +223,16 @@ def plan(cfg: RunConfig, bench: Benchmark, source: str) -> Plan:
                 objectives = (objective.name, second.name)
             params = dict(n.strategy_params.get(strategy, {}))
             create_strategy(strategy.lower(), space, list(objectives), cfg.seed, **params)  # names and params
-            block.runs += [BenchmarkRun(source, strategy.lower(), objectives, cfg.seed, i, n.queries, params)
-                           for i in range(n.runs)]
+            block.runs += [BenchmarkRun(source, strategy.lower(), objectives, cfg.seed, i, n.queries, params,
+                                        replicate=held.search) for i in range(n.runs)]
         if not block.runs:
             raise InvalidValueError(f"no strategy can search {objective.name} (see bench.nas.strategies)")
         check_coverage(space, objective_table(source, (objective.name,)))
         blocks.append(block)
     radius = _table_radius(bench, [b.objective.name for b in blocks])
     differentiable = _differentiable(cfg, bench, notes)
-    return Plan(source, blocks, table_columns(bench, radius), radius, n.queries, differentiable, notes)
+    return Plan(source, blocks, table_columns(bench, radius, held.heldout), radius, n.queries, differentiable, held,
+                n.bootstrap, n.confidence, cfg.seed, notes)
 
 
 def _table_radius(bench: Benchmark, objectives: list[str]) -> str | None:
@@ -256,7 +269,7 @@ def compute(p: Plan, bench: Benchmark, backend: Any, workdir: Path, log: Callabl
     offset = len(differentiable)
     rows_of = {(r.objectives, r.strategy, r.index): found[offset + k] for k, r in enumerate(runs)}
     for block in p.blocks:
-        objective = block.objective.values
+        objective = block.objective.values  # what the runs saw: they select on it
         strategies = list(dict.fromkeys(r.strategy for r in block.runs))
         for strategy in strategies:
             mine = [r for r in block.runs if r.strategy == strategy]
@@ -268,7 +281,9 @@ def compute(p: Plan, bench: Benchmark, backend: Any, workdir: Path, log: Callabl
             block.results.append(lib.MethodResult(method, "differentiable",
                                                   [r["row"] for r in records if r["method"] == method],
                                                   note="derived cell"))
-        block.table = lib.table(block.objective.name, objective, p.columns, block.results)
+        block.table = lib.table(block.objective.name, block.heldout.values, p.columns, block.results)
+        for row, result in zip(block.table.rows, block.results):
+            row["regret"] = lib.regret(result.found, block.heldout.values, block.mean.values)
     return records
 
 
@@ -279,22 +294,31 @@ def write(p: Plan, bench: Benchmark, results: Path, workdir: Path, backend: Any,
     text, tables, files, data_blocks = [], [], [], []
     for k, block in enumerate(p.blocks):
         assert block.table is not None
-        comparisons = lib.versus_random(block.table)
-        title = (f"Search on {block.objective.name} ({block.objective.description}): accuracy (%) of the found "
-                 f"architectures, mean over runs (standard error); percentile of the found architecture's objective "
-                 f"among all {len(bench)} architectures")
+        points = lib.objective_points(bench, block.objective.name, p.heldout.heldout)
+        comparisons = lib.versus_random_heldout(block.results, block.heldout.values, points, p.resamples,
+                                                p.confidence, p.seed + k)
+        scored = "held-out replicates" if p.heldout.heldout else "the values searched on"
+        title = (f"Search on {block.objective.name} ({block.objective.description}): accuracy (%) of the final "
+                 f"picks on {scored}, mean over runs (standard error); percentile of the pick's objective among all "
+                 f"{len(bench)} architectures")
         tables.append(lib.markdown(block.table, f"**{title}**"))
         plot = lib.plot_anytime(block.results, block.objective.name, float(np.min(block.objective.values)),
                                 results / f"nas_anytime{'' if k == 0 else f'_{k}'}.png",
                                 f"{bench.name}: best {block.objective.name} so far ({p.queries} queries)")
         files.append(plot)
-        text += [tables[-1], lib.comparison_markdown(comparisons, block.objective.name), *block.notes, "",
+        regrets = ["Regret of the final picks (held-out objective minus the best replicate-mean objective; mean "
+                   "(standard error) over runs): " + ", ".join(f"{r['method']} {r['regret'][0]:.2f} "
+                                                           f"({r['regret'][1]:.2f})" for r in block.table.rows), ""]
+        text += [tables[-1], *regrets,
+                 lib.heldout_markdown(comparisons, block.objective.name, p.confidence, points is not None),
+                 *block.notes, "",
                  f"![anytime curves, {block.objective.name}]({plot.name})", ""]
         data_blocks.append({
             "objective": block.objective.name, "description": block.objective.description,
             "columns": [c.label for c in p.columns], "optimum": block.table.optimum,
             "rows": [{**r, "cells": [list(c) for c in r["cells"]], "percentile": list(r["percentile"]),
-                      "objective": list(r["objective"])} for r in block.table.rows],
+                      "objective": list(r["objective"]), "regret": list(r["regret"])} for r in block.table.rows],
+            "search_replicate": p.heldout.search, "heldout_replicates": p.heldout.heldout,
             "versus_random_search": comparisons, "notes": block.notes,
             "found": {res.label: [archs[i] for i in res.found] for res in block.results},
             "anytime_mean": {res.label: res.curves.mean(axis=0).tolist() for res in block.results
