@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robnas.bench.store import ArchResult, BenchmarkFile
+from robnas.bench.store import ArchResult, BenchmarkFile, pack_points
 from robnas.spaces.nb201 import OPS_NB201, arch_str, parse_arch, unique_key
 from robnas.spaces.nb201.index import unique_ids
 
@@ -93,14 +93,44 @@ def values(ids: list[int], seed: int = 0) -> dict[str, np.ndarray]:
     return out
 
 
+def replicate_values(data: dict[str, np.ndarray], replicate: int, noise: float, seed: int) -> dict[str, np.ndarray]:
+    """Another training of the same cells: every accuracy moved by seeded noise of SD ``noise`` (replicate 0 is
+    ``data`` itself), every proxy by a log-normal factor; counts stay."""
+    if replicate == 0:
+        return data
+    rng = np.random.default_rng([seed, 7, replicate])
+    out = {}
+    for key, value in data.items():
+        if key in ("params", "flops") or key.endswith(("@init", "@trained")) and ("params" in key or "flops" in key):
+            out[key] = value
+        elif key.startswith("proxy:"):
+            out[key] = value * rng.lognormal(0.0, noise, value.shape)
+        else:
+            out[key] = np.clip(value + rng.normal(0.0, noise, value.shape), 0.0, 1.0)
+    return out
+
+
+def point_bits(accuracy: np.ndarray, points: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per-point outcomes whose share is ``accuracy`` rounded to ``points`` (each architecture gets the easiest
+    points of a seeded difficulty order right): (bits ``[..., points]``, the exact accuracy they give)."""
+    order = rng.permutation(points)
+    right = np.rint(np.asarray(accuracy) * points).astype(np.int64)
+    bits = order[None, :] < right.reshape(-1, 1)
+    bits = bits.reshape(*np.shape(accuracy), points)
+    return bits, right / points
+
+
 def write_benchmark(path: Path, count: int | None = None, seed: int = 0, attacks: tuple[str, ...] | None = None,
                     corruptions: tuple[str, ...] = CORRUPTIONS, proxies: tuple[str, ...] = PROXIES,
-                    dataset: str = "digits", recipe: str = "digits-tiny") -> Path:
-    """A benchmark file of ``count`` representatives (all 6466 when None; else a seeded sample)."""
+                    dataset: str = "digits", recipe: str = "digits-tiny", replicates: int = 1,
+                    points: int | None = None, noise: float = 0.02) -> Path:
+    """A benchmark file of ``count`` representatives (all 6466 when None; else a seeded sample), with
+    ``replicates`` runs per architecture (noise of SD ``noise`` between them) and, with ``points``, per-point
+    outcomes of that many test points behind every accuracy (which then equals their share)."""
     ids = list(unique_ids())
     if count is not None:
         ids = sorted(np.random.default_rng(seed).choice(ids, size=count, replace=False).tolist())
-    data = values(ids, seed)
+    base = values(ids, seed)
     attack_keys = tuple(ATTACKS) if attacks is None else attacks
     axes = {"clean": {"kind": "clean", "axis": []}}
     axes.update({k: {"kind": "attack", "axis": list(ATTACKS[k]), "norm": "Linf"} for k in attack_keys})
@@ -108,16 +138,26 @@ def write_benchmark(path: Path, count: int | None = None, seed: int = 0, attacks
     proxy_keys = [f"proxy:{p}@{w}" for p in proxies for w in ("init", "trained")]
     axes.update({k: {"kind": "proxy", "axis": []} for k in proxy_keys})
     results = []
-    for i, ident in enumerate(ids):
-        arch = arch_str(ident)
-        measures = {("clean", "accuracy"): data["clean"][i]}
-        measures.update({(k, "accuracy"): data[k][i] for k in (*attack_keys, *corruptions)})
-        measures.update({(k, "value"): data[k][i] for k in proxy_keys})
-        results.append(ArchResult(key=unique_key(arch), arch=arch, ident=ident, seed=seed,
-                                  params=int(data["params"][i]), flops=int(data["flops"][i]), measures=measures))
+    rng = np.random.default_rng([seed, 11])
+    for replicate in range(replicates):
+        data = replicate_values(base, replicate, noise, seed)
+        for i, ident in enumerate(ids):
+            arch = arch_str(ident)
+            measures = {("clean", "accuracy"): data["clean"][i]}
+            measures.update({(k, "accuracy"): data[k][i] for k in (*attack_keys, *corruptions)})
+            if points is not None:
+                for k in ("clean", *attack_keys, *corruptions):
+                    bits, exact = point_bits(measures[(k, "accuracy")], points, rng)
+                    measures[(k, "accuracy")] = exact
+                    measures[(k, "correct")] = pack_points(bits)
+            measures.update({(k, "value"): data[k][i] for k in proxy_keys})
+            results.append(ArchResult(key=unique_key(arch), arch=arch, ident=ident, seed=seed + replicate,
+                                      params=int(data["params"][i]), flops=int(data["flops"][i]), measures=measures,
+                                      replicate=replicate))
     with BenchmarkFile(path, readonly=False) as bench:
         bench.set_meta({"space": "nb201", "dataset": dataset, "axes": axes, "recipe": recipe,
-                        "source": "synthetic (tests/bench/synthetic.py)"})
+                        "source": "synthetic (tests/bench/synthetic.py)", "replicates": replicates,
+                        **({"test_points": points} if points is not None else {})})
         bench.add_many(results)
         bench.pack()
     return path

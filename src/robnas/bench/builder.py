@@ -181,8 +181,8 @@ def axes_of(protocol: Any, proxies: tuple[str, ...] = (), at: tuple[str, ...] = 
     for tm in protocol.threat_models:
         axes[tm.key] = {"kind": "attack", "axis": [Eps.parse(e).label for e in sorted(tm.radii)], "norm": tm.norm,
                         "attack": tm.attack}
-    for name in protocol.corruptions:
-        axes[name] = {"kind": "corruption", "axis": list(protocol.severities)}
+    for name, severities in protocol.conditions().items():
+        axes[name] = {"kind": "corruption", "axis": list(severities)}
     for name in proxies:
         for when in at:
             axes[f"proxy:{name}@{when}"] = {"kind": "proxy", "axis": [], "proxy": name, "at": when}

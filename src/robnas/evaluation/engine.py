@@ -27,6 +27,7 @@ from robnas.attacks.evaluate import AttackEvaluation, evaluate_attack
 from robnas.attacks.lockstep import run_in_lockstep
 from robnas.certify import certify
 from robnas.certify.zonotope import check_certifiable
+from robnas.corruptions import corrupt
 from robnas.data import Split, iterate_batches
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError
@@ -174,15 +175,15 @@ def _threat_model_result(tm: ThreatModel, cells: list[tuple[ThreatModel, Eps]], 
     return result, {eps: res.success for eps, res in mine}
 
 
-def evaluate_corruptions(model: Callable[[torch.Tensor], torch.Tensor], split: Split, names: tuple[str, ...], severities: tuple[int, ...],
-                         num_classes: int, seed: int = 0, batch_size: int = 256, quiet: bool = False,
+def evaluate_corruptions(model: Callable[[torch.Tensor], torch.Tensor], split: Split, names: tuple[str, ...],
+                         severities: tuple[int, ...] | dict[str, tuple[int, ...]], num_classes: int, seed: int = 0,
+                         batch_size: int = 256, quiet: bool = False,
                          quantize: bool = False) -> dict[str, dict[int, Measures]]:
-    """Measures per corruption and severity; each (corruption, severity) draws from a generator seeded with ``seed``."""
-    from robnas.corruptions import corrupt
-
+    """Measures per corruption and severity (one tuple for every corruption, or each corruption's own);
+    each (corruption, severity) draws from a generator seeded with ``seed``."""
     out: dict[str, dict[int, Measures]] = {}
     for name in tqdm(names, desc="corruptions", disable=quiet, leave=False):
-        for severity in severities:
+        for severity in (severities[name] if isinstance(severities, dict) else severities):
             gen = make_generator(seed, split.device)  # the same corruption draw for every model
 
             def transform(x: torch.Tensor, name: str = name, severity: int = severity) -> torch.Tensor:
@@ -191,6 +192,27 @@ def evaluate_corruptions(model: Callable[[torch.Tensor], torch.Tensor], split: S
             out.setdefault(name, {})[severity] = _measures(_logits(model, split, batch_size, transform),
                                                            split.labels, num_classes)
     return out
+
+
+@torch.no_grad()
+def duplicate_conditions(split: Split, protocol: Protocol, seed: int = 0,
+                         batch_size: int = 256) -> tuple[tuple[str, int], ...]:
+    """The (corruption, severity) conditions of ``protocol`` whose corrupted images, drawn exactly as
+    :func:`evaluate_corruptions` draws them, equal a lower severity's on every point of ``split``: at a small
+    input size some severities collapse (on 8x8 digits pixelate 2 = 1 and 4 = 3, motion_blur 4 = 3), and a
+    duplicate measures nothing new. A protocol lists them in ``skip``."""
+    found = []
+    for name, severities in protocol.conditions().items():
+        seen: list[torch.Tensor] = []
+        for severity in severities:
+            gen = make_generator(seed, split.device)
+            images = torch.cat([corrupt(name, x, severity, gen, quantize=protocol.quantize)
+                                for x, _ in iterate_batches(split, batch_size)])
+            if any(torch.equal(images, other) for other in seen):
+                found.append((name, severity))
+            else:
+                seen.append(images)
+    return tuple(found)
 
 
 def certified_accuracy(model: nn.Module, split: Split, protocol: Protocol,
@@ -261,7 +283,7 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     hrs_values = {} if protocol.hrs is None else {
         eps: hrs(clean.accuracy, m.accuracy) for eps, m in results[protocol.hrs].by_eps.items()}
     names = [protocol.corruptions[i] for i in distributed.my_share(len(protocol.corruptions))]
-    corrupted = _gathered(evaluate_corruptions(fast, split, tuple(names), protocol.severities, num_classes,
+    corrupted = _gathered(evaluate_corruptions(fast, split, tuple(names), protocol.conditions(), num_classes,
                                                seed, batch_size, quiet, protocol.quantize))
     corruptions = {name: corrupted[name] for name in protocol.corruptions}
     certified = certified_accuracy(model, split, protocol, batch_size) if protocol.certify else {}

@@ -110,6 +110,7 @@ class Protocol:
     hrs: str | None = None            # key of the threat model HRS is computed from (Devaguptapu et al.)
     quantize: bool = False            # corrupted images on 8-bit levels, as CIFAR-10-C stores them
     certify: bool = False             # also prove points robust at every Linf radius (robnas.certify): a lower bound
+    skip: tuple[tuple[str, int], ...] = ()  # (corruption, severity) left out: the same images as a lower severity
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "threat_models", tuple(self.threat_models))
@@ -127,6 +128,14 @@ class Protocol:
         bad = [s for s in self.severities if s not in SEVERITIES]
         if bad or not self.severities:
             raise InvalidValueError(f"corruption severities must be among {SEVERITIES}, got {self.severities}")
+        object.__setattr__(self, "skip", tuple((str(n), int(v)) for n, v in self.skip))
+        stray = [c for c in self.skip if c[0] not in self.corruptions or c[1] not in self.severities]
+        if stray:
+            raise InvalidValueError(f"protocol {self.name!r} skips conditions it does not have: {stray}")
+
+    def conditions(self) -> dict[str, tuple[int, ...]]:
+        """The severities evaluated for each corruption (the protocol's, minus the skipped duplicates)."""
+        return {name: tuple(s for s in self.severities if (name, s) not in self.skip) for name in self.corruptions}
 
     def threat_model(self, key: str) -> ThreatModel:
         found = [t for t in self.threat_models if t.key == key]
@@ -146,8 +155,9 @@ class Protocol:
                                    "radii": [e.label for e in t.radii], "params": dict(t.params),
                                    "rules": {k: str(v) for k, v in t.rules.items()}} for t in self.threat_models],
                 "description": self.description,
-                # only when on, so that benchmarks built before the option existed keep their identity
-                **({"certify": True} if self.certify else {})}
+                # only when on, so that benchmarks built before the options existed keep their identity
+                **({"certify": True} if self.certify else {}),
+                **({"skip": [list(c) for c in self.skip]} if self.skip else {})}
 
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")

@@ -9,6 +9,9 @@ from typing import Any
 import numpy as np
 
 import robnas.bench
+from robnas.bench import measurements as m
+from robnas.bench.benchmark import Benchmark
+from robnas.bench.noise import noise_ceiling, source
 from robnas.errors import InvalidValueError
 from robnas.pipeline.config import RunConfig
 
@@ -37,13 +40,28 @@ def _format_record(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def noise_summary(bench: Benchmark, resamples: int = 100) -> dict[str, Any] | str:
+    """Per measure (clean, each attack x radius, each corruption, the corruption mean): the noise ceiling (tau
+    between two replicates, with an interval over architectures), the replicate SD and the SD over
+    architectures, in points; a sentence instead when the benchmark has one replicate."""
+    if len(bench.replicates) < 2:
+        return (f"{len(bench.replicates)} replicate per architecture: no noise ceiling (build with --seeds 2, or "
+                "grow this build with --resume --seeds 2)")
+    out: dict[str, Any] = {}
+    for measure in (m.clean(bench), *m.attacks(bench), *m.corruptions(bench)):
+        c = noise_ceiling(source(bench, measure), resamples)
+        out[measure.label] = {"replicate_tau": round(c.tau, 4), "interval": [round(c.low, 4), round(c.high, 4)],
+                              "replicate_sd": round(100 * c.replicate_sd, 3), "sd_over_archs": round(100 * c.spread_sd, 3)}
+    return out
+
+
 def run(cfg: RunConfig) -> Path:
     if not cfg.bench.targets:
         raise InvalidValueError("robnas bench show needs a benchmark: robnas bench show FILE|NAME [ARCH ...]")
     source, *archs = cfg.bench.targets
     with robnas.bench.open(source) as bench:
         if not archs:
-            print(json.dumps(bench.summary(), indent=2))
+            print(json.dumps({**bench.summary(), "noise": noise_summary(bench)}, indent=2))
         for arch in archs:
             print(_format_record(bench.record(int(arch) if arch.isdigit() else arch)))
         return bench.path
