@@ -17,7 +17,7 @@ fractions in [0, 1] (torchmetrics' ``Accuracy``). ``"1"`` is the run with seed 1
 seed); ``threeseed`` is one number per metric, read here as the mean over the three seeds the paper
 trained (6466 x 3 datasets x 3 seeds). Datasets are named as the script's ``--data``: ``cifar10``,
 ``cifar100``, ``imagenet`` (ImageNet16-120). ``autoattack`` is a bare number per uid, without split,
-radius or seed keys.
+radius or seed keys (so code that reads the release indexes it; the authors' script has no such name).
 
 Assumed where no source says (and refused when a file contradicts it): ``threeseed`` is the mean of
 three seeds, or a list of the three per-seed values; several seed keys (``"1"``, ``"2"``, ``"3"``) are
