@@ -37,15 +37,21 @@ def _values(rng: random.Random, n: int | None, measure: str):
     return one() if n is None else [one() for _ in range(n)]
 
 
-def write_layout(root: Path, reps: list[int], dataset: str = "cifar10", seed: int = 0,
-                 measures: tuple[str, ...] = ("accuracy", "confidence", "cm")) -> dict:
-    """The layout for the given representative ids; returns ``{(key, measure): {id: value}}`` as written."""
-    rng = random.Random(seed)
+def write_meta(root: Path, reps: list[int]) -> None:
+    """``root/meta.json`` for the classes of ``reps``: every member id with its arch string and representative
+    (NAS-RobBench-201 ships this same file, ``epsilons`` included)."""
     present = set(reps)
     ids = {str(i): {"nb201-string": arch_str(i), "isomorph": str(representative(i))}
            for i in range(15625) if representative(i) in present}
     root.mkdir(parents=True, exist_ok=True)
     (root / "meta.json").write_text(json.dumps({"ids": ids, "epsilons": ATTACKS}))
+
+
+def write_layout(root: Path, reps: list[int], dataset: str = "cifar10", seed: int = 0,
+                 measures: tuple[str, ...] = ("accuracy", "confidence", "cm")) -> dict:
+    """The layout for the given representative ids; returns ``{(key, measure): {id: value}}`` as written."""
+    rng = random.Random(seed)
+    write_meta(root, reps)
     written = {}
     keys = {"clean": None, **{k: len(v) for k, v in ATTACKS.items()}, **{c: 5 for c in CORRUPTIONS}}
     for key, n in keys.items():

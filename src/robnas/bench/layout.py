@@ -57,11 +57,12 @@ def radius_in_255(label: str) -> float:
     return float(value)
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path, fix: str = "re-download or re-export it") -> Any:
+    """``path``'s JSON, or one :class:`DataError` line naming the file and ``fix``."""
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path} is not valid JSON ({exc}); re-download or re-export it") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path} is not valid JSON ({exc}); {fix}") from exc
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -104,8 +105,9 @@ def _check_complete(files: Mapping[tuple[str, str], Path], folder: Path) -> list
     return keys
 
 
-def _ids(meta: Mapping[str, Any], root: Path) -> dict[int, int]:
-    """``{id: representative id}``, checked against NAS-Bench-201's own ids and equivalence classes."""
+def meta_ids(meta: Mapping[str, Any], root: Path) -> dict[int, int]:
+    """``{id: representative id}`` of a ``meta.json`` (the robustness dataset's; NAS-RobBench-201 ships the same
+    file), checked against NAS-Bench-201's own ids and equivalence classes."""
     if "ids" not in meta or not isinstance(meta["ids"], dict):
         raise DataError(f"{root / 'meta.json'} has no 'ids' table; it is not the robustness dataset's meta.json")
     out: dict[int, int] = {}
@@ -133,8 +135,8 @@ def read_layout(root: str | Path, dataset: str | None = None) -> tuple[str, dict
         raise DataError(f"{root} is not a directory; pass the robustness dataset's root (the folder with meta.json)")
     if not (root / "meta.json").is_file():
         raise DataError(f"{root} has no meta.json; download meta.zip of the robustness dataset into it")
-    meta = _read_json(root / "meta.json")
-    ids = _ids(meta, root)
+    meta = read_json(root / "meta.json")
+    ids = meta_ids(meta, root)
     dataset, folder = _dataset_folder(root, dataset)
     files = _measure_files(folder)
     keys = _check_complete(files, folder)
@@ -142,7 +144,7 @@ def read_layout(root: str | Path, dataset: str | None = None) -> tuple[str, dict
     axes: dict[str, Any] = {}
     results: dict[int, ArchResult] = {}
     for (key, measure), path in files.items():
-        data = _read_json(path)
+        data = read_json(path)
         try:
             column = data[dataset][key][measure]
         except (KeyError, TypeError):
