@@ -95,7 +95,9 @@ def test_show_prints_the_noise_ceiling_or_says_why_not(two_seeds, cli):
     shown = json.loads(cli("bench", "show", str(two_seeds / "two.sqlite"), check=True).stdout.split("\nresults:")[0])
     assert shown["replicates"] == 2 and shown["test_points"] == 40
     assert set(shown["noise"]) >= {"clean", "fgsm 8/255", "pgd 16/255", "fog", "corruption mean"}
-    assert all(-1 <= v["replicate_tau"] <= 1 and v["replicate_sd"] >= 0 for v in shown["noise"].values())
+    # tau is null where every architecture ties (3 one-epoch networks can all sit at chance)
+    assert all(v["replicate_tau"] is None or -1 <= v["replicate_tau"] <= 1 for v in shown["noise"].values())
+    assert all(v["replicate_sd"] >= 0 for v in shown["noise"].values())
     one = json.loads(cli("bench", "show", str(two_seeds / "one.sqlite"), check=True).stdout.split("\nresults:")[0])
     assert "no noise ceiling" in one["noise"] and "--seeds 2" in one["noise"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,15 @@ def noise_summary(bench: Benchmark, resamples: int = 100) -> dict[str, Any] | st
     out: dict[str, Any] = {}
     for measure in (m.clean(bench), *m.attacks(bench), *m.corruptions(bench)):
         c = noise_ceiling(source(bench, measure), resamples)
-        out[measure.label] = {"replicate_tau": round(c.tau, 4), "interval": [round(c.low, 4), round(c.high, 4)],
-                              "replicate_sd": round(100 * c.replicate_sd, 3), "sd_over_archs": round(100 * c.spread_sd, 3)}
+        out[measure.label] = {"replicate_tau": _number(c.tau, 4), "interval": [_number(c.low, 4), _number(c.high, 4)],
+                              "replicate_sd": _number(100 * c.replicate_sd, 3),
+                              "sd_over_archs": _number(100 * c.spread_sd, 3)}
     return out
+
+
+def _number(value: float, digits: int) -> float | None:
+    """JSON has no NaN: an undefined tau (every architecture tied) is null."""
+    return round(value, digits) if math.isfinite(value) else None
 
 
 def run(cfg: RunConfig) -> Path:
