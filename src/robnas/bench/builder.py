@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shlex
 import socket
 import sys
 import tempfile
@@ -237,9 +238,10 @@ def describe_machine() -> dict[str, Any]:
 
 
 def command_line(argv: list[str] | None = None) -> str:
-    """How this build was invoked, without machine paths: ``robnas`` and its arguments as given."""
+    """How this build was invoked, without machine paths: ``robnas`` and its arguments as given, quoted for a
+    shell (an override with spaces stays one argument when the command is run again)."""
     args = list(sys.argv if argv is None else argv)[1:]
-    return " ".join(["robnas", *args])
+    return shlex.join(["robnas", *args])
 
 
 # The meta fields that define a benchmark: resumed builds and merged shards must agree on all of them.
