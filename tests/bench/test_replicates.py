@@ -173,3 +173,22 @@ def test_sources_follow_the_measurements(tmp_path):
             np.testing.assert_allclose(np.nanmean(src.replicates, axis=0), measure.values, atol=1e-12)
             if measure.kind != "proxy":  # accuracies are recomputed from their points with unit weights
                 np.testing.assert_allclose(src.draw(np.array([0, 1]), np.ones(50)), measure.values, atol=1e-6)
+
+
+def test_two_architectures_compared_point_by_point(tmp_path):
+    from robnas.bench.noise import compare_paired, mcnemar_p
+
+    from tests.bench.synthetic import write_benchmark
+
+    path = write_benchmark(tmp_path / "p.sqlite", count=30, attacks=("fgsm@Linf",), corruptions=(), proxies=(),
+                           replicates=1, points=200)
+    with bench.open(path) as b:
+        clean = b.query("clean")
+        best, worst = int(np.argmax(clean)), int(np.argmin(clean))
+        c = compare_paired(b, b.archs()[best], b.archs()[worst])
+        # the accuracy difference is the difference of the discordant counts, over the points
+        assert c.only_a - c.only_b == round(200 * (clean[best] - clean[worst])) and c.p_value < 1e-6
+        assert (c.accuracy_a, c.accuracy_b) == pytest.approx((clean[best], clean[worst])) and "better" in c.verdict
+        same = compare_paired(b, b.archs()[best], b.archs()[best], "fgsm@Linf", "1/255")
+        assert same.only_a == same.only_b == 0 and same.p_value == 1.0
+    assert mcnemar_p(10, 10) == 1.0 and mcnemar_p(0, 8) == pytest.approx(2 / 2 ** 8)

@@ -14,6 +14,7 @@ seeds (replicates drawn with replacement, their mean) and of the test points (mu
 expected to rank the architectures more consistently than a second training of the same cells does.
 :func:`noise_draws` gives K re-measurements of many measures with shared draws, from which a study
 adds the noise's share to an interval over architectures (:func:`combined_interval`).
+:func:`compare_paired` compares two architectures point by point on the same test points (McNemar).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import binomtest
 
 from robnas.bench import measurements as m
 from robnas.bench.benchmark import Benchmark
@@ -174,3 +176,41 @@ def combined_interval(tau: float, arch_low: float, arch_high: float, noise: floa
     below = math.sqrt((tau - arch_low) ** 2 + (z * noise) ** 2)
     above = math.sqrt((arch_high - tau) ** 2 + (z * noise) ** 2)
     return max(-1.0, tau - below), min(1.0, tau + above)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Two architectures on the same test points (McNemar): which points only one of them gets right."""
+
+    a: str
+    b: str
+    accuracy_a: float
+    accuracy_b: float
+    only_a: int                 # points A classifies correctly and B does not
+    only_b: int
+    p_value: float              # exact two-sided McNemar test (binomial on the discordant points)
+
+    @property
+    def verdict(self) -> str:
+        if self.p_value >= 0.05:
+            return "no detectable difference on these points"
+        return f"{self.a if self.only_a > self.only_b else self.b} is better on these points (p = {self.p_value:.3g})"
+
+
+def mcnemar_p(only_a: int, only_b: int) -> float:
+    """Exact two-sided McNemar p-value: under no difference, each discordant point is a fair coin."""
+    n = only_a + only_b
+    return 1.0 if n == 0 else float(binomtest(only_a, n, 0.5).pvalue)
+
+
+def compare_paired(bench: Benchmark, a: str | int, b: str | int, key: str = "clean", eps: object = None,
+                   replicate: int = 0) -> PairedComparison:
+    """McNemar's paired comparison of two architectures under ``key`` at ``eps`` on one replicate's test points.
+    It says whether the two differ on these points; it does not hold the seed noise (compare replicates, or the
+    noise ceiling, for that)."""
+    ia, ib = bench.lookup(a), bench.lookup(b)
+    bits = bench.points(key, eps, replicate)
+    first, second = bits[ia], bits[ib]
+    only_a, only_b = int((first & ~second).sum()), int((~first & second).sum())
+    return PairedComparison(bench.archs()[ia], bench.archs()[ib], float(first.mean()), float(second.mean()), only_a,
+                            only_b, mcnemar_p(only_a, only_b))
