@@ -7,6 +7,7 @@ name, e.g. ``digits-nb201``) as a :class:`Benchmark`: ``archs()``, ``query(key, 
 import`` (:mod:`robnas.bench.layout`).
 """
 
+from robnas.bench import search_runs as _search_runs  # noqa: F401  (lets robnas.search.run take a Benchmark)
 from robnas.bench.benchmark import Benchmark
 from robnas.bench.shipped import open_benchmark as open  # noqa: A001  (the package's verb: robnas.bench.open)
 from robnas.bench.shipped import shipped_names

@@ -29,9 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from robnas.bench.benchmark import Benchmark
 from robnas.bench.lookup import objective_table
 from robnas.errors import DataError
 from robnas.search.discrete.strategy import _ENUMERATION_LIMIT, create_strategy
+from robnas.search.one_call import register_evaluator_adapter
 from robnas.spaces import get_space
 
 
@@ -58,6 +60,17 @@ class BenchmarkEvaluator:
         space = get_space(self.space, **self.space_params)
         table = objective_table(self.bench, self.objectives)
         return table.metrics(table.position(space.key(space.validate(arch))))
+
+
+def _benchmark_evaluator(thing: Any, space: str, objectives: list[str]) -> BenchmarkEvaluator | None:
+    """``robnas.search.run(..., bench)``: an open benchmark answers the search from its table."""
+    if not isinstance(thing, Benchmark):
+        return None
+    evaluator = BenchmarkEvaluator(str(thing.path), space, tuple(objective_table(str(thing.path), objectives).objectives))
+    return evaluator
+
+
+register_evaluator_adapter(_benchmark_evaluator)
 
 
 def run_seed(seed: int, index: int) -> int:
