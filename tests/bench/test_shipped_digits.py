@@ -31,7 +31,7 @@ def test_every_unique_cell_is_there_and_done(digits):
     assert (digits.status() == "done").all()
     ids = digits.ids()
     assert len(set(ids.tolist())) == UNIQUE_NB201_CELLS and ids.min() >= 0 and ids.max() < ALL_NB201_IDS
-    record = shipped.build_record("digits-nb201")
+    record = shipped.shipped_record("digits-nb201")
     assert record["architectures"] == UNIQUE_NB201_CELLS and "bench build" in record["command"]
 
 

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from robnas.bench.benchmark import Benchmark
+from robnas.bench.store import BenchmarkFile
 from robnas.errors import DataError, UnknownNameError
 from robnas.store.atomic import atomic_path
 
@@ -27,7 +28,8 @@ def shipped_names() -> list[str]:
     return sorted(p.name[: -len(SUFFIX)] for p in DATA.glob(f"*{SUFFIX}"))
 
 
-def build_record(name: str) -> dict:
+def shipped_record(name: str) -> dict:
+    """The build record shipped beside benchmark ``name`` ({} when absent)."""
     path = DATA / f"{name}.build.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -43,7 +45,7 @@ def unpacked(name: str) -> Path:
     if not packed.is_file():
         raise UnknownNameError(f"unknown benchmark {name!r}: not a file and not shipped with robnas; shipped: "
                                f"{', '.join(shipped_names()) or 'none'}")
-    digest = build_record(name).get("sha256")
+    digest = shipped_record(name).get("sha256")
     target = cache_dir() / f"{name}-{(digest or 'unverified')[:16]}.sqlite"
     if not target.exists():
         decompress_checked(packed, target, digest, f"shipped benchmark {name}", "reinstall robnas")
@@ -86,3 +88,37 @@ def ship(path: str | os.PathLike[str], name: str, record: dict, directory: Path 
     with atomic_path(directory / f"{name}.build.json") as tmp:
         tmp.write_text(json.dumps({**record, "sha256": sha, "bytes": source.stat().st_size}, indent=2) + "\n")
     return packed
+
+
+def build_record(path: str | os.PathLike[str], name: str, commit: str | None = None) -> dict:
+    """The record shipped beside a benchmark: what it is (space, dataset, recipe, protocol, proxies, replicates),
+    every build invocation (command, shard, wall time, machine, CPU model and instruction sets), the summed
+    wall time, and the robnas commit that built it (when given)."""
+    with Benchmark(path) as bench:
+        meta = bench.meta
+        builds = list(meta.get("builds", []))
+        record = {"name": name, "architectures": len(bench), "replicates": len(bench.replicates),
+                  "test_points": bench.test_points, "space": bench.space, "dataset": bench.dataset,
+                  "recipe": meta.get("recipe_name"), "recipe_settings": meta.get("recipe"),
+                  "protocol": (meta.get("protocol") or {}).get("name"), "proxies": meta.get("proxies", []),
+                  "robnas_commit": commit, "builds": builds,
+                  "wall_seconds": round(sum(b.get("wall_seconds", 0.0) for b in builds), 1),
+                  "runs": sum(b.get("built", 0) for b in builds),
+                  "machine": builds[0].get("machine") if builds else None,
+                  "merged": meta.get("merged")}
+        failed = int((bench.status() != "done").sum())
+    if failed:
+        raise DataError(f"{path} has {failed} failed architectures; rebuild them before shipping")
+    return record
+
+
+def ship_benchmark(path: str | os.PathLike[str], name: str, directory: Path = DATA, commit: str | None = None) -> Path:
+    """``robnas bench ship FILE NAME``: compress a finished benchmark (packed, vacuumed) with its build record
+    into ``directory`` -- the package's data (to ship it) or a folder of committed shards of a build that
+    spans sessions."""
+    record = build_record(path, name, commit)
+    with BenchmarkFile(path, readonly=False) as file:
+        file.pack()
+        file.checkpoint()
+    directory.mkdir(parents=True, exist_ok=True)
+    return ship(path, name, record, directory)

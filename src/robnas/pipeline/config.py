@@ -165,6 +165,8 @@ class BenchConfig:
     layout: str = "robustness-dataset"  # export: the on-disk layout
     source_dataset: str | None = None   # import: which dataset folder (None: the only one there)
     reference_file: str | None = None   # reference: analog-nasbench's data.anb (None: the installed wheel's)
+    ship_to: str | None = None          # ship: the directory (None: the package's shipped benchmarks)
+    commit: str | None = None           # ship: the robnas commit that built the benchmark, for its record
     correlate: CorrelateConfig = field(default_factory=CorrelateConfig)
     nas: NasConfig = field(default_factory=NasConfig)
     design: DesignConfig = field(default_factory=DesignConfig)

@@ -20,6 +20,7 @@ ACTIONS = {
     "design": "robnas.pipeline.bench.design",
     "study": "robnas.pipeline.bench.study",
     "reference": "robnas.pipeline.bench.reference",
+    "ship": "robnas.pipeline.bench.ship",
 }
 
 
