@@ -1,0 +1,387 @@
+"""What every ``robnas`` command accepts: its flags, each declared once with the config path it sets.
+
+A flag's value is put at its config path before the ``--set`` overrides are applied, so ``--epochs 3``
+is ``--set train.epochs=3``. Flags come in groups (data, training, evaluation, run, output, execution
+backend); :mod:`robnas.cli` turns each group into an argparse parent parser, so a command's ``--help``
+lists the groups its job reads and nothing else. A command with actions (``bench``, ``advset``) gives
+each action its own parser, flags and fixed positionals.
+
+Numbers are checked here, when the command line is parsed (one ``error:`` line, exit 2, before any
+work); names and everything that depends on other settings are checked by the job.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# --- numbers --------------------------------------------------------------------------------------
+
+
+def integer(least: int, odd: bool = False) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``least`` (odd when asked), else argparse's one-line error."""
+    what = f"an {'odd ' if odd else ''}integer >= {least}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if value < least or (odd and value % 2 == 0):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
+        return value
+
+    return parse
+
+
+def real(positive: bool) -> Callable[[str], float]:
+    """An argparse type: a finite number > 0 (``positive``) or >= 0."""
+    what = "a number > 0" if positive else "a number >= 0"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not (value > 0 if positive else value >= 0) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    return parse
+
+
+# --- flags and groups -----------------------------------------------------------------------------
+
+#: The two kinds of ``robnas search`` method: a flag of the search may set a different path for each.
+DIFFERENTIABLE, DISCRETE = "differentiable", "discrete"
+
+
+@dataclass(frozen=True)
+class Needs:
+    """The setting without which a flag would change nothing: ``path`` must equal ``value``.
+
+    ``why`` completes the error line; it is formatted with ``option`` and ``actual`` (the value found)."""
+
+    path: str
+    value: Any
+    why: str
+
+
+@dataclass(frozen=True)
+class Flag:
+    option: str
+    path: str | Mapping[str, str | None]  # config path; robnas search: one per method kind (None: not that kind)
+    help: str
+    type: Callable[[str], Any] | None = None
+    metavar: str | None = None
+    switch: bool = False                 # present: True at the path
+    choices: tuple[str, ...] | None = None
+    needs: Needs | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.option.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Flags listed under one heading of ``--help`` (an argparse parent parser)."""
+
+    title: str
+    flags: tuple[Flag, ...]
+
+
+def flag(option: str, path: str | Mapping[str, str | None], help: str, **kw: Any) -> Flag:
+    return Flag(option, path, help, **kw)
+
+
+NUM = "N"
+DATASET = flag("--dataset", "data.name", "dataset name (robnas list datasets)")
+DATA_ROOT = flag("--data-root", "data.root", "directory holding the dataset files", metavar="DIR")
+TRAIN_SIZE = flag("--train-size", "data.train_size", "deterministic training subset size", type=integer(1),
+                  metavar=NUM)
+VAL_SIZE = flag("--val-size", "data.val_size", "training points held out for best-checkpoint selection "
+                "(0: select on the test split)", type=integer(0), metavar=NUM)
+TEST_SIZE = flag("--test-size", "data.test_size", "deterministic test subset size", type=integer(1), metavar=NUM)
+EPOCHS = flag("--epochs", "train.epochs", "training epochs", type=integer(1), metavar=NUM)
+BATCH_SIZE = flag("--batch-size", "train.batch_size", "training batch size", type=integer(1), metavar=NUM)
+LR = flag("--lr", "train.lr", "SGD learning rate (cosine schedule)", type=real(positive=True))
+ADVERSARIAL = flag("--adversarial", "train.adversarial.enabled", "PGD adversarial training (Madry et al.)",
+                   switch=True)
+SEED = flag("--seed", "seed", "seed of every random draw (weights, data subsets, attacks)", type=integer(0),
+            metavar=NUM)
+DEVICE = flag("--device", "device", "auto (CUDA when present), cpu or cuda[:N]")
+THREADS = flag("--threads", "threads", "CPU threads; 0 = auto (1 for small networks)", type=integer(0), metavar=NUM)
+OUT = flag("--out", "out", "parent directory of run directories (default runs/)", metavar="DIR")
+NAME = flag("--name", "name", "run directory name (default: command + timestamp)")
+QUIET = flag("--quiet", "quiet", "no progress bars or log echo", switch=True)
+RESUME = flag("--resume", "resume", "continue the run named by --name (default: the newest run of this command)",
+              switch=True)
+
+# The ad-hoc attack suite of [eval]; a named protocol replaces it, so these flags need none to be named.
+_NO_PROTOCOL = Needs("eval.protocol", None, "{option} sets the ad-hoc attack suite, which protocol {actual!r} "
+                                            "(eval.protocol) replaces; drop {option} or the protocol")
+ATTACKS = flag("--attacks", "eval.attacks", "comma-separated attack names (robnas list attacks)", needs=_NO_PROTOCOL)
+EPS = flag("--eps", "eval.eps", "comma-separated radii, e.g. 2/255,8/255", needs=_NO_PROTOCOL)
+NORM = flag("--norm", "eval.norm", "Linf or L2", needs=_NO_PROTOCOL)
+CORRUPTIONS = flag("--corruptions", "eval.corruptions", "common corruptions to report: all, or comma-separated names")
+PROTOCOL = flag("--protocol", "eval.protocol", "named evaluation protocol replacing the attack suite "
+                                               "(robnas list protocols)")
+BASELINE = flag("--baseline", "eval.baseline", "model label used as the PP-HRS baseline")
+
+DATA = Group("data", (DATASET, DATA_ROOT, TRAIN_SIZE, VAL_SIZE, TEST_SIZE))
+TEST_DATA = Group("data", (DATASET, DATA_ROOT, TEST_SIZE))
+TRAINING = Group("training", (EPOCHS, BATCH_SIZE, LR, ADVERSARIAL))
+EVALUATION = Group("evaluation", (ATTACKS, EPS, NORM, PROTOCOL, CORRUPTIONS, BASELINE))
+RUN = Group("run", (SEED, DEVICE, THREADS))
+OUTPUT = Group("output", (OUT, NAME, QUIET))
+RESUMABLE = Group("output", (OUT, NAME, QUIET, RESUME))
+
+
+def backend_group(prefix: str, what: str) -> Group:
+    """``--backend/--workers/--address`` of the section ``prefix`` (one declaration for every command)."""
+    return Group("execution backend", (
+        flag("--backend", f"{prefix}.backend", f"where {what} run: inprocess, local (process pool, default) or ray",
+             choices=("inprocess", "local", "ray")),
+        flag("--workers", f"{prefix}.workers", f"{what} at once (0 = one per core)", type=integer(0), metavar=NUM),
+        flag("--address", f"{prefix}.address", "Ray cluster address (--backend ray); default: a local Ray"),
+    ))
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Positional:
+    metavar: str
+    help: str
+    nargs: str | None = None             # None: exactly one; "*" / "+": a list
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``robnas`` command (or one action of ``bench`` / ``advset``): its job and what it accepts."""
+
+    name: str
+    help: str
+    groups: tuple[Group, ...] = ()
+    positionals: tuple[Positional, ...] = ()
+    positional_path: str = ""            # where the positionals go, as one list (bench.targets)
+    models: str | None = None            # "one" | "many": --model/--kw/--label
+    checkpoints: bool = False            # --checkpoint (repeatable)
+    actions: tuple[Command, ...] = ()    # each its own parser; the chosen name goes to action_path
+    action_path: str = ""
+    job: str = ""                        # module with run(cfg) -> Path (actions: their command's)
+    config: str | None = None            # shipped config read without --config
+    resumes_file: bool = False           # --resume continues the file given, not the newest run directory
+
+    def flags(self) -> tuple[Flag, ...]:
+        return tuple(f for g in self.groups for f in g.flags)
+
+
+def _action(name: str, help: str, *groups: Group, positionals: tuple[Positional, ...] = (), **kw: Any) -> Command:
+    return Command(name, help, groups, positionals, positional_path="bench.targets", **kw)
+
+
+BENCH_ARG = Positional("BENCH", "a benchmark file or a shipped name (e.g. digits-nb201)")
+OUT_FILE = Positional("OUT", "the benchmark file to write")
+
+# `robnas search`: a flag's path depends on the method. Differentiable methods search a supernet with
+# [search.differentiable]; discrete strategies train each candidate with [train] on [data].
+_SEARCH = Group("search", (
+    flag("--space", "search.space", "search space (robnas list spaces)"),
+    flag("--method", "search.method", "differentiable method (robnas list methods) or discrete strategy "
+                                      "(robnas list strategies)"),
+    flag("--epochs", {DIFFERENTIABLE: "search.differentiable.epochs", DISCRETE: "train.epochs"},
+         "differentiable: search epochs; discrete: training epochs of each candidate", type=integer(1), metavar=NUM),
+    flag("--batch-size", {DIFFERENTIABLE: "search.differentiable.batch_size", DISCRETE: "train.batch_size"},
+         "differentiable: search batch size; discrete: each candidate's training batch size", type=integer(1),
+         metavar=NUM),
+    flag("--lr", {DIFFERENTIABLE: "search.differentiable.lr", DISCRETE: "train.lr"},
+         "differentiable: learning rate of the supernet's weights; discrete: each candidate's", type=real(True)),
+    flag("--adversarial", {DISCRETE: "train.adversarial.enabled"},
+         "discrete: train each candidate with PGD adversarial training", switch=True),
+    flag("--objectives", {DISCRETE: "search.discrete.objectives"},
+         "discrete: comma-separated objectives, e.g. clean_error,flops,advset_error"),
+    flag("--evaluations", {DISCRETE: "search.discrete.evaluations"},
+         "discrete: architectures to evaluate, cache hits included (0 = until the strategy ends)", type=integer(0),
+         metavar=NUM),
+    flag("--max-seconds", {DISCRETE: "search.discrete.max_seconds"}, "discrete: wall-time budget (0 = none)",
+         type=real(False), metavar="S"),
+))
+_SEARCH_DATA = Group("data", (
+    DATASET, DATA_ROOT,
+    flag("--train-size", "data.train_size", "deterministic training subset size (differentiable: then "
+                                            "search.differentiable.train_size of it, halved)", type=integer(1),
+         metavar=NUM),
+    flag("--val-size", {DISCRETE: "data.val_size"}, "discrete: training points each candidate is measured on "
+                                                    "(0: the test split)", type=integer(0), metavar=NUM),
+    flag("--test-size", {DISCRETE: "data.test_size"}, "discrete: deterministic test subset size", type=integer(1),
+         metavar=NUM),
+))
+_SEARCH_BACKEND = Group("execution backend", tuple(
+    Flag(f.option, {DISCRETE: f.path}, "discrete: " + f.help, f.type, f.metavar, f.switch, f.choices)
+    for f in backend_group("search.discrete", "candidate evaluations").flags))
+
+_TRANSFER = Group("transfer attack", (
+    flag("--attack", "transfer.attack", "attack crafted on each source (default pgd, PGD-20 as AdvRush)"),
+    flag("--steps", "transfer.steps", "iterations of the source attack (default 20)", type=integer(1), metavar=NUM),
+    flag("--eps", "eval.eps", "radius of the source attack, e.g. 8/255 (the first of a list)"),
+    flag("--norm", "eval.norm", "Linf or L2"),
+))
+_ADVSET = flag("--advset", "advset.path", "the set's directory", metavar="DIR")
+_LANDSCAPE = Group("landscape", (
+    flag("--points", "landscape.points", "test points the loss is averaged over (default 100)", type=integer(1),
+         metavar=NUM),
+    flag("--range", "landscape.eps_range", "half-width R of the grid over [-R, R]^2, e.g. 8/255 (default)",
+         metavar="R"),
+    flag("--resolution", "landscape.resolution", "grid points per axis, odd (default 21)", type=integer(1, odd=True),
+         metavar=NUM),
+    flag("--per-point", "landscape.per_point", "also store every point's grid in the JSON", switch=True),
+))
+_ENSEMBLE = Group("ensemble", (
+    flag("--cells", "ensemble.cells", "cells of each member, comma-separated, summing to --total-cells "
+                                      "(default 12,6,2)"),
+    flag("--total-cells", "ensemble.total_cells", "cells of one full network (default 20)", type=integer(1),
+         metavar=NUM),
+    flag("--runs", "ensemble.runs", "sample-train-ensemble runs and single random networks (default 4)",
+         type=integer(1), metavar=NUM),
+))
+
+# `robnas bench build`: the [eval] suite is the build's protocol only with --protocol eval.
+_EVAL_PROTOCOL = Needs("bench.protocol", "eval", "{option} sets the ad-hoc suite of --protocol eval, but the build "
+                                                 "evaluates with protocol {actual!r}; add --protocol eval or drop "
+                                                 "{option}")
+_BUILD = Group("build", (
+    flag("--space", "bench.space", "search space (robnas list spaces)"),
+    flag("--recipe", "bench.recipe", "training recipe (robnas list recipes)"),
+    flag("--protocol", "bench.protocol", "evaluation protocol (robnas list protocols), or eval: the suite of "
+                                         "--attacks/--eps/--norm/--corruptions"),
+    flag("--sample", "bench.sample", "architectures, stratified by parameter count (default 0: the whole space)",
+         type=integer(0), metavar=NUM),
+    flag("--only", "bench.only", "comma-separated architectures (arch strings, keys or ids)"),
+    flag("--shard", "bench.shard", "K/M builds every M-th architecture from the K-th, so that M builds (machines, "
+                                   "sessions) share a space; `bench merge` joins them"),
+    flag("--seeds", "bench.seeds", "replicates per architecture, each with its own seed (default 1)",
+         type=integer(1), metavar=NUM),
+    flag("--proxies", "bench.proxies", "comma-separated proxies to compute (robnas list proxies)"),
+    flag("--at", "bench.at", "proxies: init, trained or init,trained (default both)"),
+    flag("--keep-weights", "bench.keep_weights", "keep every trained network in this directory", metavar="DIR"),
+))
+_BUILD_SUITE = Group("suite of --protocol eval", tuple(
+    Flag(f.option, f.path, f.help, f.type, f.metavar, f.switch, f.choices, _EVAL_PROTOCOL)
+    for f in (ATTACKS, EPS, NORM, CORRUPTIONS)))
+_BUILD_DATA = Group("data", (DATASET, DATA_ROOT))
+_BENCH_BACKEND = backend_group("bench", "architectures")
+_PROXIES = Group("proxies", (
+    flag("--proxies", "bench.proxies", "comma-separated proxies to compute (robnas list proxies)"),
+    flag("--at", "bench.at", "init, trained or init,trained (default both)"),
+    flag("--keep-weights", "bench.keep_weights", "the directory `bench build --keep-weights` filled "
+                                                 "(for --at trained)", metavar="DIR"),
+))
+_BOOTSTRAP = flag("--bootstrap", "bench.correlate.bootstrap", "bootstrap resamples of the architectures "
+                                                               "(default 200; 0 = none)", type=integer(0), metavar=NUM)
+_CORRELATE = Group("correlate", (
+    flag("--against", "bench.correlate.against", "a second benchmark (file or shipped name): the transfer tau "
+                                                 "between the two on their shared architectures", metavar="BENCH"),
+    flag("--proxies", "bench.correlate.proxies", "comma-separated proxies to correlate (default: all in the "
+                                                 "benchmark)"),
+    _BOOTSTRAP,
+))
+_NAS_FLAGS = (
+    flag("--objectives", "bench.nas.objectives", "comma-separated objectives, one table each (default: FGSM error at "
+                                                 "the benchmark's reference radius, then clean error)"),
+    flag("--strategies", "bench.nas.strategies", "comma-separated discrete strategies (default rs,ls,re,bananas,"
+                                                 "nsga2)"),
+    flag("--runs", "bench.nas.runs", "seeded runs per strategy (default 100)", type=integer(1), metavar=NUM),
+    flag("--queries", "bench.nas.queries", "lookups per run (default 100)", type=integer(1), metavar=NUM),
+)
+_NAS = Group("nas", _NAS_FLAGS)
+_STUDY = Group("study", (_BOOTSTRAP, *_NAS_FLAGS))
+# The differentiable searches of nas and study train on the benchmark's dataset.
+_SEARCHES = Group("run", (SEED, DEVICE, DATA_ROOT))
+
+BENCH_ACTIONS = (
+    _action("build", "train and evaluate every architecture of a space (or a sample, or a shard) into a benchmark",
+            _BUILD, _BUILD_SUITE, _BUILD_DATA, _BENCH_BACKEND, RUN, Group("output", (QUIET, RESUME)),
+            positionals=(Positional("OUT", "the benchmark file to build, or to continue with --resume"),),
+            resumes_file=True),
+    _action("merge", "join benchmark files built as shards (--shard K/M) into one", Group("output", (QUIET,)),
+            positionals=(OUT_FILE, Positional("PART", "the shard files", "+"))),
+    _action("show", "a benchmark's summary, or architectures' full records",
+            positionals=(BENCH_ARG, Positional("ARCH", "architectures (arch strings, keys or NB201 ids)", "*"))),
+    _action("import", "read a published benchmark layout into a benchmark file",
+            Group("import", (flag("--layout", "bench.layout", "the directory's layout (default robustness-dataset)",
+                                  choices=("robustness-dataset", "nas-robbench-201")),
+                             flag("--source-dataset", "bench.source_dataset",
+                                  "dataset folder to read (default: the only one)"),
+                             QUIET)),
+            positionals=(Positional("DIR", "the directory holding the layout"), OUT_FILE)),
+    _action("export", "write a benchmark in a published layout",
+            Group("export", (flag("--layout", "bench.layout", "the layout to write (default robustness-dataset)",
+                                  choices=("robustness-dataset",)),)),
+            positionals=(BENCH_ARG, Positional("OUT", "the directory to write"))),
+    _action("reference", "a benchmark of NAS-Bench-201's published CIFAR-10 accuracies (clean accuracy only)",
+            Group("reference", (flag("--file", "bench.reference_file", "the published data file (default: the "
+                                                                       "installed analog-nasbench wheel's)",
+                                     metavar="PATH"), QUIET)),
+            positionals=(OUT_FILE,)),
+    _action("proxies", "add training-free proxies to a benchmark", _PROXIES, _BENCH_BACKEND,
+            Group("run", (DEVICE, THREADS, DATA_ROOT)), Group("output", (QUIET,)),
+            positionals=(Positional("BENCH", "the benchmark file to add proxies to"),)),
+    _action("correlate", "Kendall's tau of proxies and clean accuracy against every robustness measure",
+            _CORRELATE, _BENCH_BACKEND, Group("run", (SEED,)), OUTPUT, positionals=(BENCH_ARG,)),
+    _action("nas", "discrete strategies and differentiable searches judged on a benchmark", _NAS, _BENCH_BACKEND,
+            _SEARCHES, OUTPUT, positionals=(BENCH_ARG,)),
+    _action("design", "accuracy against parameter count, operation frequencies, best per group", OUTPUT,
+            positionals=(BENCH_ARG,)),
+    _action("study", "correlate, nas and design in one run with one report", _STUDY, _BENCH_BACKEND, _SEARCHES,
+            OUTPUT, positionals=(BENCH_ARG,)),
+)
+
+COMMANDS: tuple[Command, ...] = (
+    Command("train", "train one model (standard or PGD adversarial training)", (DATA, TRAINING, RUN, RESUMABLE),
+            models="one", job="robnas.pipeline.train"),
+    Command("eval", "attack trained checkpoints or registered models; Table 1 report + plot",
+            (TEST_DATA, EVALUATION, RUN, RESUMABLE), models="many", checkpoints=True, job="robnas.pipeline.evaluate"),
+    Command("transfer", "transfer attacks: source x target accuracy matrix (AdvRush Table 2)",
+            (TEST_DATA, _TRANSFER, Group("run", (SEED, DEVICE)), OUTPUT), models="many", checkpoints=True,
+            job="robnas.pipeline.transfer"),
+    Command("advset", "build a pre-generated adversarial set (RoCo-NAS) or score models on one", actions=(
+        Command("build", "attack the sources into a new set",
+                (Group("set", (flag("--advset", "advset.path", "the set's directory (must not exist)", metavar="DIR"),
+                               flag("--attacks", "eval.attacks", "comma-separated attacks (robnas list attacks)"),
+                               flag("--thresholds", "advset.thresholds", "comma-separated thresholds: pixels for L0 "
+                                    "attacks, 1/255 units for Linf (default 1,3,5,10)"))),
+                 TEST_DATA, Group("run", (SEED, DEVICE)), Group("output", (QUIET,))),
+                models="many", checkpoints=True),
+        Command("eval", "score models on a set (built for the set's dataset)",
+                (Group("set", (flag("--advset", "advset.path", "the set's directory", metavar="DIR"),)),
+                 Group("data", (DATA_ROOT,)), Group("run", (SEED, DEVICE)), OUTPUT),
+                models="many", checkpoints=True),
+    ), action_path="advset.action", job="robnas.pipeline.advset"),
+    Command("search", "architecture search: a differentiable method (darts, advrush, rnas) or a discrete strategy "
+                      "(nsga2, rs, ls, re, bananas)", (_SEARCH, _SEARCH_DATA, _SEARCH_BACKEND, RUN, RESUMABLE),
+            job="robnas.pipeline.search"),
+    Command("run", "the main job: search (when [searched] is enabled), train and evaluate the configured models, "
+                   "write the report", (DATA, TRAINING, EVALUATION, RUN, RESUMABLE), job="robnas.pipeline.run",
+            config="digits"),
+    Command("landscape", "input loss landscape along the gradient sign and a random direction (AdvRush Figure 3): "
+                         "JSON grid + PNG", (TEST_DATA, _LANDSCAPE, RUN, OUTPUT), models="many", checkpoints=True,
+            job="robnas.pipeline.landscape"),
+    Command("ensemble", "random-cell ensembles vs single random and published DARTS cells (Devaguptapu et al. "
+                        "Table 6), attacked end to end",
+            (DATA, TRAINING, EVALUATION, _ENSEMBLE, backend_group("ensemble", "networks train"), RUN, RESUMABLE),
+            job="robnas.pipeline.ensemble", config="digits_ensemble"),
+    Command("bench", "robustness benchmarks over a whole space: build, merge, show, import, export, reference, "
+                     "proxies, correlate, nas, design, study", actions=BENCH_ACTIONS, action_path="bench.action",
+            job="robnas.pipeline.bench"),
+)
+
+
+def paths_of(f: Flag) -> dict[str, str | None]:
+    """Every path a flag may set, by method kind (one entry ``""`` for a plain flag)."""
+    return dict(f.path) if isinstance(f.path, Mapping) else {"": f.path}
+
