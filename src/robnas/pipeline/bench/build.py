@@ -36,6 +36,7 @@ from robnas.config import config_to_dict
 from robnas.pipeline.config import RunConfig
 from robnas.errors import DataError, InvalidValueError, TrainingDivergedError
 from robnas.eps import Eps
+from robnas.evaluation import check_evaluable
 from robnas.pipeline.candidates import cached_data, candidate_threads, thread_limit
 from robnas.search.discrete.evaluators import evaluation_seed
 from robnas.store.atomic import atomic_path
@@ -340,6 +341,9 @@ def run(cfg: RunConfig) -> Path:
             "resize": recipe.resize}
     dataset = load_configured(cfg.data.__class__(**data), "cpu", cfg.seed)
     archs = chosen_archs(cfg, space, recipe, dataset)
+    if archs:  # what the evaluation refuses (certify) depends on module types: one network of the space shows it
+        check_evaluable(space.build(archs[0], num_classes=dataset.num_classes, in_channels=dataset.in_channels,
+                                    **recipe.build), protocol)
     wanted = identity(cfg, recipe, protocol)
     if path.exists() and not cfg.resume:
         raise InvalidValueError(f"{path} exists; pass --resume to continue building it, or choose another file")
