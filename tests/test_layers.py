@@ -27,7 +27,7 @@ LAYERS: dict[str, int] = {
     "robnas.search": 6,
     "robnas.report": 7,
     "robnas.pipeline": 8,
-    "robnas.cli": 9, "robnas.plugins": 9, "robnas.__main__": 9,
+    "robnas.cli": 9, "robnas.cli_flags": 9, "robnas.plugins": 9, "robnas.__main__": 9,
 }
 NAMES = ["core", "store/nn", "data/corruptions/attacks/spaces", "models", "metrics/proxies/evaluation",
          "train", "search", "report", "pipeline", "cli"]

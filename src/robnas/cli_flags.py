@@ -143,8 +143,7 @@ RESUMABLE = Group("output", (OUT, NAME, QUIET, RESUME))
 def backend_group(prefix: str, what: str) -> Group:
     """``--backend/--workers/--address`` of the section ``prefix`` (one declaration for every command)."""
     return Group("execution backend", (
-        flag("--backend", f"{prefix}.backend", f"where {what} run: inprocess, local (process pool, default) or ray",
-             choices=("inprocess", "local", "ray")),
+        flag("--backend", f"{prefix}.backend", f"where {what} run: inprocess, local (process pool, default) or ray"),
         flag("--workers", f"{prefix}.workers", f"{what} at once (0 = one per core)", type=integer(0), metavar=NUM),
         flag("--address", f"{prefix}.address", "Ray cluster address (--backend ray); default: a local Ray"),
     ))
@@ -320,8 +319,7 @@ BENCH_ACTIONS = (
                              QUIET)),
             positionals=(Positional("DIR", "the directory holding the layout"), OUT_FILE)),
     _action("export", "write a benchmark in a published layout",
-            Group("export", (flag("--layout", "bench.layout", "the layout to write (default robustness-dataset)",
-                                  choices=("robustness-dataset",)),)),
+            Group("export", (flag("--layout", "bench.layout", "the layout to write: robustness-dataset (default)"),)),
             positionals=(BENCH_ARG, Positional("OUT", "the directory to write"))),
     _action("reference", "a benchmark of NAS-Bench-201's published CIFAR-10 accuracies (clean accuracy only)",
             Group("reference", (flag("--file", "bench.reference_file", "the published data file (default: the "

@@ -11,7 +11,7 @@ from robnas.eps import Eps
 from robnas.evaluation import PROTOCOLS, Protocol, ThreatModel, get_protocol
 from robnas.errors import UnknownNameError
 from robnas.store.robustness_layout import read_measure
-from tests.pipeline.conftest import TINY_RUN
+from tests.pipeline.conftest import TINY_EVAL
 
 
 def _float32(value):
@@ -55,7 +55,7 @@ def small_grid(monkeypatch):
 
 def test_eval_protocol_writes_the_dataset_layout(cli, tmp_path, small_grid):
     res = cli("eval", "--model", "resnet18", "--kw", "width=2", "--label", "r18", "--protocol", "jung",
-              *TINY_RUN, "--name", "grid", check=True)
+              *TINY_EVAL, "--name", "grid", check=True)
     results = tmp_path / "runs" / "grid" / "results"
     assert res.stdout.strip() == f"results: {results}"
     layout = results / "robustness" / "digits"
@@ -86,7 +86,7 @@ def test_unknown_protocol_is_one_error_line_and_no_run(cli, tmp_path):
 
 def test_transfer_command(cli, tmp_path):
     res = cli("transfer", "--model", "resnet18", "--model", "preact_resnet18", "--kw", "width=2", "--steps", "2",
-              *TINY_RUN, "--name", "tr", check=True)
+              *TINY_EVAL, "--name", "tr", check=True)
     results = tmp_path / "runs" / "tr" / "results"
     assert res.stdout.strip() == f"results: {results}"
     data = json.loads((results / "transfer.json").read_text())
@@ -99,7 +99,7 @@ def test_transfer_command(cli, tmp_path):
 
 def test_advset_build_then_eval(cli, tmp_path):
     built = cli("advset", "build", "--model", "resnet18", "--kw", "width=2", "--attacks", "fgsm,pgd",
-                "--thresholds", "8,64", "--advset", "sets/a", *TINY_RUN, check=True)
+                "--thresholds", "8,64", "--advset", "sets/a", *TINY_EVAL, check=True)
     assert built.stdout.strip().endswith(str(tmp_path / "sets" / "a"))
     manifest = json.loads((tmp_path / "sets" / "a" / "manifest.json").read_text())
     assert manifest["thresholds"] == [8.0, 64.0] and len(manifest["cells"]) == 4
