@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from robnas.cli_flags import COMMANDS, Command, Flag, Group, paths_of
+from robnas.cli_flags import COMMANDS, Command, Flag, Group, leaves, paths_of
 from robnas.errors import InvalidValueError, RobnasError
 
 
@@ -41,16 +41,11 @@ def _elsewhere(message: str) -> str:
     for word in message.split(":", 1)[1].split():
         option = word.split("=", 1)[0]
         if option.startswith("--"):
-            owners = [name for name, spec in _leaves() if any(f.option == option for f in spec.flags())]
+            owners = [name for name, spec in leaves() if any(f.option == option for f in spec.flags())]
             if len(owners) > 5:
                 return f" ({option} is an option of {len(owners)} other commands, not of this one)"
             return f" ({option} is an option of: {', '.join(owners)})" if owners else ""
     return ""
-
-
-def _leaves() -> list[tuple[str, Command]]:
-    """Every runnable command line: ``train``, ..., ``bench build``, ``advset eval``."""
-    return [(f"{c.name} {a.name}", a) if a is not c else (c.name, c) for c in COMMANDS for a in c.actions or (c,)]
 
 
 # --- the parser -----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 # --- numbers --------------------------------------------------------------------------------------
@@ -93,43 +93,39 @@ class Group:
     flags: tuple[Flag, ...]
 
 
-def flag(option: str, path: str | Mapping[str, str | None], help: str, **kw: Any) -> Flag:
-    return Flag(option, path, help, **kw)
-
-
 NUM = "N"
-DATASET = flag("--dataset", "data.name", "dataset name (robnas list datasets)")
-DATA_ROOT = flag("--data-root", "data.root", "directory holding the dataset files", metavar="DIR")
-TRAIN_SIZE = flag("--train-size", "data.train_size", "deterministic training subset size", type=integer(1),
+DATASET = Flag("--dataset", "data.name", "dataset name (robnas list datasets)")
+DATA_ROOT = Flag("--data-root", "data.root", "directory holding the dataset files", metavar="DIR")
+TRAIN_SIZE = Flag("--train-size", "data.train_size", "deterministic training subset size", type=integer(1),
                   metavar=NUM)
-VAL_SIZE = flag("--val-size", "data.val_size", "training points held out for best-checkpoint selection "
+VAL_SIZE = Flag("--val-size", "data.val_size", "training points held out for best-checkpoint selection "
                 "(0: select on the test split)", type=integer(0), metavar=NUM)
-TEST_SIZE = flag("--test-size", "data.test_size", "deterministic test subset size", type=integer(1), metavar=NUM)
-EPOCHS = flag("--epochs", "train.epochs", "training epochs", type=integer(1), metavar=NUM)
-BATCH_SIZE = flag("--batch-size", "train.batch_size", "training batch size", type=integer(1), metavar=NUM)
-LR = flag("--lr", "train.lr", "SGD learning rate (cosine schedule)", type=real(positive=True))
-ADVERSARIAL = flag("--adversarial", "train.adversarial.enabled", "PGD adversarial training (Madry et al.)",
+TEST_SIZE = Flag("--test-size", "data.test_size", "deterministic test subset size", type=integer(1), metavar=NUM)
+EPOCHS = Flag("--epochs", "train.epochs", "training epochs", type=integer(1), metavar=NUM)
+BATCH_SIZE = Flag("--batch-size", "train.batch_size", "training batch size", type=integer(1), metavar=NUM)
+LR = Flag("--lr", "train.lr", "SGD learning rate (cosine schedule)", type=real(positive=True))
+ADVERSARIAL = Flag("--adversarial", "train.adversarial.enabled", "PGD adversarial training (Madry et al.)",
                    switch=True)
-SEED = flag("--seed", "seed", "seed of every random draw (weights, data subsets, attacks)", type=integer(0),
+SEED = Flag("--seed", "seed", "seed of every random draw (weights, data subsets, attacks)", type=integer(0),
             metavar=NUM)
-DEVICE = flag("--device", "device", "auto (CUDA when present), cpu or cuda[:N]")
-THREADS = flag("--threads", "threads", "CPU threads; 0 = auto (1 for small networks)", type=integer(0), metavar=NUM)
-OUT = flag("--out", "out", "parent directory of run directories (default runs/)", metavar="DIR")
-NAME = flag("--name", "name", "run directory name (default: command + timestamp)")
-QUIET = flag("--quiet", "quiet", "no progress bars or log echo", switch=True)
-RESUME = flag("--resume", "resume", "continue the run named by --name (default: the newest run of this command)",
+DEVICE = Flag("--device", "device", "auto (CUDA when present), cpu or cuda[:N]")
+THREADS = Flag("--threads", "threads", "CPU threads; 0 = auto (1 for small networks)", type=integer(0), metavar=NUM)
+OUT = Flag("--out", "out", "parent directory of run directories (default runs/)", metavar="DIR")
+NAME = Flag("--name", "name", "run directory name (default: command + timestamp)")
+QUIET = Flag("--quiet", "quiet", "no progress bars or log echo", switch=True)
+RESUME = Flag("--resume", "resume", "continue the run named by --name (default: the newest run of this command)",
               switch=True)
 
 # The ad-hoc attack suite of [eval]; a named protocol replaces it, so these flags need none to be named.
 _NO_PROTOCOL = Needs("eval.protocol", None, "{option} sets the ad-hoc attack suite, which protocol {actual!r} "
                                             "(eval.protocol) replaces; drop {option} or the protocol")
-ATTACKS = flag("--attacks", "eval.attacks", "comma-separated attack names (robnas list attacks)", needs=_NO_PROTOCOL)
-EPS = flag("--eps", "eval.eps", "comma-separated radii, e.g. 2/255,8/255", needs=_NO_PROTOCOL)
-NORM = flag("--norm", "eval.norm", "Linf or L2", needs=_NO_PROTOCOL)
-CORRUPTIONS = flag("--corruptions", "eval.corruptions", "common corruptions to report: all, or comma-separated names")
-PROTOCOL = flag("--protocol", "eval.protocol", "named evaluation protocol replacing the attack suite "
+ATTACKS = Flag("--attacks", "eval.attacks", "comma-separated attack names (robnas list attacks)", needs=_NO_PROTOCOL)
+EPS = Flag("--eps", "eval.eps", "comma-separated radii, e.g. 2/255,8/255", needs=_NO_PROTOCOL)
+NORM = Flag("--norm", "eval.norm", "Linf or L2", needs=_NO_PROTOCOL)
+CORRUPTIONS = Flag("--corruptions", "eval.corruptions", "common corruptions to report: all, or comma-separated names")
+PROTOCOL = Flag("--protocol", "eval.protocol", "named evaluation protocol replacing the attack suite "
                                                "(robnas list protocols)")
-BASELINE = flag("--baseline", "eval.baseline", "model label used as the PP-HRS baseline")
+BASELINE = Flag("--baseline", "eval.baseline", "model label used as the PP-HRS baseline")
 
 DATA = Group("data", (DATASET, DATA_ROOT, TRAIN_SIZE, VAL_SIZE, TEST_SIZE))
 TEST_DATA = Group("data", (DATASET, DATA_ROOT, TEST_SIZE))
@@ -143,9 +139,9 @@ RESUMABLE = Group("output", (OUT, NAME, QUIET, RESUME))
 def backend_group(prefix: str, what: str) -> Group:
     """``--backend/--workers/--address`` of the section ``prefix`` (one declaration for every command)."""
     return Group("execution backend", (
-        flag("--backend", f"{prefix}.backend", f"where {what} run: inprocess, local (process pool, default) or ray"),
-        flag("--workers", f"{prefix}.workers", f"{what} at once (0 = one per core)", type=integer(0), metavar=NUM),
-        flag("--address", f"{prefix}.address", "Ray cluster address (--backend ray); default: a local Ray"),
+        Flag("--backend", f"{prefix}.backend", f"where {what} run: inprocess, local (process pool, default) or ray"),
+        Flag("--workers", f"{prefix}.workers", f"{what} at once (0 = one per core)", type=integer(0), metavar=NUM),
+        Flag("--address", f"{prefix}.address", "Ray cluster address (--backend ray); default: a local Ray"),
     ))
 
 
@@ -190,62 +186,62 @@ OUT_FILE = Positional("OUT", "the benchmark file to write")
 # `robnas search`: a flag's path depends on the method. Differentiable methods search a supernet with
 # [search.differentiable]; discrete strategies train each candidate with [train] on [data].
 _SEARCH = Group("search", (
-    flag("--space", "search.space", "search space (robnas list spaces)"),
-    flag("--method", "search.method", "differentiable method (robnas list methods) or discrete strategy "
+    Flag("--space", "search.space", "search space (robnas list spaces)"),
+    Flag("--method", "search.method", "differentiable method (robnas list methods) or discrete strategy "
                                       "(robnas list strategies)"),
-    flag("--epochs", {DIFFERENTIABLE: "search.differentiable.epochs", DISCRETE: "train.epochs"},
+    Flag("--epochs", {DIFFERENTIABLE: "search.differentiable.epochs", DISCRETE: "train.epochs"},
          "differentiable: search epochs; discrete: training epochs of each candidate", type=integer(1), metavar=NUM),
-    flag("--batch-size", {DIFFERENTIABLE: "search.differentiable.batch_size", DISCRETE: "train.batch_size"},
+    Flag("--batch-size", {DIFFERENTIABLE: "search.differentiable.batch_size", DISCRETE: "train.batch_size"},
          "differentiable: search batch size; discrete: each candidate's training batch size", type=integer(1),
          metavar=NUM),
-    flag("--lr", {DIFFERENTIABLE: "search.differentiable.lr", DISCRETE: "train.lr"},
+    Flag("--lr", {DIFFERENTIABLE: "search.differentiable.lr", DISCRETE: "train.lr"},
          "differentiable: learning rate of the supernet's weights; discrete: each candidate's", type=real(True)),
-    flag("--adversarial", {DISCRETE: "train.adversarial.enabled"},
+    Flag("--adversarial", {DISCRETE: "train.adversarial.enabled"},
          "discrete: train each candidate with PGD adversarial training", switch=True),
-    flag("--objectives", {DISCRETE: "search.discrete.objectives"},
+    Flag("--objectives", {DISCRETE: "search.discrete.objectives"},
          "discrete: comma-separated objectives, e.g. clean_error,flops,advset_error"),
-    flag("--evaluations", {DISCRETE: "search.discrete.evaluations"},
+    Flag("--evaluations", {DISCRETE: "search.discrete.evaluations"},
          "discrete: architectures to evaluate, cache hits included (0 = until the strategy ends)", type=integer(0),
          metavar=NUM),
-    flag("--max-seconds", {DISCRETE: "search.discrete.max_seconds"}, "discrete: wall-time budget (0 = none)",
+    Flag("--max-seconds", {DISCRETE: "search.discrete.max_seconds"}, "discrete: wall-time budget (0 = none)",
          type=real(False), metavar="S"),
 ))
 _SEARCH_DATA = Group("data", (
     DATASET, DATA_ROOT,
-    flag("--train-size", "data.train_size", "deterministic training subset size (differentiable: then "
+    Flag("--train-size", "data.train_size", "deterministic training subset size (differentiable: then "
                                             "search.differentiable.train_size of it, halved)", type=integer(1),
          metavar=NUM),
-    flag("--val-size", {DISCRETE: "data.val_size"}, "discrete: training points each candidate is measured on "
+    Flag("--val-size", {DISCRETE: "data.val_size"}, "discrete: training points each candidate is measured on "
                                                     "(0: the test split)", type=integer(0), metavar=NUM),
-    flag("--test-size", {DISCRETE: "data.test_size"}, "discrete: deterministic test subset size", type=integer(1),
+    Flag("--test-size", {DISCRETE: "data.test_size"}, "discrete: deterministic test subset size", type=integer(1),
          metavar=NUM),
 ))
 _SEARCH_BACKEND = Group("execution backend", tuple(
-    Flag(f.option, {DISCRETE: f.path}, "discrete: " + f.help, f.type, f.metavar, f.switch, f.choices)
+    replace(f, path={DISCRETE: f.path}, help="discrete: " + f.help)
     for f in backend_group("search.discrete", "candidate evaluations").flags))
 
 _TRANSFER = Group("transfer attack", (
-    flag("--attack", "transfer.attack", "attack crafted on each source (default pgd, PGD-20 as AdvRush)"),
-    flag("--steps", "transfer.steps", "iterations of the source attack (default 20)", type=integer(1), metavar=NUM),
-    flag("--eps", "eval.eps", "radius of the source attack, e.g. 8/255 (the first of a list)"),
-    flag("--norm", "eval.norm", "Linf or L2"),
+    Flag("--attack", "transfer.attack", "attack crafted on each source (default pgd, PGD-20 as AdvRush)"),
+    Flag("--steps", "transfer.steps", "iterations of the source attack (default 20)", type=integer(1), metavar=NUM),
+    Flag("--eps", "eval.eps", "radius of the source attack, e.g. 8/255 (the first of a list)"),
+    Flag("--norm", "eval.norm", "Linf or L2"),
 ))
-_ADVSET = flag("--advset", "advset.path", "the set's directory", metavar="DIR")
+_ADVSET = Flag("--advset", "advset.path", "the set's directory", metavar="DIR")
 _LANDSCAPE = Group("landscape", (
-    flag("--points", "landscape.points", "test points the loss is averaged over (default 100)", type=integer(1),
+    Flag("--points", "landscape.points", "test points the loss is averaged over (default 100)", type=integer(1),
          metavar=NUM),
-    flag("--range", "landscape.eps_range", "half-width R of the grid over [-R, R]^2, e.g. 8/255 (default)",
+    Flag("--range", "landscape.eps_range", "half-width R of the grid over [-R, R]^2, e.g. 8/255 (default)",
          metavar="R"),
-    flag("--resolution", "landscape.resolution", "grid points per axis, odd (default 21)", type=integer(1, odd=True),
+    Flag("--resolution", "landscape.resolution", "grid points per axis, odd (default 21)", type=integer(1, odd=True),
          metavar=NUM),
-    flag("--per-point", "landscape.per_point", "also store every point's grid in the JSON", switch=True),
+    Flag("--per-point", "landscape.per_point", "also store every point's grid in the JSON", switch=True),
 ))
 _ENSEMBLE = Group("ensemble", (
-    flag("--cells", "ensemble.cells", "cells of each member, comma-separated, summing to --total-cells "
+    Flag("--cells", "ensemble.cells", "cells of each member, comma-separated, summing to --total-cells "
                                       "(default 12,6,2)"),
-    flag("--total-cells", "ensemble.total_cells", "cells of one full network (default 20)", type=integer(1),
+    Flag("--total-cells", "ensemble.total_cells", "cells of one full network (default 20)", type=integer(1),
          metavar=NUM),
-    flag("--runs", "ensemble.runs", "sample-train-ensemble runs and single random networks (default 4)",
+    Flag("--runs", "ensemble.runs", "sample-train-ensemble runs and single random networks (default 4)",
          type=integer(1), metavar=NUM),
 ))
 
@@ -254,48 +250,47 @@ _EVAL_PROTOCOL = Needs("bench.protocol", "eval", "{option} sets the ad-hoc suite
                                                  "evaluates with protocol {actual!r}; add --protocol eval or drop "
                                                  "{option}")
 _BUILD = Group("build", (
-    flag("--space", "bench.space", "search space (robnas list spaces)"),
-    flag("--recipe", "bench.recipe", "training recipe (robnas list recipes)"),
-    flag("--protocol", "bench.protocol", "evaluation protocol (robnas list protocols), or eval: the suite of "
+    Flag("--space", "bench.space", "search space (robnas list spaces)"),
+    Flag("--recipe", "bench.recipe", "training recipe (robnas list recipes)"),
+    Flag("--protocol", "bench.protocol", "evaluation protocol (robnas list protocols), or eval: the suite of "
                                          "--attacks/--eps/--norm/--corruptions"),
-    flag("--sample", "bench.sample", "architectures, stratified by parameter count (default 0: the whole space)",
+    Flag("--sample", "bench.sample", "architectures, stratified by parameter count (default 0: the whole space)",
          type=integer(0), metavar=NUM),
-    flag("--only", "bench.only", "comma-separated architectures (arch strings, keys or ids)"),
-    flag("--shard", "bench.shard", "K/M builds every M-th architecture from the K-th, so that M builds (machines, "
+    Flag("--only", "bench.only", "comma-separated architectures (arch strings, keys or ids)"),
+    Flag("--shard", "bench.shard", "K/M builds every M-th architecture from the K-th, so that M builds (machines, "
                                    "sessions) share a space; `bench merge` joins them"),
-    flag("--seeds", "bench.seeds", "replicates per architecture, each with its own seed (default 1)",
+    Flag("--seeds", "bench.seeds", "replicates per architecture, each with its own seed (default 1)",
          type=integer(1), metavar=NUM),
-    flag("--proxies", "bench.proxies", "comma-separated proxies to compute (robnas list proxies)"),
-    flag("--at", "bench.at", "proxies: init, trained or init,trained (default both)"),
-    flag("--keep-weights", "bench.keep_weights", "keep every trained network in this directory", metavar="DIR"),
+    Flag("--proxies", "bench.proxies", "comma-separated proxies to compute (robnas list proxies)"),
+    Flag("--at", "bench.at", "proxies: init, trained or init,trained (default both)"),
+    Flag("--keep-weights", "bench.keep_weights", "keep every trained network in this directory", metavar="DIR"),
 ))
-_BUILD_SUITE = Group("suite of --protocol eval", tuple(
-    Flag(f.option, f.path, f.help, f.type, f.metavar, f.switch, f.choices, _EVAL_PROTOCOL)
-    for f in (ATTACKS, EPS, NORM, CORRUPTIONS)))
+_BUILD_SUITE = Group("suite of --protocol eval", tuple(replace(f, needs=_EVAL_PROTOCOL)
+                                                      for f in (ATTACKS, EPS, NORM, CORRUPTIONS)))
 _BUILD_DATA = Group("data", (DATASET, DATA_ROOT))
 _BENCH_BACKEND = backend_group("bench", "architectures")
 _PROXIES = Group("proxies", (
-    flag("--proxies", "bench.proxies", "comma-separated proxies to compute (robnas list proxies)"),
-    flag("--at", "bench.at", "init, trained or init,trained (default both)"),
-    flag("--keep-weights", "bench.keep_weights", "the directory `bench build --keep-weights` filled "
+    Flag("--proxies", "bench.proxies", "comma-separated proxies to compute (robnas list proxies)"),
+    Flag("--at", "bench.at", "init, trained or init,trained (default both)"),
+    Flag("--keep-weights", "bench.keep_weights", "the directory `bench build --keep-weights` filled "
                                                  "(for --at trained)", metavar="DIR"),
 ))
-_BOOTSTRAP = flag("--bootstrap", "bench.correlate.bootstrap", "bootstrap resamples of the architectures "
+_BOOTSTRAP = Flag("--bootstrap", "bench.correlate.bootstrap", "bootstrap resamples of the architectures "
                                                                "(default 200; 0 = none)", type=integer(0), metavar=NUM)
 _CORRELATE = Group("correlate", (
-    flag("--against", "bench.correlate.against", "a second benchmark (file or shipped name): the transfer tau "
+    Flag("--against", "bench.correlate.against", "a second benchmark (file or shipped name): the transfer tau "
                                                  "between the two on their shared architectures", metavar="BENCH"),
-    flag("--proxies", "bench.correlate.proxies", "comma-separated proxies to correlate (default: all in the "
+    Flag("--proxies", "bench.correlate.proxies", "comma-separated proxies to correlate (default: all in the "
                                                  "benchmark)"),
     _BOOTSTRAP,
 ))
 _NAS_FLAGS = (
-    flag("--objectives", "bench.nas.objectives", "comma-separated objectives, one table each (default: FGSM error at "
+    Flag("--objectives", "bench.nas.objectives", "comma-separated objectives, one table each (default: FGSM error at "
                                                  "the benchmark's reference radius, then clean error)"),
-    flag("--strategies", "bench.nas.strategies", "comma-separated discrete strategies (default rs,ls,re,bananas,"
+    Flag("--strategies", "bench.nas.strategies", "comma-separated discrete strategies (default rs,ls,re,bananas,"
                                                  "nsga2)"),
-    flag("--runs", "bench.nas.runs", "seeded runs per strategy (default 100)", type=integer(1), metavar=NUM),
-    flag("--queries", "bench.nas.queries", "lookups per run (default 100)", type=integer(1), metavar=NUM),
+    Flag("--runs", "bench.nas.runs", "seeded runs per strategy (default 100)", type=integer(1), metavar=NUM),
+    Flag("--queries", "bench.nas.queries", "lookups per run (default 100)", type=integer(1), metavar=NUM),
 )
 _NAS = Group("nas", _NAS_FLAGS)
 _STUDY = Group("study", (_BOOTSTRAP, *_NAS_FLAGS))
@@ -312,17 +307,17 @@ BENCH_ACTIONS = (
     _action("show", "a benchmark's summary, or architectures' full records",
             positionals=(BENCH_ARG, Positional("ARCH", "architectures (arch strings, keys or NB201 ids)", "*"))),
     _action("import", "read a published benchmark layout into a benchmark file",
-            Group("import", (flag("--layout", "bench.layout", "the directory's layout (default robustness-dataset)",
+            Group("import", (Flag("--layout", "bench.layout", "the directory's layout (default robustness-dataset)",
                                   choices=("robustness-dataset", "nas-robbench-201")),
-                             flag("--source-dataset", "bench.source_dataset",
+                             Flag("--source-dataset", "bench.source_dataset",
                                   "dataset folder to read (default: the only one)"),
                              QUIET)),
             positionals=(Positional("DIR", "the directory holding the layout"), OUT_FILE)),
     _action("export", "write a benchmark in a published layout",
-            Group("export", (flag("--layout", "bench.layout", "the layout to write: robustness-dataset (default)"),)),
+            Group("export", (Flag("--layout", "bench.layout", "the layout to write: robustness-dataset (default)"),)),
             positionals=(BENCH_ARG, Positional("OUT", "the directory to write"))),
     _action("reference", "a benchmark of NAS-Bench-201's published CIFAR-10 accuracies (clean accuracy only)",
-            Group("reference", (flag("--file", "bench.reference_file", "the published data file (default: the "
+            Group("reference", (Flag("--file", "bench.reference_file", "the published data file (default: the "
                                                                        "installed analog-nasbench wheel's)",
                                      metavar="PATH"), QUIET)),
             positionals=(OUT_FILE,)),
@@ -349,14 +344,14 @@ COMMANDS: tuple[Command, ...] = (
             job="robnas.pipeline.transfer"),
     Command("advset", "build a pre-generated adversarial set (RoCo-NAS) or score models on one", actions=(
         Command("build", "attack the sources into a new set",
-                (Group("set", (flag("--advset", "advset.path", "the set's directory (must not exist)", metavar="DIR"),
-                               flag("--attacks", "eval.attacks", "comma-separated attacks (robnas list attacks)"),
-                               flag("--thresholds", "advset.thresholds", "comma-separated thresholds: pixels for L0 "
+                (Group("set", (Flag("--advset", "advset.path", "the set's directory (must not exist)", metavar="DIR"),
+                               Flag("--attacks", "eval.attacks", "comma-separated attacks (robnas list attacks)"),
+                               Flag("--thresholds", "advset.thresholds", "comma-separated thresholds: pixels for L0 "
                                     "attacks, 1/255 units for Linf (default 1,3,5,10)"))),
                  TEST_DATA, Group("run", (SEED, DEVICE)), Group("output", (QUIET,))),
                 models="many", checkpoints=True),
         Command("eval", "score models on a set (built for the set's dataset)",
-                (Group("set", (flag("--advset", "advset.path", "the set's directory", metavar="DIR"),)),
+                (Group("set", (Flag("--advset", "advset.path", "the set's directory", metavar="DIR"),)),
                  Group("data", (DATA_ROOT,)), Group("run", (SEED, DEVICE)), OUTPUT),
                 models="many", checkpoints=True),
     ), action_path="advset.action", job="robnas.pipeline.advset"),
@@ -377,6 +372,11 @@ COMMANDS: tuple[Command, ...] = (
                      "proxies, correlate, nas, design, study", actions=BENCH_ACTIONS, action_path="bench.action",
             job="robnas.pipeline.bench"),
 )
+
+
+def leaves() -> list[tuple[str, Command]]:
+    """Every runnable command line and its command: ``train``, ..., ``bench build``, ``advset eval``."""
+    return [(f"{c.name} {a.name}", a) if a is not c else (c.name, c) for c in COMMANDS for a in c.actions or (c,)]
 
 
 def paths_of(f: Flag) -> dict[str, str | None]:

@@ -26,7 +26,8 @@ from .driver import run_plan
 DRIVER = Path(__file__).with_name("driver.py")
 COMMON = ["--dataset", "digits", "--threads", "1", "--quiet", "--seed", "3"]
 TRAIN = ["train", "--model", "darts_v2", "--kw", "C=4", "--kw", "layers=3", "--batch-size", "32", "--epochs", "2",
-         "--set", "train.crop_padding=1", "--set", "train.flip=true", "--train-size", "96", "--test-size", "20", *COMMON]
+         "--set", "train.crop_padding=1", "--set", "train.flip=true", "--train-size", "96", "--test-size", "20",
+         *COMMON]
 PGD = [*TRAIN, "--adversarial", "--set", "train.adversarial.steps=2", "--epochs", "1"]
 # NB201 (1 cell per stage): 42 batch-norm layers against the DARTS supernet's 359, each an all-reduce per pass.
 SEARCH = ["search", "--space", "nb201", "--set", "search.differentiable.layers=1", "--set", "search.differentiable.epochs=1", "--set", "search.differentiable.batch_size=16",

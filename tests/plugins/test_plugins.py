@@ -66,8 +66,8 @@ def test_plugin_model_attack_strategy_and_term_run_from_the_cli(site, tmp_path):
     best = json.loads((tmp_path / "runs" / "s" / "results" / "best.json").read_text())
     assert len(best["architectures"]) == 3
     termed = robnas(site, tmp_path, "search", "--method", "darts", "--space", "nb201", "--name", "d", "--train-size",
-                    "100", "--quiet",
-                    "--set", "search.differentiable.terms=[\"toy-alpha-l2\"]", "--set", "search.differentiable.epochs=1",
+                    "100", "--quiet", "--set", "search.differentiable.terms=[\"toy-alpha-l2\"]",
+                    "--set", "search.differentiable.epochs=1",
                     "--set", "search.differentiable.train_size=32", "--set", "search.differentiable.C=2",
                     "--set", "search.differentiable.layers=1")
     assert termed.returncode == 0, termed.stderr

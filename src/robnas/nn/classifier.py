@@ -3,11 +3,12 @@
 A factory is a plain function ``f(num_classes, in_channels, **kwargs) -> nn.Module``; its named
 keyword parameters are the kwargs it accepts, found by introspection so that the error for a
 misspelt kwarg can list the valid ones. A factory written as timm writes them --
-``f(num_classes=10, in_channels=3, **kwargs)``, maybe with ``*args`` -- takes any kwarg: its ``**kwargs``
-passes them on, and whatever it is given is recorded in the spec. :func:`build_classifier` resolves every kwarg (given or default) into
-the network's ``spec``: a JSON-serialisable description (``name``, ``num_classes``,
-``in_channels``, ``mean``, ``std``, ``kwargs``) from which the model registry rebuilds the same
-architecture; checkpoints store it next to the weights.
+``f(num_classes=10, in_channels=3, **kwargs)``, maybe with ``*args`` -- takes any kwarg: its
+``**kwargs`` passes them on, and whatever it is given is recorded in the spec.
+:func:`build_classifier` resolves every kwarg (given or default) into the network's ``spec``: a
+JSON-serialisable description (``name``, ``num_classes``, ``in_channels``, ``mean``, ``std``,
+``kwargs``) from which the model registry rebuilds the same architecture; checkpoints store it next
+to the weights.
 """
 
 from __future__ import annotations
