@@ -26,9 +26,16 @@ class Parser(argparse.ArgumentParser):
     """argparse with robnas' one-line refusals (argparse prints its usage first)."""
 
     def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
-        parsed, extras = self.parse_known_args(args, namespace)
-        if extras:  # refused by the command's own parser, which names the command and knows its flags
-            getattr(parsed, "_parser", self).error(f"unrecognized arguments: {' '.join(extras)}")
+        argv = list(sys.argv[1:] if args is None else args)
+        parsed, extras = self.parse_known_args(argv, namespace)
+        leaf = getattr(parsed, "_parser", None)
+        if extras and leaf is not None:
+            # argparse stops filling a list positional at the first option (`bench show B --set k=v ARCH`);
+            # the command's own parser reads its words intermixed, and refuses what it does not know.
+            words = 1 + (parsed._action is not None)
+            vars(parsed).update(vars(leaf.parse_intermixed_args(argv[words:])))
+        elif extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed
 
     def error(self, message: str) -> NoReturn:
