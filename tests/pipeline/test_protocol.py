@@ -110,3 +110,23 @@ def test_advset_build_then_eval(cli, tmp_path):
     data = json.loads((tmp_path / "runs" / "score" / "results" / "advset_scores.json").read_text())
     assert data["models"]["resnet18"]["n"] == manifest["total"]
     assert scored.returncode == 0
+
+
+@pytest.mark.parametrize("attacks, hrs", [("fgsm", "fgsm"), ("fgsm,pgd-3", "pgd-3"), ("fgsm,pgd,pgd-3", "pgd")])
+def test_an_ad_hoc_suite_gets_its_hrs_from_an_attack_it_has(cli, tmp_path, attacks, hrs):
+    """HRS comes from PGD as in the paper when the suite has it, else from the suite's first attack, and the
+    record names it; an explicit eval.hrs_attack outside the suite stays an error (see the bad-input walk)."""
+    cli("eval", "--model", "resnet18", "--kw", "width=2", "--attacks", attacks, "--eps", "8/255", "--set",
+        "eval.steps=2", *TINY_EVAL, "--test-size", "20", "--name", "h", check=True)
+    record = json.loads((tmp_path / "runs" / "h" / "results" / "results.json").read_text())["models"][0]
+    assert record["evaluation"]["hrs"]["key"] == hrs
+    assert f"HRS from {hrs.upper()}" in (tmp_path / "runs" / "h" / "results" / "table.md").read_text()
+
+
+def test_a_benchmark_build_with_an_fgsm_suite_records_its_hrs(cli, tmp_path):
+    import robnas.bench
+
+    cli("bench", "build", "b.sqlite", "--only", "0", "--protocol", "eval", "--attacks", "fgsm", "--eps", "8/255",
+        "--backend", "inprocess", "--quiet", check=True)
+    with robnas.bench.open(tmp_path / "b.sqlite") as bench:
+        assert bench.meta["protocol"]["hrs"] == "fgsm" and "HRS from fgsm" in bench.meta["protocol"]["description"]
