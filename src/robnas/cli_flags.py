@@ -54,7 +54,8 @@ def real(positive: bool) -> Callable[[str], float]:
 
 # --- flags and groups -----------------------------------------------------------------------------
 
-#: The two kinds of ``robnas search`` method: a flag of the search may set a different path for each.
+#: The two kinds of ``robnas search`` method (as :func:`robnas.pipeline.search.method_kind` names them): a
+#: flag of the search may set a different path for each.
 DIFFERENTIABLE, DISCRETE = "differentiable", "discrete"
 
 
@@ -176,7 +177,8 @@ class Command:
         return tuple(f for g in self.groups for f in g.flags)
 
 
-def _action(name: str, help: str, *groups: Group, positionals: tuple[Positional, ...] = (), **kw: Any) -> Command:
+def _bench(name: str, help: str, *groups: Group, positionals: tuple[Positional, ...] = (), **kw: Any) -> Command:
+    """An action of ``robnas bench``: its positionals are ``bench.targets``."""
     return Command(name, help, groups, positionals, positional_path="bench.targets", **kw)
 
 
@@ -298,40 +300,40 @@ _STUDY = Group("study", (_BOOTSTRAP, *_NAS_FLAGS))
 _SEARCHES = Group("run", (SEED, DEVICE, DATA_ROOT))
 
 BENCH_ACTIONS = (
-    _action("build", "train and evaluate every architecture of a space (or a sample, or a shard) into a benchmark",
-            _BUILD, _BUILD_SUITE, _BUILD_DATA, _BENCH_BACKEND, RUN, Group("output", (QUIET, RESUME)),
-            positionals=(Positional("OUT", "the benchmark file to build, or to continue with --resume"),),
-            resumes_file=True),
-    _action("merge", "join benchmark files built as shards (--shard K/M) into one", Group("output", (QUIET,)),
-            positionals=(OUT_FILE, Positional("PART", "the shard files", "+"))),
-    _action("show", "a benchmark's summary, or architectures' full records",
-            positionals=(BENCH_ARG, Positional("ARCH", "architectures (arch strings, keys or NB201 ids)", "*"))),
-    _action("import", "read a published benchmark layout into a benchmark file",
-            Group("import", (Flag("--layout", "bench.layout", "the directory's layout (default robustness-dataset)",
-                                  choices=("robustness-dataset", "nas-robbench-201")),
-                             Flag("--source-dataset", "bench.source_dataset",
-                                  "dataset folder to read (default: the only one)"),
-                             QUIET)),
-            positionals=(Positional("DIR", "the directory holding the layout"), OUT_FILE)),
-    _action("export", "write a benchmark in a published layout",
-            Group("export", (Flag("--layout", "bench.layout", "the layout to write: robustness-dataset (default)"),)),
-            positionals=(BENCH_ARG, Positional("OUT", "the directory to write"))),
-    _action("reference", "a benchmark of NAS-Bench-201's published CIFAR-10 accuracies (clean accuracy only)",
-            Group("reference", (Flag("--file", "bench.reference_file", "the published data file (default: the "
-                                                                       "installed analog-nasbench wheel's)",
-                                     metavar="PATH"), QUIET)),
-            positionals=(OUT_FILE,)),
-    _action("proxies", "add training-free proxies to a benchmark", _PROXIES, _BENCH_BACKEND,
-            Group("run", (DEVICE, THREADS, DATA_ROOT)), Group("output", (QUIET,)),
-            positionals=(Positional("BENCH", "the benchmark file to add proxies to"),)),
-    _action("correlate", "Kendall's tau of proxies and clean accuracy against every robustness measure",
-            _CORRELATE, _BENCH_BACKEND, Group("run", (SEED,)), OUTPUT, positionals=(BENCH_ARG,)),
-    _action("nas", "discrete strategies and differentiable searches judged on a benchmark", _NAS, _BENCH_BACKEND,
-            _SEARCHES, OUTPUT, positionals=(BENCH_ARG,)),
-    _action("design", "accuracy against parameter count, operation frequencies, best per group", OUTPUT,
-            positionals=(BENCH_ARG,)),
-    _action("study", "correlate, nas and design in one run with one report", _STUDY, _BENCH_BACKEND, _SEARCHES,
-            OUTPUT, positionals=(BENCH_ARG,)),
+    _bench("build", "train and evaluate every architecture of a space (or a sample, or a shard) into a benchmark",
+           _BUILD, _BUILD_SUITE, _BUILD_DATA, _BENCH_BACKEND, RUN, Group("output", (QUIET, RESUME)),
+           positionals=(Positional("OUT", "the benchmark file to build, or to continue with --resume"),),
+           resumes_file=True),
+    _bench("merge", "join benchmark files built as shards (--shard K/M) into one", Group("output", (QUIET,)),
+           positionals=(OUT_FILE, Positional("PART", "the shard files", "+"))),
+    _bench("show", "a benchmark's summary, or architectures' full records",
+           positionals=(BENCH_ARG, Positional("ARCH", "architectures (arch strings, keys or NB201 ids)", "*"))),
+    _bench("import", "read a published benchmark layout into a benchmark file",
+           Group("import", (Flag("--layout", "bench.layout", "the directory's layout (default robustness-dataset)",
+                                 choices=("robustness-dataset", "nas-robbench-201")),
+                            Flag("--source-dataset", "bench.source_dataset",
+                                 "dataset folder to read (default: the only one)"),
+                            QUIET)),
+           positionals=(Positional("DIR", "the directory holding the layout"), OUT_FILE)),
+    _bench("export", "write a benchmark in a published layout",
+           Group("export", (Flag("--layout", "bench.layout", "the layout to write: robustness-dataset (default)"),)),
+           positionals=(BENCH_ARG, Positional("OUT", "the directory to write"))),
+    _bench("reference", "a benchmark of NAS-Bench-201's published CIFAR-10 accuracies (clean accuracy only)",
+           Group("reference", (Flag("--file", "bench.reference_file", "the published data file (default: the "
+                                                                      "installed analog-nasbench wheel's)",
+                                    metavar="PATH"), QUIET)),
+           positionals=(OUT_FILE,)),
+    _bench("proxies", "add training-free proxies to a benchmark", _PROXIES, _BENCH_BACKEND,
+           Group("run", (DEVICE, THREADS, DATA_ROOT)), Group("output", (QUIET,)),
+           positionals=(Positional("BENCH", "the benchmark file to add proxies to"),)),
+    _bench("correlate", "Kendall's tau of proxies and clean accuracy against every robustness measure",
+           _CORRELATE, _BENCH_BACKEND, Group("run", (SEED,)), OUTPUT, positionals=(BENCH_ARG,)),
+    _bench("nas", "discrete strategies and differentiable searches judged on a benchmark", _NAS, _BENCH_BACKEND,
+           _SEARCHES, OUTPUT, positionals=(BENCH_ARG,)),
+    _bench("design", "accuracy against parameter count, operation frequencies, best per group", OUTPUT,
+           positionals=(BENCH_ARG,)),
+    _bench("study", "correlate, nas and design in one run with one report", _STUDY, _BENCH_BACKEND, _SEARCHES,
+           OUTPUT, positionals=(BENCH_ARG,)),
 )
 
 COMMANDS: tuple[Command, ...] = (
