@@ -21,6 +21,9 @@ from typing import Any, NoReturn
 from robnas.cli_flags import COMMANDS, Command, Flag, Group, leaves, paths_of
 from robnas.errors import InvalidValueError, RobnasError
 
+# The config machinery, the jobs and torch are imported inside the functions that use them, so that
+# `--help`, a refused flag and `robnas list` answer at once (importing torch takes seconds).
+
 
 class Parser(argparse.ArgumentParser):
     """argparse with robnas' one-line refusals (argparse prints its usage first)."""
