@@ -28,7 +28,7 @@ LAYERS: dict[str, int] = {
     "robnas.bench": 7,
     "robnas.report": 8,
     "robnas.pipeline": 9,
-    "robnas.cli": 10, "robnas.plugins": 10, "robnas.__main__": 10,
+    "robnas.cli": 10, "robnas.cli_flags": 10, "robnas.plugins": 10, "robnas.__main__": 10,
 }
 NAMES = ["core", "store/nn", "data/corruptions/attacks/spaces", "models", "metrics/proxies/evaluation",
          "train", "search/ensembles", "bench", "report", "pipeline", "cli"]

@@ -23,8 +23,8 @@ for k in $(seq 1 "$shards"); do
   part=$name-$k-of-$shards
   [ -f "$out/$part.sqlite.xz" ] && continue
   "$python" -m robnas.cli bench build "$work/$part.sqlite" "$@" --shard "$k/$shards" --resume --quiet
-  "$python" -m robnas.cli bench ship "$work/$part.sqlite" "$part" --set "bench.ship_to=$out" \
-    ${ROBNAS_COMMIT:+--set "bench.commit=$ROBNAS_COMMIT"} --quiet
+  "$python" -m robnas.cli bench ship "$work/$part.sqlite" "$part" --to "$out" \
+    ${ROBNAS_COMMIT:+--commit "$ROBNAS_COMMIT"} --quiet
   git add "$out/$part.sqlite.xz" "$out/$part.build.json"
   git commit -q -m "data: shard $k of $shards of the $name benchmark (whole), with its build record" -- \
     "$out/$part.sqlite.xz" "$out/$part.build.json"

@@ -154,7 +154,7 @@ def test_cli_import_show_export(published, tmp_path, cli):
     assert arch_str(REPS[2]) in shown.stdout and "pgd@Linf at 0.1/255" in shown.stdout
     summary = cli("bench", "show", str(tmp_path / "b.sqlite"), check=True)
     assert json.loads(summary.stdout[: summary.stdout.rindex("}") + 1])["architectures"] == len(REPS)
-    cli("bench", "export", str(tmp_path / "b.sqlite"), str(tmp_path / "out"), "--quiet", check=True)
+    cli("bench", "export", str(tmp_path / "b.sqlite"), str(tmp_path / "out"), check=True)
     assert (tmp_path / "out" / "meta.json").exists() and (tmp_path / "out" / "cifar10" / "clean_cm.json").exists()
-    bad = cli("bench", "export", str(tmp_path / "b.sqlite"), str(tmp_path / "o2"), "--layout", "nasbench", "--quiet")
+    bad = cli("bench", "export", str(tmp_path / "b.sqlite"), str(tmp_path / "o2"), "--layout", "nasbench")
     assert bad.returncode == 2 and "unknown export layout" in bad.stderr and not (tmp_path / "o2").exists()

@@ -24,18 +24,20 @@ from robnas.train.checkpoint import load_checkpoint
 from .driver import run_plan
 
 DRIVER = Path(__file__).with_name("driver.py")
-COMMON = ["--dataset", "digits", "--train-size", "96", "--test-size", "20", "--threads", "1", "--quiet", "--seed", "3"]
+COMMON = ["--dataset", "digits", "--threads", "1", "--quiet", "--seed", "3"]
 TRAIN = ["train", "--model", "darts_v2", "--kw", "C=4", "--kw", "layers=3", "--batch-size", "32", "--epochs", "2",
-         "--set", "train.crop_padding=1", "--set", "train.flip=true", *COMMON]
+         "--set", "train.crop_padding=1", "--set", "train.flip=true", "--train-size", "96", "--test-size", "20",
+         *COMMON]
 PGD = [*TRAIN, "--adversarial", "--set", "train.adversarial.steps=2", "--epochs", "1"]
 # NB201 (1 cell per stage): 42 batch-norm layers against the DARTS supernet's 359, each an all-reduce per pass.
 SEARCH = ["search", "--space", "nb201", "--set", "search.differentiable.layers=1", "--set", "search.differentiable.epochs=1", "--set", "search.differentiable.batch_size=16",
-          "--set", "search.differentiable.train_size=64", *COMMON]
+          "--set", "search.differentiable.train_size=64", "--train-size", "96", *COMMON]
 ADVRUSH = [*SEARCH, "--method", "advrush", "--set", "search.differentiable.advrush.warmup_epochs=0"]
 DARTS2 = [*SEARCH, "--method", "darts", "--set", "search.differentiable.order=2"]
 # Evaluation of the one-process "std" network (the checkpoint path is filled in per run), in both radius modes.
 EVAL = ["eval", "--attacks", "fgsm,pgd,apgd-ce", "--eps", "1/255,8/255,32/255", "--corruptions", "fog,gaussian_noise",
-        "--set", "eval.steps=3", "--set", "eval.apgd_steps=5", "--set", "eval.apgd_restarts=1", *COMMON]
+        "--set", "eval.steps=3", "--set", "eval.apgd_steps=5", "--set", "eval.apgd_restarts=1", "--test-size", "20",
+        *COMMON]
 EVALS = {"eval": EVAL, "eval_nested": [*EVAL, "--set", "eval.mode=nested"]}
 # name -> (command, checkpoint file)
 RUNS = {"std": (TRAIN, "last.pt"), "pgd": (PGD, "last.pt"), "advrush": (ADVRUSH, "search.pt"),

@@ -12,10 +12,10 @@ import pytest
 
 from robnas.cli import main
 
-TINY_RUN = [
-    "--dataset", "digits", "--train-size", "200", "--test-size", "60", "--epochs", "2", "--batch-size", "50",
-    "--quiet", "--set", "eval.apgd_steps=10", "--set", "eval.apgd_restarts=1",
-]
+TINY_EVAL = ["--dataset", "digits", "--test-size", "60", "--quiet", "--set", "eval.apgd_steps=10",
+             "--set", "eval.apgd_restarts=1"]
+# Commands that also train (run): the training subset and budget too.
+TINY_RUN = [*TINY_EVAL, "--train-size", "200", "--epochs", "2", "--batch-size", "50"]
 # `robnas run` defaults to the shipped main job (--config digits); its tests start from the defaults.
 EMPTY_CONFIG = str(Path(__file__).resolve().parent / "empty.toml")
 SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}

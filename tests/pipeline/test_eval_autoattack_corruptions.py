@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from robnas.corruptions import list_corruptions
-from tests.pipeline.conftest import TINY_RUN
+from tests.pipeline.conftest import TINY_EVAL
 
 
 def test_eval_autoattack_cumulative_and_all_corruptions(cli, tmp_path):
     # At the unbounded radius APGD-CE breaks every point, so the later members (5000-query Square
     # included) have nothing left to attack: the wiring is tested at the standard budgets, cheaply.
-    res = cli("eval", "--model", "resnet18", "--kw", "width=2", "--label", "r18", *TINY_RUN,
+    res = cli("eval", "--model", "resnet18", "--kw", "width=2", "--label", "r18", *TINY_EVAL,
               "--attacks", "fgsm,autoattack", "--eps", "255/255", "--set", "eval.hrs_attack=fgsm",
               "--corruptions", "all", "--name", "aa", check=True)
     results = tmp_path / "runs" / "aa" / "results"
@@ -34,7 +34,7 @@ def test_eval_autoattack_cumulative_and_all_corruptions(cli, tmp_path):
 
 def test_eval_autoattack_rand_from_the_command_line(cli, tmp_path):
     """The rand version (APGD-CE and APGD-DLR with 20 EOT passes) runs from the CLI as a threat model."""
-    res = cli("eval", "--model", "resnet18", "--kw", "width=2", "--label", "r18", *TINY_RUN, "--test-size", "12",
+    res = cli("eval", "--model", "resnet18", "--kw", "width=2", "--label", "r18", *TINY_EVAL, "--test-size", "12",
               "--attacks", "fgsm,autoattack-rand", "--eps", "8/255", "--set", "eval.hrs_attack=fgsm",
               "--name", "rand", check=True)
     results = tmp_path / "runs" / "rand"

@@ -11,7 +11,7 @@ from robnas.eps import Eps
 from robnas.evaluation import PROTOCOLS, Protocol, ThreatModel, get_protocol
 from robnas.errors import UnknownNameError
 from robnas.bench.layout import read_measure
-from tests.pipeline.conftest import TINY_RUN
+from tests.pipeline.conftest import TINY_EVAL
 
 
 def _float32(value):
@@ -55,7 +55,7 @@ def small_grid(monkeypatch):
 
 def test_eval_protocol_writes_the_dataset_layout(cli, tmp_path, small_grid):
     res = cli("eval", "--model", "resnet18", "--kw", "width=2", "--label", "r18", "--protocol", "jung",
-              *TINY_RUN, "--name", "grid", check=True)
+              *TINY_EVAL, "--name", "grid", check=True)
     results = tmp_path / "runs" / "grid" / "results"
     assert res.stdout.strip() == f"results: {results}"
     layout = results / "robustness" / "digits"
@@ -86,7 +86,7 @@ def test_unknown_protocol_is_one_error_line_and_no_run(cli, tmp_path):
 
 def test_transfer_command(cli, tmp_path):
     res = cli("transfer", "--model", "resnet18", "--model", "preact_resnet18", "--kw", "width=2", "--steps", "2",
-              *TINY_RUN, "--name", "tr", check=True)
+              *TINY_EVAL, "--name", "tr", check=True)
     results = tmp_path / "runs" / "tr" / "results"
     assert res.stdout.strip() == f"results: {results}"
     data = json.loads((results / "transfer.json").read_text())
@@ -99,7 +99,7 @@ def test_transfer_command(cli, tmp_path):
 
 def test_advset_build_then_eval(cli, tmp_path):
     built = cli("advset", "build", "--model", "resnet18", "--kw", "width=2", "--attacks", "fgsm,pgd",
-                "--thresholds", "8,64", "--advset", "sets/a", *TINY_RUN, check=True)
+                "--thresholds", "8,64", "--advset", "sets/a", *TINY_EVAL, check=True)
     assert built.stdout.strip().endswith(str(tmp_path / "sets" / "a"))
     manifest = json.loads((tmp_path / "sets" / "a" / "manifest.json").read_text())
     assert manifest["thresholds"] == [8.0, 64.0] and len(manifest["cells"]) == 4
@@ -110,3 +110,23 @@ def test_advset_build_then_eval(cli, tmp_path):
     data = json.loads((tmp_path / "runs" / "score" / "results" / "advset_scores.json").read_text())
     assert data["models"]["resnet18"]["n"] == manifest["total"]
     assert scored.returncode == 0
+
+
+@pytest.mark.parametrize("attacks, hrs", [("fgsm", "fgsm"), ("fgsm,pgd-3", "pgd-3"), ("fgsm,pgd,pgd-3", "pgd")])
+def test_an_ad_hoc_suite_gets_its_hrs_from_an_attack_it_has(cli, tmp_path, attacks, hrs):
+    """HRS comes from PGD as in the paper when the suite has it, else from the suite's first attack, and the
+    record names it; an explicit eval.hrs_attack outside the suite stays an error (see the bad-input walk)."""
+    cli("eval", "--model", "resnet18", "--kw", "width=2", "--attacks", attacks, "--eps", "8/255", "--set",
+        "eval.steps=2", *TINY_EVAL, "--test-size", "20", "--name", "h", check=True)
+    record = json.loads((tmp_path / "runs" / "h" / "results" / "results.json").read_text())["models"][0]
+    assert record["evaluation"]["hrs"]["key"] == hrs
+    assert f"HRS from {hrs.upper()}" in (tmp_path / "runs" / "h" / "results" / "table.md").read_text()
+
+
+def test_a_benchmark_build_with_an_fgsm_suite_records_its_hrs(cli, tmp_path):
+    import robnas.bench
+
+    cli("bench", "build", "b.sqlite", "--only", "0", "--protocol", "eval", "--attacks", "fgsm", "--eps", "8/255",
+        "--backend", "inprocess", "--quiet", check=True)
+    with robnas.bench.open(tmp_path / "b.sqlite") as bench:
+        assert bench.meta["protocol"]["hrs"] == "fgsm" and "HRS from fgsm" in bench.meta["protocol"]["description"]

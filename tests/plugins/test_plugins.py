@@ -44,8 +44,8 @@ def site(tmp_path_factory) -> Path:
 
 
 def test_plugin_components_are_listed(site, tmp_path):
-    for kind, name in (("models", "toy_mlp"), ("attacks", "toy-noise"), ("strategies", "toy-first"),
-                       ("terms", "toy-alpha-l2")):
+    for kind, name in (("models", "toy_mlp"), ("models", "toy_timm"), ("attacks", "toy-noise"),
+                       ("strategies", "toy-first"), ("terms", "toy-alpha-l2")):
         proc = robnas(site, tmp_path, "list", kind)
         assert proc.returncode == 0, proc.stderr
         assert name in proc.stdout.split()
@@ -56,7 +56,7 @@ def test_plugin_model_attack_strategy_and_term_run_from_the_cli(site, tmp_path):
     trained = robnas(site, tmp_path, "train", "--model", "toy_mlp", "--epochs", "1", "--name", "t", *tiny)
     assert trained.returncode == 0, trained.stderr
     evaluated = robnas(site, tmp_path, "eval", "--checkpoint", "runs/t/checkpoints/last.pt", "--attacks",
-                       "toy-noise,pgd", "--set", "eval.hrs_attack=pgd", "--name", "e", *tiny)
+                       "toy-noise,pgd", "--set", "eval.hrs_attack=pgd", "--name", "e", "--test-size", "40", "--quiet")
     assert evaluated.returncode == 0, evaluated.stderr
     record = json.loads((tmp_path / "runs" / "e" / "results" / "results.json").read_text())["models"][0]
     assert record["model"] == "toy_mlp" and "toy-noise" in json.dumps(record)
@@ -65,13 +65,34 @@ def test_plugin_model_attack_strategy_and_term_run_from_the_cli(site, tmp_path):
     assert searched.returncode == 0, searched.stderr
     best = json.loads((tmp_path / "runs" / "s" / "results" / "best.json").read_text())
     assert len(best["architectures"]) == 3
-    termed = robnas(site, tmp_path, "search", "--method", "darts", "--space", "nb201", "--name", "d", *tiny,
-                    "--set", "search.differentiable.terms=[\"toy-alpha-l2\"]", "--set", "search.differentiable.epochs=1",
+    termed = robnas(site, tmp_path, "search", "--method", "darts", "--space", "nb201", "--name", "d", "--train-size",
+                    "100", "--quiet", "--set", "search.differentiable.terms=[\"toy-alpha-l2\"]",
+                    "--set", "search.differentiable.epochs=1",
                     "--set", "search.differentiable.train_size=32", "--set", "search.differentiable.C=2",
                     "--set", "search.differentiable.layers=1")
     assert termed.returncode == 0, termed.stderr
     metrics = (tmp_path / "runs" / "d" / "metrics.jsonl").read_text()
     assert "toy-alpha-l2" in metrics
+
+
+def test_a_timm_style_factory_trains_evaluates_and_rebuilds_from_its_spec(site, tmp_path):
+    """``toy_timm(num_classes=10, in_channels=3, *args, **kwargs)``: no kwarg is required, any is passed on and
+    recorded in the spec, and one its network refuses is one error line."""
+    tiny = ["--train-size", "100", "--test-size", "40", "--quiet"]
+    bare = robnas(site, tmp_path, "train", "--model", "toy_timm", "--epochs", "1", "--name", "bare", *tiny)
+    assert bare.returncode == 0, bare.stderr
+    sized = robnas(site, tmp_path, "train", "--model", "toy_timm", "--kw", "width=3", "--epochs", "1", "--name", "w3",
+                   *tiny)
+    assert sized.returncode == 0, sized.stderr
+    evaluated = robnas(site, tmp_path, "eval", "--checkpoint", "runs/w3/checkpoints/last.pt", "--attacks", "fgsm",
+                       "--name", "e", "--test-size", "40", "--quiet")
+    assert evaluated.returncode == 0, evaluated.stderr
+    record = json.loads((tmp_path / "runs" / "e" / "results" / "results.json").read_text())["models"][0]
+    assert record["model"] == "toy_timm" and record["kwargs"] == {"width": 3}
+    refused = robnas(site, tmp_path, "train", "--model", "toy_timm", "--kw", "depth=2", "--name", "bad", *tiny)
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert refused.returncode == 2 and len(lines) == 1 and "depth" in lines[0] and "**kwargs" in lines[0], lines
+    assert not (tmp_path / "runs" / "bad").exists()
 
 
 def test_a_broken_plugin_is_one_error_line(tmp_path):

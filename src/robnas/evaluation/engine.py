@@ -235,6 +235,13 @@ def _gathered(mine: dict[Any, Any]) -> dict[Any, Any]:
     return out
 
 
+def check_evaluable(model: nn.Module, protocol: Protocol) -> None:
+    """Refuse (one error line) a model that :func:`evaluate` would refuse under ``protocol``, without
+    evaluating: jobs call it on every model before they create their run directory or train anything."""
+    if protocol.certify:
+        check_certifiable(model)
+
+
 def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: int, seed: int = 0,
              batch_size: int = 256, quiet: bool = False, reliability: bool = True,
              lockstep: bool = True) -> EvaluationRecord:
@@ -253,8 +260,7 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidValueError(f"eval.batch_size must be >= 1, got {batch_size!r}")
     model.eval()
-    if protocol.certify:
-        check_certifiable(model)  # an unsupported layer fails before any work
+    check_evaluable(model, protocol)  # an unsupported layer fails before any work
     fast = _inference(model, split) if lockstep else model
     logits = _logits(fast, split, batch_size)
     correct = logits.argmax(1) == split.labels

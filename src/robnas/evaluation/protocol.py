@@ -122,7 +122,8 @@ class Protocol:
         if self.mode not in MODES:
             raise InvalidValueError(f"protocol mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.hrs is not None and self.hrs not in keys:
-            raise InvalidValueError(f"HRS attack {self.hrs!r} is not in the suite {keys}; add it")
+            raise InvalidValueError(f"HRS attack {self.hrs!r} is not in the suite {keys}; add it to the attacks, or "
+                                    "set eval.hrs_attack to one of them (auto: PGD, else the first; none: no HRS)")
         for name in self.corruptions:
             CORRUPTIONS.get(name)  # unknown names: the registry's one-line error
         bad = [s for s in self.severities if s not in SEVERITIES]

@@ -142,15 +142,38 @@ class SuiteSettings:
         return threat_model(spelling, radii, self.norm, rules=rules, **params)
 
 
+#: ``eval.hrs_attack`` values that name no attack: pick one of the suite's, or compute no HRS.
+AUTO_HRS, NO_HRS = "auto", "none"
+
+
+def hrs_attack_of(attacks: tuple[str, ...], wanted: str | None) -> str | None:
+    """The attack of the suite HRS is computed from.
+
+    ``auto``: PGD as Devaguptapu et al. (``pgd``, else a ``pgd-N`` spelling), else the suite's first attack,
+    so that a suite without PGD still gets its HRS, named in the record (``hrs_key``); ``none`` (or None):
+    no HRS; an attack's name is taken as given (:class:`Protocol` refuses one that is not in the suite)."""
+    if wanted is None or wanted.lower() == NO_HRS:
+        return None
+    if wanted.lower() != AUTO_HRS:
+        return wanted
+    pgd = [a for a in attacks if a == "pgd"] + [a for a in attacks if split_steps(a)[0] == "pgd"]
+    return (pgd or list(attacks))[0]
+
+
 def suite_protocol(attacks: tuple[str, ...], radii: tuple[Eps | str | float, ...], settings: SuiteSettings,
                    hrs_attack: str | None = None, corruptions: tuple[str, ...] = ()) -> Protocol:
-    """The ad-hoc protocol: every attack spelling at every radius, configured by ``settings``."""
+    """The ad-hoc protocol: every attack spelling at every radius, configured by ``settings``; HRS from
+    ``hrs_attack`` (see :func:`hrs_attack_of`)."""
     if not attacks:
         raise InvalidValueError("the attack suite is empty; give at least one attack, e.g. --attacks pgd")
+    hrs = hrs_attack_of(tuple(attacks), hrs_attack)
+    # Only a fallback is described: a suite with PGD keeps the description (and a benchmark its identity).
+    note = f"; HRS from {hrs} (no PGD in the suite)" if hrs and split_steps(hrs)[0] != "pgd" and \
+        (hrs_attack or "").lower() == AUTO_HRS else ""
     return Protocol(name="custom", threat_models=tuple(settings.threat_model(a, tuple(radii)) for a in attacks),
-                    corruptions=corruptions, hrs=hrs_attack,
+                    corruptions=corruptions, hrs=hrs,
                     description=f"{', '.join(attacks)} at eps {', '.join(Eps.parse(r).label for r in radii)} "
-                                f"({settings.norm})")
+                                f"({settings.norm}){note}")
 
 
 def corruption_names(names: tuple[str, ...]) -> tuple[str, ...]:

@@ -24,7 +24,8 @@ class EvalConfig:
     apgd_restarts: int = 10
     norm: str = "Linf"
     batch_size: int = 256
-    hrs_attack: str = "pgd"          # the paper computes HRS from PGD accuracy
+    hrs_attack: str = "auto"         # the attack HRS is computed from; auto: pgd as the paper (a pgd-N spelling
+                                     # next), else the suite's first attack; none: no HRS
     baseline: str | None = None      # row label of the PP-HRS baseline model
     early_stop: bool = True          # AutoAttack semantics; false = full budget on every point
     protocol: str | None = None      # a named protocol (robnas list protocols) replaces the attack suite

@@ -19,7 +19,7 @@ from typing import Any
 
 from robnas.errors import InvalidValueError
 from robnas.nn import (SPEC_KEYS, NetworkFactory, NormalizedClassifier, build_classifier, check_factory,
-                       factory_kwargs, required_kwargs)
+                       factory_kwargs, required_kwargs, takes_any_kwarg)
 from robnas.registry import Registry
 from robnas.spaces import SPACES
 
@@ -56,7 +56,7 @@ def register_model(name: str | None = None, tiny: Mapping[str, Any] | None = Non
     def decorate(factory: ModelFactory) -> ModelFactory:
         check_factory(factory)
         entry = ModelEntry(factory, dict(tiny or {}))
-        unknown = set(entry.tiny) - set(entry.kwargs)
+        unknown = set() if takes_any_kwarg(factory) else set(entry.tiny) - set(entry.kwargs)
         if unknown:
             raise TypeError(f"tiny kwargs {sorted(unknown)} are not parameters of {factory.__name__}")
         MODELS.register(name or factory.__name__)(entry)

@@ -10,8 +10,8 @@
 """
 
 from robnas.nn.classifier import (COMMON_ARGS, SPEC_KEYS, NetworkFactory, build_classifier, check_factory,
-                                  describe_kwargs, factory_kwargs, required_kwargs)
+                                  describe_kwargs, factory_kwargs, required_kwargs, takes_any_kwarg)
 from robnas.nn.normalize import Normalize, NormalizedClassifier
 
 __all__ = ["COMMON_ARGS", "SPEC_KEYS", "NetworkFactory", "Normalize", "NormalizedClassifier", "build_classifier",
-           "check_factory", "describe_kwargs", "factory_kwargs", "required_kwargs"]
+           "check_factory", "describe_kwargs", "factory_kwargs", "required_kwargs", "takes_any_kwarg"]

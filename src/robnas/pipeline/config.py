@@ -17,9 +17,20 @@ from robnas.data.prepare import DataConfig
 from robnas.search.differentiable.settings import DifferentiableSearchConfig
 from robnas.train.settings import AdversarialTrainingConfig, TrainConfig
 from robnas.eps import Eps
+from robnas.errors import InvalidValueError
 from robnas.evaluation.settings import EvalConfig
 
 _8_255 = Eps.parse("8/255")
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """Where a job's parallel work runs (robnas.search.discrete.backends): shared by the discrete search,
+    the benchmark actions and the ensemble experiment, so the three sections spell it alike."""
+
+    backend: str = "local"           # inprocess | local (process pool) | ray
+    workers: int = 0                 # parallel tasks; 0 = one per core (local) / every CPU (ray)
+    address: str | None = None       # Ray cluster address (backend = "ray"); None starts a local instance
 
 
 @dataclass(frozen=True)
@@ -30,10 +41,8 @@ class ModelConfig:
     train: dict[str, Any] = field(default_factory=dict)  # per-model overrides of [train], e.g. { lr = 0.1 }
 
 
-
-
 @dataclass(frozen=True)
-class DiscreteSearchConfig:
+class DiscreteSearchConfig(ExecutionConfig):
     """Black-box search (NSGA-II, RS, LS, RE, BANANAS) over a discrete space: see robnas.search.discrete.
 
     Candidates are trained with the run's [train] section (epochs, adversarial, ...) on the [data]
@@ -43,9 +52,6 @@ class DiscreteSearchConfig:
     objectives: tuple[str, ...] = ("clean_error", "flops")
     evaluations: int = 20            # architectures to evaluate (cache hits included); 0 = until the strategy ends
     max_seconds: float = 0.0         # wall-time budget over all invocations (--resume included); 0 = none
-    backend: str = "local"           # inprocess | local (process pool) | ray
-    workers: int = 0                 # parallel evaluations; 0 = one per core (local) / every CPU (ray)
-    address: str | None = None       # Ray cluster address (backend = "ray"); None starts a local instance
     db: str | None = None            # results database; None = <run dir>/results.db
     table: str | None = None         # tabular mode: a benchmark (file or shipped name) answers the objectives
     advset: str | None = None        # pre-generated adversarial set directory for the advset_error objective
@@ -108,12 +114,12 @@ class AdvsetConfig:
 class CorrelateConfig:
     """``robnas bench correlate``: Kendall's tau-b of proxies and clean accuracy against every measurement."""
 
+    against: str | None = None       # a second benchmark (file or shipped name): the transfer tau on shared archs
     bootstrap: int = 200             # resamples of the architectures for the intervals (0 = none); 1000 costs 5x
     noise_draws: int = 20            # redraws of seeds and test points widening the intervals (0 = none)
     confidence: float = 0.95         # central interval of the bootstrap distribution
     top_percent: float = 10.0        # also restricted to the top k% architectures by clean accuracy (0 = not)
     proxies: tuple[str, ...] = ()    # proxy keys (proxy:<name>@init|trained) or names; () = all in the benchmark
-    against: str | None = None       # another benchmark (file or shipped name): rank agreement on shared archs
 
 
 @dataclass(frozen=True)
@@ -143,10 +149,13 @@ class DesignConfig:
 
 
 @dataclass(frozen=True)
-class BenchConfig:
-    """``robnas bench ACTION ...``: build, inspect, import, export and study robustness benchmarks."""
+class BenchConfig(ExecutionConfig):
+    """``robnas bench ACTION ...``: build, inspect, import, export and study robustness benchmarks.
 
-    action: str = "show"             # build | merge | show | import | export | proxies | correlate | nas | design | study
+    The execution backend (backend, workers, address) serves build, proxies, correlate, nas and study."""
+
+    action: str = "show"             # build | merge | show | import | export | reference | proxies | correlate | nas
+                                     # | design | study
     targets: tuple[str, ...] = ()    # the action's positional arguments (benchmark file or name, archs, dirs)
     space: str = "nb201"             # build: the space (any space with a canonical key)
     recipe: str = "digits-tiny"      # build: a registered training recipe (robnas list recipes)
@@ -155,16 +164,14 @@ class BenchConfig:
     sample: int = 0                  # build: architectures, stratified by parameter count (0 = the whole space)
     only: tuple[str, ...] = ()       # build: exactly these architectures (arch strings, keys or NB201 ids)
     shard: str = ""                  # build: "K/M" = every M-th architecture from the K-th (merge the M files)
-    seeds: int = 1                   # build: replicates per architecture (independent training seeds)
-    backend: str = "local"           # build, proxies, correlate, nas, study: inprocess | local | ray
-    workers: int = 0                 # parallel architectures (0 = one per core)
-    address: str | None = None       # Ray cluster address
+    seeds: int = 1                   # build: replicates per architecture, each trained and evaluated with its own seed
     proxies: tuple[str, ...] = ()    # build, proxies: training-free proxies to store (robnas list proxies)
     at: tuple[str, ...] = ("init", "trained")  # when proxies are computed
     keep_weights: str | None = None  # build: directory keeping every trained network (for later proxies)
-    layout: str = "robustness-dataset"  # export: the on-disk layout
+    layout: str = "robustness-dataset"  # import, export: the on-disk layout (import also reads nas-robbench-201)
     source_dataset: str | None = None   # import: which dataset folder (None: the only one there)
-    reference_file: str | None = None   # reference: analog-nasbench's data.anb (None: the installed wheel's)
+    reference_file: str | None = None   # reference: the published accuracies (None: the installed analog-nasbench
+                                        # wheel's data file)
     ship_to: str | None = None          # ship: the directory (None: the package's shipped benchmarks)
     commit: str | None = None           # ship: the robnas commit that built the benchmark, for its record
     correlate: CorrelateConfig = field(default_factory=CorrelateConfig)
@@ -172,8 +179,13 @@ class BenchConfig:
     design: DesignConfig = field(default_factory=DesignConfig)
 
 
+    def __post_init__(self) -> None:
+        if isinstance(self.seeds, bool) or self.seeds < 1:
+            raise InvalidValueError(f"bench.seeds must be >= 1 (replicates per architecture), got {self.seeds}")
+
+
 @dataclass(frozen=True)
-class EnsembleConfig:
+class EnsembleConfig(ExecutionConfig):
     """``robnas ensemble``: Table 6 of Devaguptapu et al. -- random-cell ensembles next to single random
     cells and published cells, every network trained with the budget of one full network ([train])."""
 
@@ -186,9 +198,6 @@ class EnsembleConfig:
     combiner_lr: float = 0.01
     single: bool = True              # also train `runs` single random networks of total_cells cells (RANDOM*)
     published: tuple[str, ...] = ("darts_v2", "pdarts", "pc_darts")  # published cells trained with total_cells
-    backend: str = "local"           # where members train: inprocess | local (process pool) | ray
-    workers: int = 0                 # parallel networks; 0 = one per core (local) / every CPU (ray)
-    address: str | None = None       # Ray cluster address (backend = "ray")
     enabled: bool = False            # robnas run: also run the experiment and add its table to the run's report
 
 

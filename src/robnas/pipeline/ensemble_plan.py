@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from robnas.errors import InvalidValueError
+from robnas.evaluation import check_evaluable, protocol_for
 from robnas.models import create_model
 from robnas.models.ensemble import check_cells
 from robnas.pipeline.config import EnsembleConfig, RunConfig
@@ -126,11 +127,13 @@ def check_ensemble(cfg: RunConfig, plan: Plan, dataset: Any) -> None:
     check_train_config(cfg.train)
     check_train_config(combiner_config(cfg))
     shape = {"num_classes": dataset.num_classes, "in_channels": dataset.in_channels}
+    protocol = protocol_for(cfg.eval)
     with torch.random.fork_rng(devices=[]):
+        # One network of each kind: the evaluation's refusals (certify) depend on module types only.
         for net in plan.networks[:len(ens.cells)] + plan.singles[:1] + plan.published:
-            create_model(net.model, **shape, **net.kwargs)
+            check_evaluable(create_model(net.model, **shape, **net.kwargs), protocol)
         if plan.ensembles:
-            create_model("random_ensemble", **shape, **plan.ensembles[0].model_kwargs(ens))
+            check_evaluable(create_model("random_ensemble", **shape, **plan.ensembles[0].model_kwargs(ens)), protocol)
 
 
 def experiment_labels(cfg: RunConfig) -> list[str]:

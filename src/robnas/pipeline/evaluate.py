@@ -8,7 +8,7 @@ from typing import Any
 from robnas import distributed
 from robnas.device import resolve_device
 from robnas.pipeline.config import RunConfig, written_config
-from robnas.evaluation import protocol_for
+from robnas.evaluation import check_evaluable, protocol_for
 from robnas.pipeline.models import gather_models, require_models
 from robnas.pipeline.records import attack_and_record, cached_record
 from robnas.report import write_report
@@ -22,11 +22,13 @@ def run(cfg: RunConfig) -> Path:
     Under ``torchrun`` every rank runs this: the ranks share each model's attack cells and corruptions
     (:func:`robnas.evaluation.evaluate`), and rank 0 alone writes the records and the report.
     """
-    protocol_for(cfg.eval)  # validates the [eval] section before anything is written
+    protocol = protocol_for(cfg.eval)  # validates the [eval] section before anything is written
     world, _ = distributed.setup(resolve_device(cfg.device))
     data, entries = gather_models(cfg)
     require_models(entries, "eval")
     check_baseline(cfg.eval.baseline, [label for label, _ in entries])
+    for _, model in entries:
+        check_evaluable(model, protocol)
 
     run_dir = RunDir.create(cfg.out, cfg.name, "eval", quiet=cfg.quiet)
     run_dir.write_config(written_config(cfg))

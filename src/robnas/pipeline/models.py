@@ -18,6 +18,7 @@ from robnas.data import Dataset
 from robnas.data.prepare import DataConfig, load_configured
 from robnas.device import resolve_device
 from robnas.errors import InvalidValueError
+from robnas.evaluation import Protocol, check_evaluable
 from robnas.metrics import count_flops, count_params
 from robnas.models import create_model
 from robnas.threads import apply_threads
@@ -60,14 +61,18 @@ def model_train_config(train: TrainConfig, mc: ModelConfig) -> TrainConfig:
     return cfg
 
 
-def validate_models(models: tuple[ModelConfig, ...], dataset: Dataset, train: TrainConfig | None = None) -> None:
+def validate_models(models: tuple[ModelConfig, ...], dataset: Dataset, train: TrainConfig | None = None,
+                    protocol: Protocol | None = None) -> None:
     """Build each model once on the CPU so unknown names or kwargs fail before anything is written;
-    with ``train``, also every model's merged training recipe."""
+    with ``train``, also every model's merged training recipe; with ``protocol``, what the evaluation
+    would refuse (a network the certificate cannot bound) -- before training, not after."""
     labels = [label_of(m) for m in models]
     if len(set(labels)) != len(labels):
         raise InvalidValueError(f"model labels must be unique, got {labels}; set `label` on repeated models")
     for mc in models:
-        create_model(mc.name, num_classes=dataset.num_classes, in_channels=dataset.in_channels, **mc.kwargs)
+        model = create_model(mc.name, num_classes=dataset.num_classes, in_channels=dataset.in_channels, **mc.kwargs)
+        if protocol is not None:
+            check_evaluable(model, protocol)
         if train is not None:
             model_train_config(train, mc)
 

@@ -55,7 +55,7 @@ def describe_training(cfg: RunConfig, models: tuple[ModelConfig, ...]) -> str:
 
 def run(cfg: RunConfig) -> Path:
     """Search (when enabled), train and evaluate every model; returns the results directory."""
-    protocol_for(cfg.eval)  # validates the [eval] section before anything is written
+    protocol = protocol_for(cfg.eval)  # validates the [eval] section before anything is written
     if cfg.landscape.enabled:
         check_landscape_args(cfg.landscape.points, cfg.landscape.eps_range, cfg.landscape.resolution)
     device = resolve_device(cfg.device)
@@ -64,7 +64,7 @@ def run(cfg: RunConfig) -> Path:
     if not example and not cfg.models and not cfg.ensemble.enabled:
         raise InvalidValueError("robnas run has no model to train: add [[models]] (or enable [searched] or "
                                 "[ensemble]) in the config (robnas list configs), e.g. --config digits")
-    validate_models(example + cfg.models, data.dataset, cfg.train)
+    validate_models(example + cfg.models, data.dataset, cfg.train, protocol)
     labels = [label_of(m) for m in example + cfg.models]
     if cfg.ensemble.enabled:
         from robnas.pipeline.ensemble import check_experiment, experiment_labels

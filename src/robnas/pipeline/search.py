@@ -14,16 +14,22 @@ from robnas.search.differentiable.methods import METHODS
 from robnas.search.discrete.strategy import STRATEGIES
 
 
-def run(cfg: RunConfig) -> Path:
-    method = cfg.search.method
+def method_kind(method: str) -> str:
+    """``differentiable`` (a one-shot method) or ``discrete`` (a black-box strategy); unknown: one error line."""
     if method in METHODS:
-        from robnas.pipeline.differentiable_search import run_differentiable_search
-
-        return run_differentiable_search(cfg)
+        return "differentiable"
     if method in STRATEGIES:
-        from robnas.pipeline.discrete_search import run_discrete_search
-
-        return run_discrete_search(cfg)
+        return "discrete"
     raise UnknownNameError(f"unknown search method {method!r}; choose a differentiable method "
                            f"({', '.join(METHODS.names())}) or a discrete strategy ({', '.join(STRATEGIES.names())}) "
                            "(`robnas list methods`, `robnas list strategies`)")
+
+
+def run(cfg: RunConfig) -> Path:
+    if method_kind(cfg.search.method) == "differentiable":
+        from robnas.pipeline.differentiable_search import run_differentiable_search
+
+        return run_differentiable_search(cfg)
+    from robnas.pipeline.discrete_search import run_discrete_search
+
+    return run_discrete_search(cfg)

@@ -1,4 +1,4 @@
-"""A third-party robnas plugin, as a user would write one: a model, an attack, a strategy and a search term.
+"""A third-party robnas plugin, as a user would write one: models, an attack, a strategy and a search term.
 
 It is never imported by robnas' own tests directly: the plugin test installs it (a distribution with
 an entry point in the group ``robnas.plugins``) and drives it through the ``robnas`` command line.
@@ -25,6 +25,25 @@ from robnas.search.discrete import Strategy, register_strategy
 def toy_mlp(num_classes: int, in_channels: int, hidden: int = 16) -> nn.Module:
     """A two-layer perceptron on whatever image size it is given."""
     return nn.Sequential(nn.Flatten(), nn.LazyLinear(hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+
+class ToyConvNet(nn.Module):
+    """A convolution, a ReLU and a linear head: the network behind the timm-style factory below."""
+
+    def __init__(self, num_classes: int, in_channels: int, width: int = 8) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+@register_model("toy_timm", tiny={"width": 2})
+def toy_timm(num_classes=10, in_channels=3, *args, **kwargs):
+    """A factory as timm writes them: defaults on the common arguments, everything else through ``**kwargs``."""
+    return ToyConvNet(num_classes, in_channels, *args, **kwargs)
 
 
 @register_attack("toy-noise")

@@ -14,6 +14,7 @@ ACTIONS = {
     "show": "robnas.pipeline.bench.show",
     "import": "robnas.pipeline.bench.layout",
     "export": "robnas.pipeline.bench.layout",
+    "reference": "robnas.pipeline.bench.reference",
     "proxies": "robnas.pipeline.bench.proxies",
     "correlate": "robnas.pipeline.bench.correlate",
     "nas": "robnas.pipeline.bench.nas",

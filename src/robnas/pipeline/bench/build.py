@@ -25,6 +25,7 @@ from robnas.bench.store import BenchmarkFile, check_identity
 from robnas.config import config_to_dict
 from robnas.data.prepare import load_configured
 from robnas.errors import InvalidValueError
+from robnas.evaluation import check_evaluable
 from robnas.pipeline.config import RunConfig
 from robnas.proxies import get_proxy
 from robnas.spaces import get_space
@@ -37,8 +38,6 @@ def run(cfg: RunConfig) -> Path:
         raise InvalidValueError("robnas bench build takes one argument: the benchmark file to build (or resume)")
     path = Path(b.targets[0])
     parse_shard(b.shard)  # a malformed shard fails before any work
-    if isinstance(b.seeds, bool) or not isinstance(b.seeds, int) or b.seeds < 1:
-        raise InvalidValueError(f"--seeds must be >= 1 (replicates per architecture), got {b.seeds!r}")
     space = get_space(b.space)
     recipe = get_recipe(b.recipe, b.recipe_overrides)
     protocol = resolve_protocol(b.protocol, config_to_dict(cfg.eval))
@@ -52,6 +51,9 @@ def run(cfg: RunConfig) -> Path:
     dataset = load_configured(cfg.data.__class__(**data), "cpu", cfg.seed)
     archs = chosen_archs(space, b.only, b.sample, cfg.seed, b.shard, recipe.build, dataset.in_channels,
                          dataset.num_classes)
+    if archs:  # what the evaluation refuses (certify) depends on module types: one network of the space shows it
+        check_evaluable(space.build(archs[0], num_classes=dataset.num_classes, in_channels=dataset.in_channels,
+                                    **recipe.build), protocol)
     wanted = identity(b.space, cfg.data.name, b.recipe, recipe, protocol, cfg.seed, tuple(b.proxies), tuple(b.at))
     if path.exists() and not cfg.resume:
         raise InvalidValueError(f"{path} exists; pass --resume to continue building it, or choose another file")
