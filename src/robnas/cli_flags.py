@@ -330,6 +330,15 @@ BENCH_ACTIONS = (
                           Flag("--commit", "bench.commit", "the robnas commit that built it, for the record"),
                           QUIET)),
            positionals=(BENCH_ARG, Positional("NAME", "the shipped name"))),
+    _bench("cascade", "a stronger attack on the test points an attack of the benchmark left standing",
+           Group("cascade", (Flag("--after", "bench.cascade.after", "the benchmark's attack key whose survivors are "
+                                                                   "attacked (e.g. pgd)", metavar="KEY"),
+                             Flag("--attack", "bench.cascade.attack", "the stronger attack (robnas list attacks)"),
+                             Flag("--eps", "bench.cascade.eps", "one radius of the --after key's axis"),
+                             Flag("--keep-weights", "bench.keep_weights", "the directory `bench build --keep-weights` "
+                                                                          "filled", metavar="DIR"))),
+           _BENCH_BACKEND, Group("run", (DEVICE, THREADS, DATA_ROOT)), Group("output", (QUIET,)),
+           positionals=(Positional("BENCH", "the benchmark file to add the cascade to"),)),
     _bench("proxies", "add training-free proxies to a benchmark", _PROXIES, _BENCH_BACKEND,
            Group("run", (DEVICE, THREADS, DATA_ROOT)), Group("output", (QUIET,)),
            positionals=(Positional("BENCH", "the benchmark file to add proxies to"),)),
@@ -377,7 +386,7 @@ COMMANDS: tuple[Command, ...] = (
                         "Table 6), attacked end to end",
             (DATA, TRAINING, EVALUATION, _ENSEMBLE, backend_group("ensemble", "networks train"), RUN, RESUMABLE),
             job="robnas.pipeline.ensemble", config="digits_ensemble"),
-    Command("bench", "robustness benchmarks over a whole space: build, merge, show, import, export, reference, ship, "
+    Command("bench", "robustness benchmarks over a whole space: build, merge, show, import, export, reference, ship, cascade, "
                      "proxies, correlate, nas, design, study", actions=BENCH_ACTIONS, action_path="bench.action",
             job="robnas.pipeline.bench"),
 )

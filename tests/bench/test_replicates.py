@@ -192,3 +192,23 @@ def test_two_architectures_compared_point_by_point(tmp_path):
         same = compare_paired(b, b.archs()[best], b.archs()[best], "fgsm@Linf", "1/255")
         assert same.only_a == same.only_b == 0 and same.p_value == 1.0
     assert mcnemar_p(10, 10) == 1.0 and mcnemar_p(0, 8) == pytest.approx(2 / 2 ** 8)
+
+
+def test_a_cascade_attacks_only_the_survivors(tmp_path, cli):
+    cli("bench", "build", "c.sqlite", *TINY, "--set", "bench.seeds=2", "--keep-weights", "w", check=True)
+    bad = cli("bench", "cascade", "c.sqlite", "--after", "pgd", "--attack", "apgd-ce", "--eps", "5/255",
+              "--keep-weights", "w")
+    assert bad.returncode == 2 and "8/255, 16/255" in bad.stderr  # one line naming the radii it has
+    assert cli("bench", "cascade", "c.sqlite", "--after", "pgd", "--attack", "apgd-ce", "--eps", "16/255").returncode == 2
+    cli("bench", "cascade", "c.sqlite", "--after", "pgd", "--attack", "apgd-ce", "--eps", "16/255", "--keep-weights",
+        "w", "--set", "bench.cascade.params={steps=5, restarts=1}", "--backend", "inprocess", "--quiet", check=True)
+    with bench.open(tmp_path / "c.sqlite") as b:
+        key = "cascade:pgd>apgd-ce"
+        assert b.axis(key) == ["16/255"] and b.meta["axes"][key]["cascade"]["after"] == "pgd"
+        for r in b.replicates:
+            first, both = b.points("pgd", "16/255", r), b.points(key, "16/255", r)
+            assert not (both & ~first).any()                   # a point survives the cascade only if PGD spared it
+            np.testing.assert_allclose(b.query(key, eps="16/255", replicate=r), both.mean(axis=1))
+    again = cli("bench", "cascade", "c.sqlite", "--after", "pgd", "--attack", "apgd-ce", "--eps", "16/255",
+                "--keep-weights", "w", "--set", "bench.cascade.params={steps=5, restarts=1}", "--backend", "inprocess")
+    assert again.returncode == 0 and "0 runs" in again.stderr  # nothing missing: nothing attacked again

@@ -48,6 +48,8 @@ SHAPES = {
     "bench export": "--layout",
     "bench reference": "--file --quiet",
     "bench ship": "--to --commit --quiet",
+    "bench cascade": "--after --attack --eps --keep-weights --backend --workers --address --device --threads "
+                     "--data-root --quiet",
     "bench proxies": "--proxies --at --keep-weights --backend --workers --address --device --threads --data-root "
                      "--quiet",
     "bench correlate": "--against --proxies --bootstrap --backend --workers --address --seed --out --name --quiet",
@@ -61,7 +63,7 @@ SHAPES = {
 POSITIONALS = {"bench build": ["b.sqlite"], "bench merge": ["m.sqlite", "p1.sqlite", "p2.sqlite"],
                "bench show": ["b.sqlite", "0", "1"], "bench import": ["dir", "b.sqlite"],
                "bench export": ["b.sqlite", "out"], "bench reference": ["ref.sqlite"],
-               "bench ship": ["b.sqlite", "name"],
+               "bench ship": ["b.sqlite", "name"], "bench cascade": ["b.sqlite"],
                "bench proxies": ["b.sqlite"], "bench correlate": ["b.sqlite"], "bench nas": ["b.sqlite"],
                "bench design": ["b.sqlite"], "bench study": ["b.sqlite"]}
 
@@ -89,7 +91,7 @@ FLAGS = {
     "--keep-weights": ("w", "bench.keep_weights"),
     "--layout": ("nas-robbench-201", "bench.layout"), "--source-dataset": ("cifar10", "bench.source_dataset"),
     "--file": ("p.pickle", "bench.reference_file"), "--to": ("some/dir", "bench.ship_to"),
-    "--commit": ("abc1234", "bench.commit"), "--against": ("other.sqlite", "bench.correlate.against"),
+    "--commit": ("abc1234", "bench.commit"), "--after": ("pgd", "bench.cascade.after"), "--against": ("other.sqlite", "bench.correlate.against"),
     "--bootstrap": ("9", "bench.correlate.bootstrap"), "--objectives": ("clean_error", "bench.nas.objectives"),
     "--strategies": ("rs", "bench.nas.strategies"), "--queries": ("7", "bench.nas.queries"),
     "--model": ("vgg11", "models"), "--kw": ("width=3", "models"), "--label": ("L", "models"),
@@ -97,7 +99,8 @@ FLAGS = {
 }
 # Where a command's flag goes elsewhere than FLAGS says.
 PATHS = {
-    ("bench build", "--protocol"): "bench.protocol", ("bench correlate", "--proxies"): "bench.correlate.proxies",
+    ("bench build", "--protocol"): "bench.protocol", ("bench cascade", "--attack"): "bench.cascade.attack",
+    ("bench cascade", "--eps"): "bench.cascade.eps", ("bench correlate", "--proxies"): "bench.correlate.proxies",
     ("bench nas", "--runs"): "bench.nas.runs", ("bench study", "--runs"): "bench.nas.runs",
     **{("ensemble", f"--{k}"): f"ensemble.{k}" for k in ("backend", "workers", "address")},
 }

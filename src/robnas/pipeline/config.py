@@ -141,6 +141,16 @@ class NasConfig:
 
 
 @dataclass(frozen=True)
+class CascadeConfig:
+    """``robnas bench cascade``: a stronger attack on the points an attack of the benchmark left standing."""
+
+    after: str = ""                  # the benchmark's attack key whose survivors are attacked (e.g. pgd)
+    attack: str = ""                 # the stronger attack (robnas list attacks)
+    eps: str = ""                    # one radius of the after key's axis
+    params: dict[str, Any] = field(default_factory=dict)  # the attack's parameters, e.g. { steps = 50 }
+
+
+@dataclass(frozen=True)
 class DesignConfig:
     """``robnas bench design``: accuracy against parameter count, operation frequencies, best per group."""
 
@@ -177,6 +187,7 @@ class BenchConfig(ExecutionConfig):
     correlate: CorrelateConfig = field(default_factory=CorrelateConfig)
     nas: NasConfig = field(default_factory=NasConfig)
     design: DesignConfig = field(default_factory=DesignConfig)
+    cascade: CascadeConfig = field(default_factory=CascadeConfig)
 
 
     def __post_init__(self) -> None:

@@ -22,6 +22,7 @@ ACTIONS = {
     "study": "robnas.pipeline.bench.study",
     "reference": "robnas.pipeline.bench.reference",
     "ship": "robnas.pipeline.bench.ship",
+    "cascade": "robnas.pipeline.bench.cascade",
 }
 
 
