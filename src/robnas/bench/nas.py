@@ -218,14 +218,15 @@ def versus_random_heldout(results: Sequence[MethodResult], error: np.ndarray, po
 
 
 def heldout_markdown(comparisons: Sequence[Mapping[str, Any]], objective: str, confidence: float,
-                     points: bool) -> str:
+                     points: bool, reference: str = "random search") -> str:
     if not comparisons:
         return ""
     what = "runs and test points" if points else "runs"
-    lines = [f"Gain over random search of the mean held-out {objective} of the final picks (positive = better "
-             f"than RS), {confidence:.0%} bootstrap interval over {what}:", ""]
+    name = reference.split(" (")[0]
+    lines = [f"Gain over {reference} of the mean held-out {objective} of the final picks (positive = better "
+             f"than {name}), {confidence:.0%} bootstrap interval over {what}:", ""]
     for c in comparisons:
-        verdict = ("beats random search" if c["beats"] else "worse than random search" if c["loses"]
-                   else "not distinguishable from random search")
+        verdict = (f"beats {name}" if c["beats"] else f"worse than {name}" if c["loses"]
+                   else f"not distinguishable from {name}")
         lines.append(f"- {c['method']}: {c['gain']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]: {verdict}")
     return "\n".join(lines) + "\n"

@@ -295,8 +295,12 @@ def write(p: Plan, bench: Benchmark, results: Path, workdir: Path, backend: Any,
     for k, block in enumerate(p.blocks):
         assert block.table is not None
         points = lib.objective_points(bench, block.objective.name, p.heldout.heldout)
-        comparisons = lib.versus_random_heldout(block.results, block.heldout.values, points, p.resamples,
+        discrete = [r for r in block.results if r.kind == "discrete"]
+        comparisons = lib.versus_random_heldout(discrete, block.heldout.values, points, p.resamples,
                                                 p.confidence, p.seed + k)
+        oneshot = [r for r in block.results if r.kind == "differentiable"]
+        versus_darts = lib.versus_random_heldout(oneshot, block.heldout.values, points, p.resamples, p.confidence,
+                                                 p.seed + k, reference="darts")
         scored = "held-out replicates" if p.heldout.heldout else "the values searched on"
         title = (f"Search on {block.objective.name} ({block.objective.description}): accuracy (%) of the final "
                  f"picks on {scored}, mean over runs (standard error); percentile of the pick's objective among all "
@@ -311,6 +315,9 @@ def write(p: Plan, bench: Benchmark, results: Path, workdir: Path, backend: Any,
                                                            f"({r['regret'][1]:.2f})" for r in block.table.rows), ""]
         text += [tables[-1], *regrets,
                  lib.heldout_markdown(comparisons, block.objective.name, p.confidence, points is not None),
+                 lib.heldout_markdown(versus_darts, block.objective.name, p.confidence, points is not None,
+                                      reference="DARTS (the one-shot searches' derived cells, bootstrap over search "
+                                                "seeds)"),
                  *block.notes, "",
                  f"![anytime curves, {block.objective.name}]({plot.name})", ""]
         data_blocks.append({
@@ -319,7 +326,7 @@ def write(p: Plan, bench: Benchmark, results: Path, workdir: Path, backend: Any,
             "rows": [{**r, "cells": [list(c) for c in r["cells"]], "percentile": list(r["percentile"]),
                       "objective": list(r["objective"]), "regret": list(r["regret"])} for r in block.table.rows],
             "search_replicate": p.heldout.search, "heldout_replicates": p.heldout.heldout,
-            "versus_random_search": comparisons, "notes": block.notes,
+            "versus_random_search": comparisons, "versus_darts": versus_darts, "notes": block.notes,
             "found": {res.label: [archs[i] for i in res.found] for res in block.results},
             "anytime_mean": {res.label: res.curves.mean(axis=0).tolist() for res in block.results
                              if res.curves is not None}})
