@@ -177,6 +177,19 @@ def time_cells(cand: Candidate, archs: list[str], keep: Path) -> dict[str, float
     return {k: v / len(archs) for k, v in totals.items()}
 
 
+def time_runs(cand: Candidate, archs: list[str]) -> dict[str, float]:
+    """CPU-seconds of a whole run (training, the whole evaluation) per architecture, in this process on one thread,
+    mean over ``archs`` (take it on an idle machine: ``--time``)."""
+    torch.set_num_threads(1)
+    builder = ArchBuilder(space="nb201", data={"name": cand.dataset, "train_size": cand.recipe.train_size,
+                                               "test_size": cand.recipe.test_size, "resize": cand.recipe.resize},
+                          recipe=cand.recipe.to_dict(), protocol="eval", eval=cand.eval, seed=0, threads=1)
+    builder(archs[0])  # warm-up: data loading, first-call costs
+    infos = [builder(arch).info for arch in archs]
+    return {"train": float(np.mean([i["train_cpu_seconds"] for i in infos])),
+            "eval": float(np.mean([i["eval_cpu_seconds"] for i in infos]))}
+
+
 def _columns(path: Path) -> tuple[list[str], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(arch strings, measure -> values in arch order, cost -> seconds) of one pilot file."""
     with BenchmarkFile(path) as bench:
@@ -241,6 +254,10 @@ def report(out: Path, names: list[str], archs: list[str], reference: dict[int, f
         row["eval_seconds"] = float(np.nanmean(np.concatenate([parts[k][2]["eval"][take[k]] for k in (0, 1)])))
         cells = out / f"{name}-cells.json"
         row["cell_seconds"] = json.loads(cells.read_text()) if cells.exists() else {}
+        runs = out / f"{name}-cpu.json"
+        if runs.exists():  # CPU-seconds measured idle (--time) replace the wall seconds taken under load
+            cpu = json.loads(runs.read_text())
+            row["train_seconds"], row["eval_seconds"], row["cpu_measured"] = cpu["train"], cpu["eval"], True
         table[name] = row
     return table
 
@@ -279,6 +296,7 @@ def main() -> None:
     parser.add_argument("--timed", type=int, default=4, help="networks each protocol cell is timed on")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--time", action="store_true", help="time whole runs per recipe in this process (idle machine)")
     args = parser.parse_args()
     names = [n for n in args.recipes.split(",") if n]
     unknown = [n for n in names if n not in CANDIDATES]
@@ -289,7 +307,11 @@ def main() -> None:
     reference = nb201_cifar10()
     archs = [arch_str(i) for i in stratified_classes(args.archs, args.seed, reference)]
     (out / "archs.json").write_text(json.dumps(archs))
-    if not args.report_only:
+    if args.time:
+        for name in names:
+            timed = archs[:: max(1, len(archs) // args.timed)][: args.timed]
+            (out / f"{name}-cpu.json").write_text(json.dumps(time_runs(CANDIDATES[name], timed), indent=1))
+    if not args.report_only and not args.time:
         for name in names:
             cand = CANDIDATES[name]
             keep = out / f"{name}-weights"
