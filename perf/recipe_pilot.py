@@ -36,16 +36,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from robnas.backends import create_backend
+from robnas.bench.builder import ArchBuilder, resolve_protocol, weights_file
 from robnas.bench.kendall import bootstrap_taus, interval, kendall_tau, resample_counts
 from robnas.bench.reference import nb201_cifar10
 from robnas.bench.store import BenchmarkFile
-from robnas.config import config_from_dict, config_to_dict
+from robnas.data.prepare import DataConfig, load_configured
 from robnas.eps import Eps
-from robnas.bench.builder import ArchBuilder, resolve_protocol, weights_file
-from robnas.backends import create_backend
+from robnas.evaluation.engine import evaluate_threat_model
 from robnas.spaces import get_space
 from robnas.spaces.nb201 import arch_str
-from robnas.spaces.nb201.index import representative_of, unique_ids
+from robnas.spaces.nb201.index import index_of, representative_of, unique_ids
+from robnas.train.checkpoint import load_model
 from robnas.train.recipes import Recipe, get_recipe
 from robnas.train.settings import AdversarialTrainingConfig, TrainConfig
 
@@ -148,11 +150,6 @@ def build(name: str, cand: Candidate, archs: list[str], replicate: int, out: Pat
 def time_cells(cand: Candidate, archs: list[str], keep: Path) -> dict[str, float]:
     """CPU-seconds of each protocol cell alone (clean; each attack at each radius), mean over ``archs``,
     on the networks replicate 0 trained (one thread)."""
-    from robnas.data.prepare import DataConfig, load_configured
-    from robnas.evaluation.engine import evaluate_threat_model
-    from robnas.evaluation.protocol import ThreatModel
-    from robnas.train.checkpoint import load_model
-
     torch.set_num_threads(1)
     dataset = load_configured(DataConfig(name=cand.dataset, train_size=cand.recipe.train_size,
                                          test_size=cand.recipe.test_size, resize=cand.recipe.resize), "cpu", 0)
@@ -218,8 +215,6 @@ def _columns(path: Path) -> tuple[list[str], dict[str, np.ndarray], dict[str, np
 def report(out: Path, names: list[str], archs: list[str], reference: dict[int, float], resamples: int = 1000
            ) -> dict[str, Any]:
     """Per candidate with both replicates built: replicate taus, transfer tau, spread, cost."""
-    from robnas.spaces.nb201.index import index_of
-
     cifar = np.array([reference[representative_of(index_of(a))] for a in archs])
     space = get_space("nb201")
     params = np.array([space.count_params(a, num_classes=10, in_channels=1, C=8, N=1) for a in archs], dtype=float)
