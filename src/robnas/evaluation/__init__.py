@@ -1,7 +1,7 @@
 """Robustness evaluation of a trained model: one engine runs a protocol and returns one typed record.
 
 * :mod:`~robnas.evaluation.protocol` -- :class:`ThreatModel`, :class:`Protocol`, the protocol registry;
-* :mod:`~robnas.evaluation.protocols` -- the named protocols (devaguptapu, jung, advrush, rnas) and the
+* :mod:`~robnas.evaluation.named_protocols` -- the named protocols (devaguptapu, jung, advrush, rnas) and the
   ad-hoc protocol of the ``[eval]`` settings (:func:`protocol_for`);
 * :mod:`~robnas.evaluation.engine` -- :func:`evaluate` (model, split, protocol) -> :class:`EvaluationRecord`;
 * :mod:`~robnas.evaluation.record` -- the record and its JSON form;
@@ -11,7 +11,7 @@
 from robnas.evaluation.engine import evaluate, evaluate_threat_model
 from robnas.evaluation.protocol import (PROTOCOLS, Protocol, ThreatModel, get_protocol, list_protocols,
                                         register_protocol, threat_model)
-from robnas.evaluation.protocols import SuiteSettings, protocol_for, suite_protocol
+from robnas.evaluation.named_protocols import SuiteSettings, protocol_for, suite_protocol
 from robnas.evaluation.record import AttackMeasures, EvaluationRecord, Flag, Measures, ThreatModelResult
 
 __all__ = ["evaluate", "evaluate_threat_model", "PROTOCOLS", "Protocol", "ThreatModel", "get_protocol",

@@ -65,7 +65,7 @@ def _check_advset(path: str | None, names: list[str], cfg: RunConfig) -> None:
     if not path:
         raise InvalidValueError("objective advset_error needs a pre-generated adversarial set: "
                                 "--set search.discrete.advset=DIR (build one with `robnas advset build`)")
-    from robnas.advsets import load_advset
+    from robnas.adversarial_sets import load_advset
 
     manifest = load_advset(path).manifest  # missing, corrupt or edited sets fail here
     if manifest["dataset"] != cfg.data.name:

@@ -52,7 +52,7 @@ from robnas.pipeline.ensemble_plan import (
     make_plan,
 )
 from robnas.pipeline.records import attack_and_record, cached_record
-from robnas.report import write_report
+from robnas.report import write_robustness_report
 from robnas.report.ensemble_table import Group, ensemble_table
 from robnas.search.discrete.evaluators import evaluation_seed
 from robnas.store.atomic import write_text_atomic
@@ -281,6 +281,6 @@ def run(cfg: RunConfig) -> Path:
     rows, report = run_experiment(cfg, run_dir, data)
     run_dir.log(f"wrote {report}")
     meta = {"dataset": data.dataset.name, "norm": cfg.eval.norm, "seed": cfg.seed}
-    for path in write_report(run_dir.results, rows, meta, baseline=cfg.eval.baseline):
+    for path in write_robustness_report(run_dir.results, rows, meta, baseline=cfg.eval.baseline):
         run_dir.log(f"wrote {path}")
     return run_dir.results

@@ -11,7 +11,7 @@ from robnas.pipeline.config import RunConfig, written_config
 from robnas.evaluation import protocol_for
 from robnas.pipeline.models import gather_models, require_models
 from robnas.pipeline.records import attack_and_record, cached_record
-from robnas.report import write_report
+from robnas.report import write_robustness_report
 from robnas.report.table import check_baseline
 from robnas.store.run_dir import RunDir
 
@@ -36,6 +36,6 @@ def run(cfg: RunConfig) -> Path:
     if not world.is_main:
         return run_dir.results
     meta = {"dataset": data.name, "norm": cfg.eval.norm, "seed": cfg.seed}
-    for path in write_report(run_dir.results, rows, meta, baseline=cfg.eval.baseline):
+    for path in write_robustness_report(run_dir.results, rows, meta, baseline=cfg.eval.baseline):
         run_dir.log(f"wrote {path}")
     return run_dir.results

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from robnas.advsets import load_advset
+from robnas.adversarial_sets import load_advset
 from robnas.config import config_from_dict, config_to_dict
 from robnas.data.prepare import DataConfig, cached_prepared_data
 from robnas.device import resolve_device
