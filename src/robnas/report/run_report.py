@@ -3,8 +3,9 @@
 Besides the files of :func:`robnas.report.write_robustness_report` (results.json, table.md,
 clean_vs_<attack>.png) it writes ``report.md``, one page that reads top to bottom: the searched
 genotype with the search's own drawings (``cells.png``, ``alphas.png``, written by the search next to
-it), each model's size and training cost, the Table 1 comparison (the searched architecture is a row like the baselines),
-Figure 1, and, when the run computed them, the input loss landscapes (``landscape.png``).
+it), each model's size and training cost, the Table 1 comparison (the searched architecture is a row
+like the baselines), Figure 1, and, when the run computed them, the input loss landscapes
+(``landscape.png``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from robnas.report.table import robustness_table
 from robnas.report.robustness_report import figure_name, table_rows, write_robustness_report
 from robnas.store.atomic import write_text_atomic
 
-# Files the search writes into results/ (see robnas.pipeline.differentiable_search).
+# Files the search writes into results/ (see robnas.search.differentiable.resumable).
 SEARCH_FIGURES = (("cells.png", "derived normal and reduction cells"),
                   ("alphas.png", "architecture weights during the search"))
 
