@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
+import torch
 
 from robnas.checks import positive_int
 from robnas.errors import InvalidValueError, UnknownNameError
@@ -159,8 +160,6 @@ class SearchSpace(ABC):
 
     def count_params(self, arch: str, *, num_classes: int, in_channels: int, **size: Any) -> int:
         """Parameters of ``arch``'s network (building it; spaces with a closed form override this)."""
-        import torch
-
         with torch.random.fork_rng(devices=[]):
             net = self.build(arch, num_classes=num_classes, in_channels=in_channels, **size)
         return sum(p.numel() for p in net.parameters())
