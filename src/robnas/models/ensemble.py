@@ -41,8 +41,7 @@ _TINY_GENOTYPES = [GENOTYPES["PDARTS"].to_str(), GENOTYPES["DARTS_V2"].to_str()]
 
 def check_cells(cells: Sequence[int], total: int, where: str = "ensemble.cells") -> tuple[int, ...]:
     """The members' cell counts: positive integers summing to ``total`` (the budget of one full network)."""
-    if isinstance(total, bool) or not isinstance(total, int) or total < 1:
-        raise InvalidValueError(f"the ensemble's total cell budget must be a positive integer, got {total!r}")
+    positive_int("ensemble", "total_cells (the cells of one full network)", total)
     values = tuple(cells)
     if not values or any(isinstance(c, bool) or not isinstance(c, int) for c in values):
         raise InvalidValueError(f"{where} must be a list of positive integers summing to {total}, e.g. "
