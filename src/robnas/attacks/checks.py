@@ -105,12 +105,6 @@ def check_seed(attack: str, seed: object) -> int:
     return int(seed)
 
 
-def check_flag(attack: str, name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidValueError(f"attack {attack!r}: {name} must be true or false, got {value!r}")
-    return value
-
-
 def check_batch_size(attack: str, batch_size: object) -> int | None:
     if batch_size is None:
         return None

@@ -13,12 +13,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.attacks.base import Attack, screen_clean
-from robnas.attacks.checks import check_flag, check_step
+from robnas.attacks.checks import check_step
 from robnas.attacks.gradient import QueryCounter, cross_entropy_gradient, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.state import Iterates, retire_broken
 from robnas.attacks.threat import ascent_direction, project, project_start, random_in_ball
-from robnas.checks import positive_int
+from robnas.checks import flag, positive_int
 
 
 
@@ -39,7 +39,7 @@ class FixedStepAttack(Attack):
         self.alpha = self.default_alpha() if alpha is None else check_step(self.name, "alpha", alpha)
         self.steps = positive_int(f"attack {self.name!r}", "steps", steps)
         self.restarts = positive_int(f"attack {self.name!r}", "restarts", restarts)
-        self.random_start = check_flag(self.name, "random_start", random_start)
+        self.random_start = flag(f"attack {self.name!r}", "random_start", random_start)
 
     @property
     def is_random(self) -> bool:
