@@ -5,6 +5,7 @@
   ad-hoc protocol of the ``[eval]`` settings (:func:`protocol_for`);
 * :mod:`~robnas.evaluation.engine` -- :func:`evaluate` (model, split, protocol) -> :class:`EvaluationRecord`;
 * :mod:`~robnas.evaluation.record` -- the record and its JSON form;
+* :mod:`~robnas.evaluation.row_store` -- a model's row evaluated and kept in a run directory (the unit of resume);
 * :mod:`~robnas.evaluation.reliability` -- flags read off the model and the record.
 """
 
