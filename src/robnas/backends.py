@@ -40,6 +40,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
@@ -49,6 +50,17 @@ BACKENDS = ("inprocess", "local", "ray")
 #: How often Ray re-runs a task whose worker died (not one that raised: that error is the result).
 RAY_TASK_RETRIES = 1
 RAY_MISSING = "--backend ray needs Ray: pip install 'robnas[ray]' (or pip install ray)"
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """Where a job's parallel work runs: the settings of :func:`create_backend`, shared by the discrete search,
+    the benchmark actions and the ensemble experiment (a base of their config sections), so all three spell
+    them alike."""
+
+    backend: str = "local"           # inprocess | local (process pool) | ray
+    workers: int = 0                 # parallel tasks; 0 = one per core (local) / every CPU (ray)
+    address: str | None = None       # Ray cluster address (backend = "ray"); None starts a local instance
 
 
 def cpu_count() -> int:

@@ -32,7 +32,7 @@ _HOMES: dict[str, str] = {
     "datasets": "robnas.data",
     "attacks": "robnas.attacks",
     "corruptions": "robnas.corruptions",
-    "protocols": "robnas.evaluation.protocols",
+    "protocols": "robnas.evaluation.named_protocols",
     "spaces": "robnas.spaces",
     "strategies": "robnas.search.discrete",
     "methods": "robnas.search.differentiable",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from robnas.cli import build_parser, resolve_config
-from robnas.pipeline.ensemble_plan import check_ensemble, make_plan, member_epochs
+from robnas.ensembles.plan import check_plan, make_plan, member_epochs
+from robnas.pipeline.ensemble import experiment
 
 
 def test_bare_ensemble_is_the_digits_config(tmp_path, monkeypatch):
@@ -23,16 +24,16 @@ def test_cifar10_config_has_the_papers_settings_and_every_network_builds(tmp_pat
     assert (ens.cells, ens.total_cells, ens.runs, ens.combiner_epochs) == ((12, 6, 2), 20, 4, 2)
     assert cfg.data.name == "cifar10" and cfg.train.epochs == 600 and ens.kwargs["C"] == 36
     assert member_epochs(ens.cells, cfg.train.epochs) == (360, 180, 60)
-    plan = make_plan(cfg)
+    plan = make_plan(experiment(cfg))
     assert [n.label for n in plan.published] == ["DARTS_V2", "PDARTS", "PC_DARTS"] and len(plan.singles) == 4
     assert all(n.kwargs["layers"] == 20 and n.epochs == 600 for n in plan.singles + plan.published)
-    check_ensemble(cfg, plan, SimpleNamespace(num_classes=10, in_channels=3))  # builds each kind of network once
+    check_plan(experiment(cfg), plan, SimpleNamespace(num_classes=10, in_channels=3))  # builds each kind of network once
 
 
 def test_runs_sample_different_cells_and_the_draw_is_seeded(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = resolve_config(build_parser().parse_args(["ensemble"]))
-    plan, again = make_plan(cfg), make_plan(cfg)
+    plan, again = make_plan(experiment(cfg)), make_plan(experiment(cfg))
     def drawn(p):
         members = [m.kwargs["genotype"] for e in p.ensembles for m in e.members]
         return members + [n.kwargs["genotype"] for n in p.singles]
@@ -41,4 +42,4 @@ def test_runs_sample_different_cells_and_the_draw_is_seeded(tmp_path, monkeypatc
     assert genotypes == drawn(again)
     assert len(set(genotypes)) == len(genotypes) == 4 * 3 + 4
     other = resolve_config(build_parser().parse_args(["ensemble", "--seed", "1"]))
-    assert make_plan(other).ensembles[0].members[0].kwargs["genotype"] != genotypes[0]
+    assert make_plan(experiment(other)).ensembles[0].members[0].kwargs["genotype"] != genotypes[0]

@@ -10,7 +10,7 @@ from robnas.attacks.gradient import QueryCounter, cross_entropy_gradient
 from robnas.errors import CheckpointError, InvalidValueError
 from robnas.models import create_model
 from robnas.models.ensemble import LinearCombiner, check_cells, load_member_weights
-from robnas.pipeline.ensemble_plan import member_epochs
+from robnas.ensembles import member_epochs
 from robnas.spaces.darts import GENOTYPES
 from robnas.train import load_model
 from robnas.train.checkpoint import save_checkpoint

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-import robnas.pipeline.differentiable_search as differentiable_search
 import robnas.pipeline.run as study
 from robnas.config.loading import load_config
 from robnas.pipeline.config import EvalConfig, RunConfig
 from robnas.eps import Eps
 from robnas.errors import UnknownNameError
 from robnas.evaluation import protocol_for
+from robnas.search.differentiable.resumable import check_search
 from tests.pipeline.conftest import EMPTY_CONFIG, TINY_RUN
 
 
@@ -60,7 +60,7 @@ def test_run_searches_trains_attacks_reports_and_resumes(cli, tmp_path, monkeypa
 
     # --resume after a finished run redoes nothing: no search, no training; the same results
     before = {p.name: p.read_text() for p in results.glob("*.json")}
-    monkeypatch.setattr(differentiable_search, "search_in_run", _refuse)
+    monkeypatch.setattr(study, "search_in_run", _refuse)
     monkeypatch.setattr(study, "train_one", _refuse)
     cli("run", "--config", EMPTY_CONFIG, *SEARCH_RUN, "--name", "s", "--resume", check=True)
     after = {p.name: p.read_text() for p in results.glob("*.json")}
@@ -104,7 +104,7 @@ def test_iterative_attacks_take_their_own_step_count():
 def test_shipped_configs_search_and_validate(name):
     cfg = load_config(RunConfig, name)
     protocol_for(cfg.eval)
-    differentiable_search.check_search_config(cfg)
+    check_search(cfg.search.space, cfg.search.method, cfg.search.differentiable)
     assert cfg.searched.enabled and cfg.eval.baseline in [m.label for m in cfg.models]
     assert {m.name for m in cfg.models} >= {"resnet18", "darts_v2"}
 
@@ -128,7 +128,7 @@ def test_cifar10_configs_hold_the_papers_settings():
 def test_the_searched_row_builds_the_network_of_its_space():
     from robnas.config import config_from_dict
     from robnas.models import create_model
-    from robnas.pipeline.search_stage import searched_model
+    from robnas.pipeline.run import searched_model
 
     arch = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
     cfg = config_from_dict(RunConfig, {"search": {"space": "nb201", "method": "darts"},

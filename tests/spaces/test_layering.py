@@ -1,6 +1,7 @@
 """Spaces sit below models and search: they import only the core, ``robnas.nn`` and ``robnas.store`` (lazily too).
 
 The low-level ``robnas.nn`` (normalisation, the classifier wrapper and its spec) imports only the core.
+(The core here: errors, the registry idiom and the shared validation rules of ``robnas.checks``.)
 Imports are read from the source (every ``import`` statement, including those inside functions and
 ``TYPE_CHECKING`` blocks), so a late import cannot hide a cycle.
 """
@@ -15,8 +16,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src" / "robnas"
 #: package -> the robnas modules it may import (anything outside robnas is not checked here).
 ALLOWED = {
-    "spaces": ("robnas.errors", "robnas.registry", "robnas.nn", "robnas.store", "robnas.spaces"),
-    "nn": ("robnas.errors", "robnas.registry", "robnas.nn"),
+    "spaces": ("robnas.errors", "robnas.registry", "robnas.checks", "robnas.nn", "robnas.store", "robnas.spaces"),
+    "nn": ("robnas.errors", "robnas.registry", "robnas.checks", "robnas.nn"),
 }
 
 

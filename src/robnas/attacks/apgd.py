@@ -49,7 +49,8 @@ import torch
 from torch import nn
 
 from robnas.attacks.base import Attack, points_to_search
-from robnas.attacks.checks import check_fraction, check_positive_int
+from robnas.attacks.checks import check_fraction
+from robnas.checks import positive_int
 from robnas.errors import InvalidValueError
 from robnas.attacks import losses
 from robnas.attacks.gradient import LossGradient, QueryCounter, forward, loss_gradient
@@ -109,9 +110,9 @@ class APGD(Attack):
                  rho: float = 0.75, momentum: float = 0.75, eot_iter: int = 1, seed: int = 0, early_stop: bool = True,
                  batch_size: int | None = None) -> None:
         super().__init__(eps=eps, norm=norm, seed=seed, early_stop=early_stop, batch_size=batch_size)
-        self.steps = check_positive_int(self.name, "steps", steps)
-        self.restarts = check_positive_int(self.name, "restarts", restarts)
-        self.eot_iter = check_positive_int(self.name, "eot_iter", eot_iter)
+        self.steps = positive_int(f"attack {self.name!r}", "steps", steps)
+        self.restarts = positive_int(f"attack {self.name!r}", "restarts", restarts)
+        self.eot_iter = positive_int(f"attack {self.name!r}", "eot_iter", eot_iter)
         self.rho = check_fraction(self.name, "rho", rho)
         # The paper's alpha: weight of the new step; the previous displacement gets 1 - momentum.
         self.momentum = check_fraction(self.name, "momentum", momentum, include_one=True)
@@ -239,7 +240,7 @@ class APGDTargeted(APGD):
                  seed: int = 0, early_stop: bool = True, batch_size: int | None = None) -> None:
         super().__init__(eps=eps, norm=norm, steps=steps, restarts=restarts, rho=rho, momentum=momentum,
                          eot_iter=eot_iter, seed=seed, early_stop=early_stop, batch_size=batch_size)
-        self.n_target_classes = check_positive_int(self.name, "n_target_classes", n_target_classes)
+        self.n_target_classes = positive_int(f"attack {self.name!r}", "n_target_classes", n_target_classes)
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:

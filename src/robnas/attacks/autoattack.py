@@ -62,10 +62,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.attacks.base import Attack, AttackResult
-from robnas.attacks.checks import check_positive_int
 from robnas.attacks.gradient import QueryCounter, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import create_attack, register_attack
+from robnas.checks import positive_int
 from robnas.errors import InvalidValueError
 from robnas.rng import make_generator
 
@@ -146,14 +146,15 @@ class AutoAttack(Attack):
             raise InvalidValueError(f"attack {self.name!r}: version {version!r} is not supported; supported: "
                                     + "; ".join(f"{v} ({', '.join(m)})" for v, m in VERSIONS.items()))
         self.version = version
-        self.steps = check_positive_int(self.name, "steps", steps)
-        self.n_target_classes = check_positive_int(self.name, "n_target_classes", n_target_classes)
-        self.queries = check_positive_int(self.name, "queries", queries)
+        self.steps = positive_int(f"attack {self.name!r}", "steps", steps)
+        self.n_target_classes = positive_int(f"attack {self.name!r}", "n_target_classes", n_target_classes)
+        self.queries = positive_int(f"attack {self.name!r}", "queries", queries)
         # None: the version's own EOT count; another count only where the version averages at all.
         if eot_iter is not None and EOT_ITER[version] == 1:
             raise InvalidValueError(f"attack {self.name!r}: eot_iter applies to version 'rand' only (the "
                                     f"{version} version has no EOT); drop eot_iter or use version='rand'")
-        self.eot_iter = EOT_ITER[version] if eot_iter is None else check_positive_int(self.name, "eot_iter", eot_iter)
+        self.eot_iter = (EOT_ITER[version] if eot_iter is None
+                         else positive_int(f"attack {self.name!r}", "eot_iter", eot_iter))
         self._broken_by: list[torch.Tensor] = []
 
 

@@ -19,11 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.attacks.checks import (check_batch_size, check_eps, check_flag, check_inputs, check_norm,
-                                   check_seed, check_start)
+from robnas.attacks.checks import (check_batch_size, check_eps, check_inputs, check_norm, check_seed,
+                                   check_start)
 from robnas.attacks.gradient import QueryCounter, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.threat import NORMS
+from robnas.checks import flag
 from robnas.rng import make_generator
 
 
@@ -100,7 +101,7 @@ class Attack(ABC):
         self.eps = check_eps(self.name, eps)
         self.norm = check_norm(self.name, norm, self.norms)
         self.seed = check_seed(self.name, seed)
-        self.early_stop = check_flag(self.name, "early_stop", early_stop)
+        self.early_stop = flag(f"attack {self.name!r}", "early_stop", early_stop)
         self.batch_size = check_batch_size(self.name, batch_size)
 
     #: Whether every run draws random numbers; attacks whose randomness depends on their settings

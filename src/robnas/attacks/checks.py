@@ -7,6 +7,7 @@ from numbers import Integral, Real
 
 import torch
 
+from robnas.checks import positive_int
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError
 
@@ -35,13 +36,6 @@ def check_norm(attack: str, norm: object, supported: tuple[str, ...]) -> str:
         raise InvalidValueError(f"attack {attack!r} supports norm {' or '.join(supported)}, got {norm!r}; "
                                 f"use one of those")
     return str(norm)
-
-
-def check_positive_int(attack: str, name: str, value: object) -> int:
-    """Counts such as steps and restarts: an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < 1:
-        raise InvalidValueError(f"attack {attack!r}: {name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def check_step(attack: str, name: str, value: object) -> float:
@@ -111,16 +105,10 @@ def check_seed(attack: str, seed: object) -> int:
     return int(seed)
 
 
-def check_flag(attack: str, name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidValueError(f"attack {attack!r}: {name} must be true or false, got {value!r}")
-    return value
-
-
 def check_batch_size(attack: str, batch_size: object) -> int | None:
     if batch_size is None:
         return None
-    return check_positive_int(attack, "batch_size", batch_size)
+    return positive_int(f"attack {attack!r}", "batch_size", batch_size)
 
 
 def check_inputs(attack: str, x: object, y: object) -> tuple[torch.Tensor, torch.Tensor]:

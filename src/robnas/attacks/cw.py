@@ -34,12 +34,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.attacks.base import Attack, points_to_search
-from robnas.attacks.checks import (check_non_negative, check_positive, check_positive_int, check_radius_or_inf)
+from robnas.attacks.checks import check_non_negative, check_positive, check_radius_or_inf
 from robnas.attacks.gradient import QueryCounter, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
 from robnas.attacks.state import SampleState
 from robnas.attacks.threat import perturbation_norm, project, project_start
+from robnas.checks import positive_int
 
 # Carlini's code shrinks images by this factor before arctanh, so that pixels at 0 and 1 stay finite in w.
 _SHRINK = 1 - 1e-6
@@ -176,9 +177,9 @@ class CarliniWagnerL2(MinimumNormAttack):
         super().__init__(eps=eps, norm=norm, seed=seed, early_stop=early_stop, batch_size=batch_size)
         self.c = check_positive(self.name, "c", c)
         self.kappa = check_non_negative(self.name, "kappa", kappa)
-        self.steps = check_positive_int(self.name, "steps", steps)
+        self.steps = positive_int(f"attack {self.name!r}", "steps", steps)
         self.lr = check_positive(self.name, "lr", lr)
-        self.search_steps = check_positive_int(self.name, "search_steps", search_steps)
+        self.search_steps = positive_int(f"attack {self.name!r}", "search_steps", search_steps)
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,
                 gen: torch.Generator, outcome: Outcome, counter: QueryCounter, need_logits: bool) -> None:

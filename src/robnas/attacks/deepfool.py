@@ -38,13 +38,14 @@ import torch
 from torch import nn
 
 from robnas.attacks.base import screen_clean
-from robnas.attacks.checks import check_non_negative, check_positive_int
+from robnas.attacks.checks import check_non_negative
 from robnas.attacks.cw import MinimumNormAttack
 from robnas.attacks.gradient import QueryCounter
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
 from robnas.attacks.state import SampleState
 from robnas.attacks.threat import ascent_direction
+from robnas.checks import positive_int
 from robnas.errors import InvalidValueError
 
 # Added to a dual norm before dividing by it: a zero gradient difference gives an infinite distance, not NaN.
@@ -77,9 +78,9 @@ class DeepFool(MinimumNormAttack):
     def __init__(self, *, eps: float = math.inf, norm: str = "L2", steps: int = 50, overshoot: float = 0.02,
                  candidates: int = 10, seed: int = 0, early_stop: bool = True, batch_size: int | None = None) -> None:
         super().__init__(eps=eps, norm=norm, seed=seed, early_stop=early_stop, batch_size=batch_size)
-        self.steps = check_positive_int(self.name, "steps", steps)
+        self.steps = positive_int(f"attack {self.name!r}", "steps", steps)
         self.overshoot = check_non_negative(self.name, "overshoot", overshoot)
-        self.candidates = check_positive_int(self.name, "candidates", candidates)
+        self.candidates = positive_int(f"attack {self.name!r}", "candidates", candidates)
         if self.candidates < 2:
             raise InvalidValueError(f"attack 'deepfool': candidates must be >= 2 (the true class and at least one "
                                     f"other), got {candidates!r}")

@@ -15,6 +15,7 @@ from torch import nn
 
 from robnas.attacks.autoattack import AutoAttackReport, AutoAttackResult
 from robnas.attacks.base import Attack
+from robnas.checks import positive_int
 from robnas.errors import InvalidValueError
 from robnas.rng import make_generator
 
@@ -46,8 +47,7 @@ def evaluate_attack(model: nn.Module, attack: Attack, images: torch.Tensor, labe
     One random stream (seeded with the attack's seed) runs over all batches, so batches do not
     reuse the same noise. Result tensors are on the labels' device.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    positive_int("evaluate_attack", "batch_size", batch_size)
     if images.shape[0] != labels.shape[0]:
         raise InvalidValueError(f"{images.shape[0]} images but {labels.shape[0]} labels; pass one label per image")
     device = _model_device(model, images.device)

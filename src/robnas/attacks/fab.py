@@ -52,12 +52,13 @@ import torch
 from torch import nn
 
 from robnas.attacks.base import Attack
-from robnas.attacks.checks import check_fraction, check_positive, check_positive_int
+from robnas.attacks.checks import check_fraction, check_positive
 from robnas.attacks.gradient import QueryCounter, forward, loss_gradient
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
 from robnas.attacks.state import SampleState
 from robnas.attacks.threat import perturbation_norm, project_start, random_on_sphere
+from robnas.checks import positive_int
 from robnas.errors import InvalidValueError
 
 # Weights below this magnitude count as zero in the L2 projection (the official code's threshold):
@@ -143,9 +144,9 @@ class FABTargeted(Attack):
                  n_target_classes: int = 9, alpha_max: float = 0.1, eta: float = 1.05, beta: float = 0.9,
                  seed: int = 0, early_stop: bool = True, batch_size: int | None = None) -> None:
         super().__init__(eps=eps, norm=norm, seed=seed, early_stop=early_stop, batch_size=batch_size)
-        self.steps = check_positive_int(self.name, "steps", steps)
-        self.restarts = check_positive_int(self.name, "restarts", restarts)
-        self.n_target_classes = check_positive_int(self.name, "n_target_classes", n_target_classes)
+        self.steps = positive_int(f"attack {self.name!r}", "steps", steps)
+        self.restarts = positive_int(f"attack {self.name!r}", "restarts", restarts)
+        self.n_target_classes = positive_int(f"attack {self.name!r}", "n_target_classes", n_target_classes)
         self.alpha_max = check_fraction(self.name, "alpha_max", alpha_max, include_one=True)
         self.eta = check_positive(self.name, "eta (overshoot)", eta)
         self.beta = check_fraction(self.name, "beta", beta)

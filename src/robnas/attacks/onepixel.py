@@ -40,13 +40,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.attacks.base import Attack, points_to_search
-from robnas.attacks.checks import (check_images, check_int_at_least, check_number_in, check_pixel_budget,
-                                   check_positive_int)
+from robnas.attacks.checks import check_images, check_int_at_least, check_number_in, check_pixel_budget
 from robnas.attacks.gradient import QueryCounter, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
 from robnas.attacks.state import SampleState
 from robnas.attacks.threat import project_pixels
+from robnas.checks import positive_int
 from robnas.rng import normal, uniform
 
 # DE/rand/1 draws three donors other than the member itself.
@@ -112,7 +112,7 @@ class OnePixel(Attack):
         self.eps = pixels
         self.population = check_int_at_least(self.name, "population", population, _DONORS + 1,
                                              "DE/rand/1 draws three other members")
-        self.generations = check_positive_int(self.name, "generations", generations)
+        self.generations = positive_int(f"attack {self.name!r}", "generations", generations)
         self.differential_weight = check_number_in(self.name, "differential_weight", differential_weight, 0.0, 2.0)
 
 

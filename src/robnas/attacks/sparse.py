@@ -36,12 +36,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.attacks.base import Attack, points_to_search
-from robnas.attacks.checks import check_pixel_budget, check_positive_int, check_step
+from robnas.attacks.checks import check_pixel_budget, check_step
 from robnas.attacks.gradient import QueryCounter, cross_entropy_gradient, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
 from robnas.attacks.state import Iterates, retire_broken
 from robnas.attacks.threat import project_pixels
+from robnas.checks import positive_int
 from robnas.rng import uniform
 
 # The official step (``step_size`` of the authors' example script): the L1 length of a step.
@@ -65,8 +66,8 @@ class SparsePGD(Attack):
         super().__init__(eps=pixels, norm=norm, seed=seed, early_stop=early_stop, batch_size=batch_size)
         self.eps = pixels
         self.alpha = check_step(self.name, "alpha", alpha)
-        self.steps = check_positive_int(self.name, "steps", steps)
-        self.restarts = check_positive_int(self.name, "restarts", restarts)
+        self.steps = positive_int(f"attack {self.name!r}", "steps", steps)
+        self.restarts = positive_int(f"attack {self.name!r}", "restarts", restarts)
 
 
     def _attack(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_init: torch.Tensor | None,

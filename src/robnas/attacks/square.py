@@ -51,12 +51,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.attacks.base import Attack, points_to_search
-from robnas.attacks.checks import check_flag, check_fraction, check_images, check_positive_int
+from robnas.attacks.checks import check_fraction, check_images
 from robnas.attacks.gradient import QueryCounter, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.registry import register_attack
 from robnas.attacks.state import SampleState
 from robnas.attacks.threat import l2_norm, project, project_start, unit
+from robnas.checks import flag, positive_int
 from robnas.rng import uniform
 
 _HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -228,9 +229,9 @@ class Square(Attack):
                  rescale_schedule: bool = True, seed: int = 0, early_stop: bool = True,
                  batch_size: int | None = None) -> None:
         super().__init__(eps=eps, norm=norm, seed=seed, early_stop=early_stop, batch_size=batch_size)
-        self.queries = check_positive_int(self.name, "queries", queries)
+        self.queries = positive_int(f"attack {self.name!r}", "queries", queries)
         self.p_init = check_fraction(self.name, "p_init", p_init, include_one=True)
-        self.rescale_schedule = check_flag(self.name, "rescale_schedule", rescale_schedule)
+        self.rescale_schedule = flag(f"attack {self.name!r}", "rescale_schedule", rescale_schedule)
 
 
     def fraction(self, iteration: int) -> float:

@@ -13,11 +13,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.attacks.base import Attack, screen_clean
-from robnas.attacks.checks import check_flag, check_positive_int, check_step
+from robnas.attacks.checks import check_step
 from robnas.attacks.gradient import QueryCounter, cross_entropy_gradient, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.state import Iterates, retire_broken
 from robnas.attacks.threat import ascent_direction, project, project_start, random_in_ball
+from robnas.checks import flag, positive_int
 
 
 
@@ -36,9 +37,9 @@ class FixedStepAttack(Attack):
         super().__init__(eps=eps, norm=norm, seed=seed, early_stop=early_stop, batch_size=batch_size)
         # A default derived from eps may be 0 (at eps 0); only a step the user chose must be > 0.
         self.alpha = self.default_alpha() if alpha is None else check_step(self.name, "alpha", alpha)
-        self.steps = check_positive_int(self.name, "steps", steps)
-        self.restarts = check_positive_int(self.name, "restarts", restarts)
-        self.random_start = check_flag(self.name, "random_start", random_start)
+        self.steps = positive_int(f"attack {self.name!r}", "steps", steps)
+        self.restarts = positive_int(f"attack {self.name!r}", "restarts", restarts)
+        self.random_start = flag(f"attack {self.name!r}", "random_start", random_start)
 
     @property
     def is_random(self) -> bool:

@@ -3,9 +3,8 @@
 ``corrupt(name, images, severity, generator)`` corrupts a float batch ``[N, C, H, W]`` in [0, 1]
 (C = 1 or 3) at severity 1..5 with the CIFAR-10-C constants of ``make_cifar_c.py``
 (hendrycks/robustness); ``quantize=True`` returns the 8-bit values CIFAR-10-C stores (see
-``levels.py``); ``list_corruptions()`` names them in the benchmark's order;
-``evaluate_corruptions(model, split)`` gives accuracy and confidence per corruption and
-severity and their means (mCA). Every random draw comes from the caller's generator.
+``levels.py``); ``list_corruptions()`` names them in the benchmark's order (a protocol's corruptions are evaluated
+by :mod:`robnas.evaluation`). Every random draw comes from the caller's generator.
 
 Modules: ``noise``, ``blur``, ``weather``, ``digital`` (the corruptions); ``filters``,
 ``resample``, ``motion``, ``plasma``, ``jpeg``, ``intdct``, ``frost_texture`` (the library
@@ -19,7 +18,5 @@ from robnas.corruptions.registry import (CIFAR10C_ORDER, CORRUPTIONS, SEVERITIES
 
 # Importing the corruption modules registers them.
 from robnas.corruptions import blur, digital, noise, weather  # noqa: E402,F401  isort: skip
-from robnas.corruptions.evaluate import evaluate_corruptions  # noqa: E402  isort: skip
 
-__all__ = ["CIFAR10C_ORDER", "CORRUPTIONS", "SEVERITIES", "corrupt", "evaluate_corruptions", "list_corruptions",
-           "register_corruption"]
+__all__ = ["CIFAR10C_ORDER", "CORRUPTIONS", "SEVERITIES", "corrupt", "list_corruptions", "register_corruption"]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from robnas.checks import positive_int
 from robnas.data.split import Split
 from robnas.distributed import World, shard_bounds
 from robnas.errors import InvalidValueError
@@ -38,8 +39,7 @@ def iterate_batches(split: Split, batch_size: int, shuffle: bool = False,
     state, and each point's augmentation, are those of a single-process run; a global batch with
     fewer points than ranks is skipped.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise InvalidValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    positive_int("iterate_batches", "batch_size", batch_size)
     uses_randomness = shuffle or (augment is not None and augment.is_random)
     if uses_randomness and generator is None:
         raise InvalidValueError("shuffle/augment need an explicit torch.Generator (robnas.rng.make_generator(seed))")

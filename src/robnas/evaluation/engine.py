@@ -27,10 +27,10 @@ from robnas.attacks.evaluate import AttackEvaluation, evaluate_attack
 from robnas.attacks.lockstep import run_in_lockstep
 from robnas.certify import certify
 from robnas.certify.zonotope import check_certifiable
+from robnas.checks import positive_int
 from robnas.corruptions import corrupt
 from robnas.data import Split, iterate_batches
 from robnas.eps import Eps
-from robnas.errors import InvalidValueError
 from robnas.evaluation.protocol import Protocol, ThreatModel
 from robnas.evaluation.record import AttackMeasures, EvaluationRecord, Measures, ThreatModelResult, pack_points_hex
 from robnas.evaluation.reliability import PROBE_POINTS, probe_flags, result_flags
@@ -257,8 +257,7 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     gets the whole record. Each cell's result depends only on the seed, so it is the record of one
     process (to float noise in the confidences, as lockstep's batches differ).
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidValueError(f"eval.batch_size must be >= 1, got {batch_size!r}")
+    positive_int("eval", "batch_size", batch_size)
     model.eval()
     check_evaluable(model, protocol)  # an unsupported layer fails before any work
     fast = _inference(model, split) if lockstep else model

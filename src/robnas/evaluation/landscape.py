@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.attacks.gradient import QueryCounter, cross_entropy_gradient
+from robnas.checks import positive_int
 from robnas.data import Split
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError
@@ -72,8 +73,7 @@ def check_landscape_args(points: int, eps_range: float | Eps, resolution: int) -
     """Refuse grids that cannot be drawn or would not contain the clean input (before any work)."""
     if isinstance(eps_range, Eps):
         eps_range = float(eps_range)
-    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
-        raise InvalidValueError(f"landscape points must be a positive integer, got {points!r}")
+    positive_int("landscape", "points", points)
     if not (eps_range > 0 and eps_range == eps_range and eps_range != float("inf")):
         raise InvalidValueError(f"landscape range must be a positive number like 8/255, got {eps_range!r}")
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 3 or resolution % 2 == 0:

@@ -7,7 +7,7 @@ model may override (``rules``). A :class:`Protocol` is a tuple of threat models 
 corruptions; ``mode="independent"`` means every threat model attacks the clean inputs on its own.
 
 Named protocols are registered with :func:`register_protocol` (``robnas list protocols``; they live
-in :mod:`robnas.evaluation.protocols`) and looked up with :func:`get_protocol`.
+in :mod:`robnas.evaluation.named_protocols`) and looked up with :func:`get_protocol`.
 """
 
 from __future__ import annotations

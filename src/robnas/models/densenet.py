@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.nn.checks import positive_int
+from robnas.checks import positive_int
 from robnas.models.registry import register_model
 
 BOTTLENECK_FACTOR = 4
@@ -67,9 +67,11 @@ class DenseNet(nn.Module):
 
 @register_model(tiny=dict(growth_rate=2))
 def densenet121(num_classes: int, in_channels: int, growth_rate: int = 32) -> nn.Module:
-    return DenseNet((6, 12, 24, 16), positive_int("densenet121", "growth_rate", growth_rate), num_classes, in_channels)
+    growth = positive_int("model 'densenet121'", "growth_rate", growth_rate)
+    return DenseNet((6, 12, 24, 16), growth, num_classes, in_channels)
 
 
 @register_model(tiny=dict(growth_rate=2))
 def densenet169(num_classes: int, in_channels: int, growth_rate: int = 32) -> nn.Module:
-    return DenseNet((6, 12, 32, 32), positive_int("densenet169", "growth_rate", growth_rate), num_classes, in_channels)
+    growth = positive_int("model 'densenet169'", "growth_rate", growth_rate)
+    return DenseNet((6, 12, 32, 32), growth, num_classes, in_channels)

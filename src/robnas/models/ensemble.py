@@ -31,7 +31,7 @@ from torch import nn
 
 from robnas.errors import CheckpointError, InvalidValueError
 from robnas.models.registry import register_model
-from robnas.nn.checks import flag, positive_int, probability
+from robnas.checks import flag, positive_int, probability
 from robnas.spaces.darts import GENOTYPES, DartsNetwork, genotype_from
 
 #: Width of the combiner's hidden layers (the paper does not give one).
@@ -41,8 +41,7 @@ _TINY_GENOTYPES = [GENOTYPES["PDARTS"].to_str(), GENOTYPES["DARTS_V2"].to_str()]
 
 def check_cells(cells: Sequence[int], total: int, where: str = "ensemble.cells") -> tuple[int, ...]:
     """The members' cell counts: positive integers summing to ``total`` (the budget of one full network)."""
-    if isinstance(total, bool) or not isinstance(total, int) or total < 1:
-        raise InvalidValueError(f"the ensemble's total cell budget must be a positive integer, got {total!r}")
+    positive_int("ensemble", "total_cells (the cells of one full network)", total)
     values = tuple(cells)
     if not values or any(isinstance(c, bool) or not isinstance(c, int) for c in values):
         raise InvalidValueError(f"{where} must be a list of positive integers summing to {total}, e.g. "
@@ -59,10 +58,10 @@ def check_cells(cells: Sequence[int], total: int, where: str = "ensemble.cells")
 def member_network(num_classes: int, in_channels: int, genotype: str, layers: int, C: int = 36,
                    auxiliary: bool = False, drop_path_prob: float = 0.0) -> nn.Module:
     """DARTS network of ``genotype`` with ``layers`` >= 1 cells: one member of a random-cell ensemble."""
-    return DartsNetwork(genotype_from(genotype), C=positive_int("ensemble_member", "C", C),
-                        layers=positive_int("ensemble_member", "layers", layers), num_classes=num_classes,
-                        in_channels=in_channels, auxiliary=flag("ensemble_member", "auxiliary", auxiliary),
-                        drop_path_prob=probability("ensemble_member", "drop_path_prob", drop_path_prob))
+    return DartsNetwork(genotype_from(genotype), C=positive_int("model 'ensemble_member'", "C", C),
+                        layers=positive_int("model 'ensemble_member'", "layers", layers), num_classes=num_classes,
+                        in_channels=in_channels, auxiliary=flag("model 'ensemble_member'", "auxiliary", auxiliary),
+                        drop_path_prob=probability("model 'ensemble_member'", "drop_path_prob", drop_path_prob))
 
 
 class LinearCombiner(nn.Module):
@@ -120,7 +119,7 @@ def random_ensemble(num_classes: int, in_channels: int, genotypes: Sequence[str]
         raise InvalidValueError(f"model 'random_ensemble' has {len(genotypes)} genotypes but {len(counts)} cell "
                                 "counts; give one count per member")
     members = [member_network(num_classes, in_channels, g, layers, C) for g, layers in zip(genotypes, counts)]
-    combiner = LinearCombiner(len(members) * num_classes, positive_int("random_ensemble", "hidden", hidden),
+    combiner = LinearCombiner(len(members) * num_classes, positive_int("model 'random_ensemble'", "hidden", hidden),
                               num_classes)
     return RandomCellEnsemble(members, combiner)
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.nn.checks import positive_float
+from robnas.checks import positive_float
 from robnas.models.registry import register_model
 
 #: (expansion, output width, blocks, stride of the first block) per stage, CIFAR strides.
@@ -77,4 +77,4 @@ class MobileNetV2(nn.Module):
 
 @register_model(tiny=dict(width_mult=0.125))
 def mobilenet_v2(num_classes: int, in_channels: int, width_mult: float = 1.0) -> nn.Module:
-    return MobileNetV2(positive_float("mobilenet_v2", "width_mult", width_mult), num_classes, in_channels)
+    return MobileNetV2(positive_float("model 'mobilenet_v2'", "width_mult", width_mult), num_classes, in_channels)

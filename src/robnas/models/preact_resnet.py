@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.errors import InvalidValueError
-from robnas.nn.checks import positive_int, probability
+from robnas.checks import positive_int, probability
 from robnas.models.registry import register_model
 from robnas.models.resnet import conv3x3
 
@@ -65,20 +65,20 @@ class PreActResNet(nn.Module):
 
 @register_model(tiny=dict(width=4))
 def preact_resnet18(num_classes: int, in_channels: int, width: int = 64) -> nn.Module:
-    w = positive_int("preact_resnet18", "width", width)
+    w = positive_int("model 'preact_resnet18'", "width", width)
     return PreActResNet(w, (w, 2 * w, 4 * w, 8 * w), (2, 2, 2, 2), (1, 2, 2, 2), num_classes, in_channels)
 
 
 def _wide_resnet(name: str, num_classes: int, in_channels: int, depth: int, widen_factor: int,
                  dropout: float) -> nn.Module:
-    depth = positive_int(name, "depth", depth)
+    depth = positive_int(f"model {name!r}", "depth", depth)
     if (depth - 4) % 6 or depth < 10:
         raise InvalidValueError(f"model {name!r}: depth must be 6n+4 with n >= 1 (10, 16, 22, 28, 34, ...), "
                                 f"got {depth}")
-    k = positive_int(name, "widen_factor", widen_factor)
+    k = positive_int(f"model {name!r}", "widen_factor", widen_factor)
     n = (depth - 4) // 6
     return PreActResNet(16, (16 * k, 32 * k, 64 * k), (n, n, n), (1, 2, 2), num_classes, in_channels,
-                        probability(name, "dropout", dropout))
+                        probability(f"model {name!r}", "dropout", dropout))
 
 
 @register_model(tiny=dict(depth=10, widen_factor=1))

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas.nn.checks import positive_int
+from robnas.checks import positive_int
 from robnas.models.registry import register_model
 
 
@@ -90,14 +90,14 @@ class ResNet(nn.Module):
 
 @register_model(tiny=dict(width=4))
 def resnet18(num_classes: int, in_channels: int, width: int = 64) -> nn.Module:
-    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_channels, positive_int("resnet18", "width", width))
+    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_channels, positive_int("model 'resnet18'", "width", width))
 
 
 @register_model(tiny=dict(width=4))
 def resnet34(num_classes: int, in_channels: int, width: int = 64) -> nn.Module:
-    return ResNet(BasicBlock, (3, 4, 6, 3), num_classes, in_channels, positive_int("resnet34", "width", width))
+    return ResNet(BasicBlock, (3, 4, 6, 3), num_classes, in_channels, positive_int("model 'resnet34'", "width", width))
 
 
 @register_model(tiny=dict(width=4))
 def resnet50(num_classes: int, in_channels: int, width: int = 64) -> nn.Module:
-    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_channels, positive_int("resnet50", "width", width))
+    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_channels, positive_int("model 'resnet50'", "width", width))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robnas.nn.checks import positive_int
+from robnas.checks import positive_int
 from robnas.models.registry import register_model
 
 #: Output widths (as multiples of the base width 64) of the VGG-16 convolutions; "M" = max pool.
@@ -39,4 +39,4 @@ class VGG(nn.Module):
 
 @register_model(tiny=dict(width=4))
 def vgg16_bn(num_classes: int, in_channels: int, width: int = 64) -> nn.Module:
-    return VGG(VGG16_LAYOUT, positive_int("vgg16_bn", "width", width), num_classes, in_channels)
+    return VGG(VGG16_LAYOUT, positive_int("model 'vgg16_bn'", "width", width), num_classes, in_channels)

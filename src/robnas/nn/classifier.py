@@ -21,7 +21,7 @@ from typing import Any
 from torch import nn
 
 from robnas.errors import InvalidValueError
-from robnas.nn.checks import positive_int
+from robnas.checks import positive_int
 from robnas.nn.normalize import Normalize, NormalizedClassifier
 
 NetworkFactory = Callable[..., nn.Module]
@@ -81,8 +81,8 @@ def build_classifier(name: str, factory: NetworkFactory, num_classes: int = 10, 
                      **kw: Any) -> NormalizedClassifier:
     """``factory``'s network (images in [0, 1] in, logits out) with ``model.spec`` naming it ``name``."""
     key = name.lower()
-    positive_int(key, "num_classes", num_classes)
-    positive_int(key, "in_channels", in_channels)
+    positive_int(f"model {key!r}", "num_classes", num_classes)
+    positive_int(f"model {key!r}", "in_channels", in_channels)
     accepted = factory_kwargs(factory)
     unknown = [] if takes_any_kwarg(factory) else sorted(set(kw) - set(accepted))
     if unknown:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from robnas.advsets import advset_table, build_advset, evaluate_advset, load_advset, save_advset
+from robnas.adversarial_sets import advset_table, build_advset, evaluate_advset, load_advset, save_advset
 from robnas.pipeline.config import RunConfig, written_config
 from robnas.device import resolve_device
 from robnas.errors import InvalidValueError

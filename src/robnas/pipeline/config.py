@@ -3,9 +3,9 @@
 The library sections are defined next to the code that reads them (``[data]`` in
 :mod:`robnas.data.prepare`, ``[train]`` in :mod:`robnas.train.settings`, ``[eval]`` in
 :mod:`robnas.evaluation.settings`, ``[search.differentiable]`` in
-:mod:`robnas.search.differentiable.settings`); the sections only jobs read (models, searched,
-landscape, transfer, advset, bench, the discrete search's settings) live here. Generic TOML loading
-and strict checking is :mod:`robnas.config`.
+:mod:`robnas.search.differentiable.settings`, ``[ensemble]`` in :mod:`robnas.ensembles.settings`);
+the sections only jobs read (models, searched, landscape, transfer, advset, bench, the discrete
+search's settings) live here. Generic TOML loading and strict checking is :mod:`robnas.config`.
 """
 
 from __future__ import annotations
@@ -13,24 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from robnas.backends import ExecutionConfig
 from robnas.data.prepare import DataConfig
-from robnas.search.differentiable.settings import DifferentiableSearchConfig
-from robnas.train.settings import AdversarialTrainingConfig, TrainConfig
+from robnas.ensembles.settings import EnsembleConfig
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError
 from robnas.evaluation.settings import EvalConfig
+from robnas.search.differentiable.settings import DifferentiableSearchConfig
+from robnas.train.settings import TrainConfig
 
 _8_255 = Eps.parse("8/255")
-
-
-@dataclass(frozen=True)
-class ExecutionConfig:
-    """Where a job's parallel work runs (robnas.search.discrete.backends): shared by the discrete search,
-    the benchmark actions and the ensemble experiment, so the three sections spell it alike."""
-
-    backend: str = "local"           # inprocess | local (process pool) | ray
-    workers: int = 0                 # parallel tasks; 0 = one per core (local) / every CPU (ray)
-    address: str | None = None       # Ray cluster address (backend = "ray"); None starts a local instance
 
 
 @dataclass(frozen=True)
@@ -193,23 +185,6 @@ class BenchConfig(ExecutionConfig):
     def __post_init__(self) -> None:
         if isinstance(self.seeds, bool) or self.seeds < 1:
             raise InvalidValueError(f"bench.seeds must be >= 1 (replicates per architecture), got {self.seeds}")
-
-
-@dataclass(frozen=True)
-class EnsembleConfig(ExecutionConfig):
-    """``robnas ensemble``: Table 6 of Devaguptapu et al. -- random-cell ensembles next to single random
-    cells and published cells, every network trained with the budget of one full network ([train])."""
-
-    cells: tuple[int, ...] = (12, 6, 2)  # cells of each member; they must sum to total_cells
-    total_cells: int = 20            # cells of one full network (the single random and published networks)
-    runs: int = 4                    # sample-train-ensemble runs, and single random networks
-    kwargs: dict[str, Any] = field(default_factory=dict)  # network size of every network, e.g. { C = 36, auxiliary = true }
-    hidden: int = 64                 # width of the combiner's two hidden linear layers (not given by the paper)
-    combiner_epochs: int = 2         # the paper fine-tunes the combiner for two epochs, members frozen
-    combiner_lr: float = 0.01
-    single: bool = True              # also train `runs` single random networks of total_cells cells (RANDOM*)
-    published: tuple[str, ...] = ("darts_v2", "pdarts", "pc_darts")  # published cells trained with total_cells
-    enabled: bool = False            # robnas run: also run the experiment and add its table to the run's report
 
 
 @dataclass(frozen=True)

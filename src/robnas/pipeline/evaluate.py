@@ -9,9 +9,9 @@ from robnas import distributed
 from robnas.device import resolve_device
 from robnas.pipeline.config import RunConfig, written_config
 from robnas.evaluation import check_evaluable, protocol_for
+from robnas.evaluation.row_store import evaluate_into, saved_row
 from robnas.pipeline.models import gather_models, require_models
-from robnas.pipeline.records import attack_and_record, cached_record
-from robnas.report import write_report
+from robnas.report import write_robustness_report
 from robnas.report.table import check_baseline
 from robnas.store.run_dir import RunDir
 
@@ -34,10 +34,12 @@ def run(cfg: RunConfig) -> Path:
     run_dir.write_config(written_config(cfg))
     rows: list[dict[str, Any]] = []
     for label, model in entries:
-        rows.append(cached_record(run_dir, label, cfg.resume) or attack_and_record(run_dir, label, model, data, cfg))
+        rows.append(saved_row(run_dir, label, cfg.resume)
+                    or evaluate_into(run_dir, label, model, data, cfg.eval, seed=cfg.seed, threads=cfg.threads,
+                                     quiet=cfg.quiet))
     if not world.is_main:
         return run_dir.results
     meta = {"dataset": data.name, "norm": cfg.eval.norm, "seed": cfg.seed}
-    for path in write_report(run_dir.results, rows, meta, baseline=cfg.eval.baseline):
+    for path in write_robustness_report(run_dir.results, rows, meta, baseline=cfg.eval.baseline):
         run_dir.log(f"wrote {path}")
     return run_dir.results

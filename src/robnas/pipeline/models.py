@@ -19,7 +19,7 @@ from robnas.data.prepare import DataConfig, load_configured
 from robnas.device import resolve_device
 from robnas.errors import InvalidValueError
 from robnas.evaluation import Protocol, check_evaluable
-from robnas.metrics import count_flops, count_params
+from robnas.metrics import count_flops
 from robnas.models import create_model
 from robnas.threads import apply_threads
 from robnas.train import load_model
@@ -41,11 +41,6 @@ def tune_threads(model: nn.Module, dataset: Dataset, cfg: RunConfig) -> None:
     """One CPU thread for small networks, torch's default for large ones (see robnas.threads)."""
     apply_threads(resolve_device(cfg.device), count_flops(model, (dataset.in_channels, *dataset.image_size)),
                   cfg.threads)
-
-
-def describe(model: nn.Module, dataset: Dataset) -> dict[str, Any]:
-    shape = (dataset.in_channels, *dataset.image_size)
-    return {"params": count_params(model), "flops": count_flops(model, shape)}
 
 
 def model_train_config(train: TrainConfig, mc: ModelConfig) -> TrainConfig:

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from robnas.attacks.base import eval_mode
+from robnas.checks import positive_int
 from robnas.errors import InvalidValueError
 from robnas.registry import Registry
 
@@ -50,7 +51,7 @@ class Proxy(ABC):
     seed: int = 0          # seeds the proxy's own generator (ignored by deterministic proxies)
 
     def __post_init__(self) -> None:
-        positive_int(self, "batch_size")
+        positive_int(f"proxy {self.name!r}", "batch_size", self.batch_size)
         whole_number(self, "seed")
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> float:
@@ -137,10 +138,6 @@ def whole_number(proxy: Proxy, field: str, minimum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
         bound = "" if minimum is None else f" >= {minimum}"
         raise InvalidValueError(f"proxy {proxy.name!r}: {field} must be a whole number{bound}, got {value!r}")
-
-
-def positive_int(proxy: Proxy, field: str) -> None:
-    whole_number(proxy, field, minimum=1)
 
 
 def positive_float(proxy: Proxy, field: str, allow_zero: bool = False) -> None:

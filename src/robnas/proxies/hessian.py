@@ -32,8 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robnas.checks import positive_int
 from robnas.nn.double_backward import constant, lean_double_backward
-from robnas.proxies.base import Proxy, positive_float, positive_int, register_proxy
+from robnas.proxies.base import Proxy, positive_float, register_proxy
 from robnas.proxies.eigen import largest_eigenvalues
 from robnas.rng import make_generator, normal
 
@@ -49,7 +50,7 @@ class _PowerIteration(Proxy):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        positive_int(self, "iterations")
+        positive_int(f"proxy {self.name!r}", "iterations", self.iterations)
         positive_float(self, "tol", allow_zero=True)
 
 

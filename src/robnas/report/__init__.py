@@ -2,6 +2,6 @@
 
 from robnas.report.plots import plot_clean_vs_robust
 from robnas.report.table import robustness_table
-from robnas.report.write import write_report
+from robnas.report.robustness_report import write_robustness_report
 
-__all__ = ["robustness_table", "plot_clean_vs_robust", "write_report"]
+__all__ = ["robustness_table", "plot_clean_vs_robust", "write_robustness_report"]

@@ -8,16 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from robnas.store.atomic import atomic_path, write_json_atomic
+import numpy as np
+
+from robnas.store.atomic import write_json_atomic
+from robnas.store.figures import pyplot, save_figure
 
 
 def plot_landscapes(landscapes: list[tuple[str, dict[str, Any]]], path: Path, title: str | None = None) -> Path:
     """``landscapes`` are ``(label, Landscape.to_dict())`` pairs; writes one PNG atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: no display on servers and CI
-    import matplotlib.pyplot as plt
-    import numpy as np
+    plt = pyplot()
 
     cols = len(landscapes)
     fig = plt.figure(figsize=(4.2 * cols, 7.6), dpi=110)
@@ -45,9 +44,7 @@ def plot_landscapes(landscapes: list[tuple[str, dict[str, Any]]], path: Path, ti
         fig.colorbar(contour, ax=ax2, shrink=0.8, format="%.2f")
     fig.suptitle(title or f"input loss landscape, range +-{landscapes[0][1]['range']:.4g}")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path, tight=False)
     return path
 
 

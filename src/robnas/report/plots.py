@@ -6,16 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from robnas.eps import Eps
-from robnas.store.atomic import atomic_path
+from robnas.store.figures import pyplot, save_figure
 
 
 def plot_clean_vs_robust(rows: list[dict[str, Any]], path: str | Path, eps: Eps, key: str = "pgd",
                          title: str | None = None) -> Path:
     """Each row's clean accuracy against its accuracy under threat model ``key`` at ``eps``."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: no display on servers and CI
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
     biggest = max(r["params"] for r in rows) or 1
@@ -31,8 +28,4 @@ def plot_clean_vs_robust(rows: list[dict[str, Any]], path: str | Path, eps: Eps,
     ax.grid(True, alpha=0.3)
     ax.margins(0.25)
     fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, tight=False)

@@ -1,10 +1,11 @@
 """The report of ``robnas run``: ``report.md`` with the search, the models, Table 1 and the figures.
 
-Besides the files of :func:`robnas.report.write_report` (results.json, table.md, clean_vs_<attack>.png)
-it writes ``report.md``, one page that reads top to bottom: the searched genotype with the search's
-own drawings (``cells.png``, ``alphas.png``, written by the search next to it), each model's size and
-training cost, the Table 1 comparison (the searched architecture is a row like the baselines),
-Figure 1, and, when the run computed them, the input loss landscapes (``landscape.png``).
+Besides the files of :func:`robnas.report.write_robustness_report` (results.json, table.md,
+clean_vs_<attack>.png) it writes ``report.md``, one page that reads top to bottom: the searched
+genotype with the search's own drawings (``cells.png``, ``alphas.png``, written by the search next to
+it), each model's size and training cost, the Table 1 comparison (the searched architecture is a row
+like the baselines), Figure 1, and, when the run computed them, the input loss landscapes
+(``landscape.png``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 
 from robnas.report.landscape_plot import write_landscape_report
 from robnas.report.table import robustness_table
-from robnas.report.write import figure_name, table_rows, write_report
+from robnas.report.robustness_report import figure_name, table_rows, write_robustness_report
 from robnas.store.atomic import write_text_atomic
 
-# Files the search writes into results/ (see robnas.pipeline.differentiable_search).
+# Files the search writes into results/ (see robnas.search.differentiable.resumable).
 SEARCH_FIGURES = (("cells.png", "derived normal and reduction cells"),
                   ("alphas.png", "architecture weights during the search"))
 
@@ -73,8 +74,9 @@ def landscape_section(rows: list[dict[str, Any]]) -> str:
 
 def write_run_report(results_dir: Path, rows: list[dict[str, Any]], meta: dict[str, Any],
                      search: dict[str, Any] | None = None, baseline: str | None = None) -> list[Path]:
-    """Everything :func:`write_report` writes, the landscape files when the rows carry landscapes, and report.md."""
-    paths = write_report(results_dir, rows, meta, baseline=baseline)
+    """Everything :func:`write_robustness_report` writes, the landscape files when the rows carry landscapes,
+    and report.md."""
+    paths = write_robustness_report(results_dir, rows, meta, baseline=baseline)
     grids = [(r["label"], r["landscape"]) for r in rows if "landscape" in r]
     if grids:
         paths += write_landscape_report(results_dir, grids, {"dataset": meta.get("dataset", "")})

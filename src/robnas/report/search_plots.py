@@ -18,28 +18,10 @@ import numpy as np
 
 from robnas.errors import InvalidValueError
 from robnas.search.discrete.pareto import front_indices
-from robnas.store.atomic import atomic_path, write_text_atomic
+from robnas.store.atomic import write_text_atomic
+from robnas.store.figures import pyplot, save_figure
 
 Row = tuple[str, Mapping[str, float]]
-
-
-def _pyplot():  # noqa: ANN202 (matplotlib's module)
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: no display on servers and CI
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save_png(fig, path: str | Path) -> Path:  # noqa: ANN001
-    """Lay out, write atomically and close ``fig``."""
-    fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    _pyplot().close(fig)
-    return out
 
 
 def objective_matrix(rows: Sequence[Row], objectives: Sequence[str]) -> np.ndarray:
@@ -81,7 +63,7 @@ def plot_front(rows: Sequence[Row], objectives: Sequence[str], path: str | Path,
     the front being the 3-objective one."""
     if len(objectives) not in (2, 3):
         raise InvalidValueError(f"a Pareto plot needs 2 or 3 objectives, got {len(objectives)}")
-    plt = _pyplot()
+    plt = pyplot()
 
     values = objective_matrix(rows, objectives)
     finite = np.isfinite(values).all(axis=1)
@@ -102,7 +84,8 @@ def plot_front(rows: Sequence[Row], objectives: Sequence[str], path: str | Path,
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title or "Evaluated architectures and the Pareto front")
-    return _save_png(fig, path)
+    fig.tight_layout()
+    return save_figure(fig, path, tight=False)
 
 
 def best_so_far(values: Sequence[float]) -> np.ndarray:
@@ -117,7 +100,7 @@ def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float]]], objective: s
     shaded between the best and worst run."""
     if not runs or not all(len(r) for r in runs.values()):
         raise InvalidValueError("best-so-far plot needs at least one run per label")
-    plt = _pyplot()
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
     for label, label_runs in runs.items():
@@ -137,4 +120,20 @@ def plot_best_so_far(runs: Mapping[str, Sequence[Sequence[float]]], objective: s
     ax.set_title(title or f"Best {objective} found vs number of evaluations")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    return _save_png(fig, path)
+    fig.tight_layout()
+    return save_figure(fig, path, tight=False)
+
+
+def write_search_plots(results: Path, rows: Sequence[Row], objectives: Sequence[str], method: str) -> list[Path]:
+    """One search's figures in ``results``: pareto.csv (the non-dominated evaluations; for one objective its
+    minimum), pareto.png (2 or 3 objectives: one panel per pair) and best_so_far.png (the first objective's
+    running minimum), for the evaluated ``rows`` in the order they were told."""
+    if not rows:
+        return []
+    paths = [write_front_csv(rows, objectives, results / "pareto.csv")]
+    if len(objectives) in (2, 3):
+        paths.append(plot_front(rows, objectives, results / "pareto.png",
+                                title=f"{method}: evaluated architectures and the Pareto front"))
+    paths.append(plot_best_so_far({method: [[m[objectives[0]] for _, m in rows]]}, objectives[0],
+                                  results / "best_so_far.png"))
+    return paths

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from robnas.store.atomic import atomic_path, write_json_atomic, write_text_atomic
+from robnas.store.atomic import write_json_atomic, write_text_atomic
+from robnas.store.figures import pyplot, save_figure
 
 
 def transfer_markdown(result: dict[str, Any]) -> str:
@@ -22,10 +23,7 @@ def transfer_markdown(result: dict[str, Any]) -> str:
 
 
 def plot_transfer_heatmap(result: dict[str, Any], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     n = len(result["sources"])
     fig, ax = plt.subplots(figsize=(1.6 + 1.1 * n, 1.2 + 1.0 * n), dpi=120)
@@ -40,9 +38,7 @@ def plot_transfer_heatmap(result: dict[str, Any], path: Path) -> Path:
     ax.set_title(f"accuracy (%) under transferred {result['attack']['name']}")
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path, tight=False)
     return path
 
 

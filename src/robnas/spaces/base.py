@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
+import torch
 
+from robnas.checks import positive_int
 from robnas.errors import InvalidValueError, UnknownNameError
 from robnas.nn import NetworkFactory, NormalizedClassifier, build_classifier, check_factory, factory_kwargs
 from robnas.registry import Registry
-from robnas.spaces.supernet import Supernet, positive
+from robnas.spaces.supernet import Supernet
 
 #: How many random neighbours ``mutate`` tries before listing every neighbour's key.
 _MUTATION_DRAWS = 32
@@ -158,8 +160,6 @@ class SearchSpace(ABC):
 
     def count_params(self, arch: str, *, num_classes: int, in_channels: int, **size: Any) -> int:
         """Parameters of ``arch``'s network (building it; spaces with a closed form override this)."""
-        import torch
-
         with torch.random.fork_rng(devices=[]):
             net = self.build(arch, num_classes=num_classes, in_channels=in_channels, **size)
         return sum(p.numel() for p in net.parameters())
@@ -189,8 +189,9 @@ class SearchSpace(ABC):
         if cls is None:
             raise UnknownNameError(f"search space {self.name!r} has no supernet for differentiable search; choose "
                                    f"one of: {', '.join(supernet_spaces())}")
-        net = cls(num_classes=positive("num_classes", num_classes), in_channels=positive("in_channels", in_channels),
-                  mean=mean, std=std, C=positive("C", C), layers=positive("layers", layers),
+        net = cls(num_classes=positive_int("supernet", "num_classes", num_classes),
+                  in_channels=positive_int("supernet", "in_channels", in_channels), mean=mean, std=std,
+                  C=positive_int("supernet", "C", C), layers=positive_int("supernet", "layers", layers),
                   partial_channels=partial_channels)
         net.space = self.name
         net.spec = {"space": self.name, "num_classes": num_classes, "in_channels": in_channels,

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from robnas.checks import positive_int
 from robnas.errors import InvalidValueError
 
 #: The candidate that outputs zeros, skipped in the weighted sum.
@@ -47,8 +48,7 @@ def without_bn_affine(module: nn.Module) -> nn.Module:
 
 
 def check_partial_channels(C: int, partial_channels: int) -> int:
-    if isinstance(partial_channels, bool) or not isinstance(partial_channels, int) or partial_channels < 1:
-        raise InvalidValueError(f"partial_channels must be a positive integer (1 = off), got {partial_channels!r}")
+    positive_int("supernet", "partial_channels (1 = off)", partial_channels)
     if C % partial_channels:
         raise InvalidValueError(
             f"partial_channels={partial_channels} must divide the cell width C={C} (PC-DARTS sends C/K channels "

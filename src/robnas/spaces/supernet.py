@@ -89,9 +89,3 @@ class Supernet(nn.Module):
         """softmax over the ops of every edge, per alpha matrix (what metrics.jsonl logs)."""
         return {name: torch.softmax(p.detach().double(), dim=-1).tolist()
                 for name, p in self.named_arch_parameters().items() if name.startswith("alphas")}
-
-
-def positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidValueError(f"supernet {name} must be a positive integer, got {value!r}")
-    return value

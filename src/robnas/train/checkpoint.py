@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from robnas.errors import CheckpointError
+from robnas.models import model_from_spec
 from robnas.store.atomic import atomic_path
 
 
@@ -43,8 +44,6 @@ def load_checkpoint(path: str | os.PathLike[str], device: torch.device | str = "
 
 def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model described in a checkpoint and load its weights (eval mode)."""
-    from robnas.models import model_from_spec  # models import nothing from train; keep the graph acyclic
-
     payload = load_checkpoint(path, device)
     model = model_from_spec(payload["model_spec"])
     try:

@@ -195,8 +195,8 @@ def train_model(
                    "train_config": config_to_dict(cfg), **(extra or {})}
         # The resumable checkpoint first (the truth), then the best weights: a kill between the two keeps
         # last.pt a step ahead, and the next epoch's improvement rewrites best.pt.
-        last_path = loop.end_epoch(record, {**weights, "optimizer_state": optimizer.state_dict(),
-                                            "scaler_state": scaler.state_dict()})
+        loop.end_epoch(record, {**weights, "optimizer_state": optimizer.state_dict(),
+                                "scaler_state": scaler.state_dict()})
         if improved and world.is_main:
             save_checkpoint(best_path, {**weights, "epoch": epoch + 1, "epochs": cfg.epochs,
                                         "complete": epoch + 1 == cfg.epochs, "history": loop.history})

@@ -8,7 +8,7 @@ import random
 import pytest
 import torch
 
-from robnas.advsets import build_advset
+from robnas.adversarial_sets import build_advset
 from robnas.data import load_dataset
 from robnas.errors import DataError, InvalidValueError, ParseError, UnknownNameError
 from robnas.metrics import count_flops, count_params

@@ -20,7 +20,6 @@ ACTIONS = {
     "nas": "robnas.pipeline.bench.nas",
     "design": "robnas.pipeline.bench.design",
     "study": "robnas.pipeline.bench.study",
-    "reference": "robnas.pipeline.bench.reference",
     "ship": "robnas.pipeline.bench.ship",
     "cascade": "robnas.pipeline.bench.cascade",
 }

@@ -44,7 +44,7 @@ from robnas.pipeline.bench.common import (
     write_report,
 )
 from robnas.pipeline.config import RunConfig
-from robnas.pipeline.differentiable_search import check_search_config, search_in_run
+from robnas.search.differentiable.resumable import check_search, search_in_run
 from robnas.search.differentiable.settings import DifferentiableSearchConfig
 from robnas.search.discrete import create_strategy
 from robnas.spaces import get_space
@@ -75,7 +75,9 @@ def run_differentiable(task: DifferentiableTask) -> tuple[str, float]:
                            test_size=cfg.data.test_size, seed=cfg.seed)
     path = Path(task.directory)
     run = RunDir.create(path.parent, path.name, "search", quiet=True)
-    outcome = search_in_run(cfg, run, dataset, resume=False, quiet=True)
+    s = cfg.search
+    outcome = search_in_run(run, dataset, s.space, s.method, s.differentiable, seed=cfg.seed, threads=cfg.threads,
+                            quiet=True)
     return outcome.genotype, outcome.seconds
 
 
@@ -178,7 +180,7 @@ def _differentiable(cfg: RunConfig, bench: Benchmark, notes: list[str]) -> list[
     for method in n.differentiable:
         probe = config_from_dict(RunConfig, {"seed": cfg.seed, "data": data, "search": {
             "space": bench.space, "method": method, "differentiable": settings}}, prefix="")
-        check_search_config(probe)  # unknown methods, bad settings: one line now
+        check_search(bench.space, method, probe.search.differentiable)  # unknown methods, bad settings: one line now
         for k in range(n.differentiable_seeds):
             tasks.append(DifferentiableTask(method, cfg.seed + k, bench.space, data, settings, cfg.device))
     try:

@@ -4,7 +4,8 @@ The supernets belong to their spaces: ``robnas.spaces.get_space("darts" | "nb201
 builds one. :class:`BilevelSearch` runs DARTS' first- or second-order bilevel optimisation over it;
 :class:`SearchTerm` subclasses change what the loop does without copying it: :class:`AdvRushTerm`
 (input-curvature regulariser) and :class:`RNASTerm` (adversarial bilevel search with the
-network-vulnerability constraint).
+network-vulnerability constraint). :mod:`~robnas.search.differentiable.resumable` runs a whole search
+in a run directory (``search_in_run``), checkpointed every epoch and resumable to the bit.
 """
 
 from robnas.search.differentiable.advrush import AdvRushTerm, input_curvature

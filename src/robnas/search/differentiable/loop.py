@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas import distributed
+from robnas.checks import positive_int
 from robnas.data import Split, iterate_batches
 from robnas.data.batches import count_batches
 from robnas.errors import InvalidValueError, TrainingDivergedError
@@ -58,9 +59,7 @@ SearchSettings = DifferentiableSearchConfig
 def check_settings(s: DifferentiableSearchConfig) -> None:
     """One-line errors for settings the loop cannot run with."""
     for name in ("epochs", "batch_size"):
-        value = getattr(s, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidValueError(f"search {name} must be a positive integer, got {value!r}")
+        positive_int("search", name, getattr(s, name))
     if s.order not in (1, 2):
         raise InvalidValueError(f"search order must be 1 (first-order DARTS) or 2 (unrolled), got {s.order!r}")
     for name in ("lr", "arch_lr"):

@@ -38,10 +38,10 @@ from robnas.search.discrete.strategy import (
     Param,
     Search,
     Strategy,
+    count,
     non_negative_float,
     one_of,
     positive_float,
-    positive_int,
     probability,
     register_strategy,
 )
@@ -53,18 +53,18 @@ _PATIENCE_FACTOR = 5
 @register_strategy("bananas")
 class Bananas(Strategy):
     params_spec: ClassVar[dict[str, Param]] = {
-        "initial": Param(10, positive_int, "random architectures evaluated before the predictor is used"),
-        "batch_size": Param(10, positive_int, "architectures per ask (naszilla's k)"),
-        "candidates": Param(100, positive_int, "mutated candidates scored by the acquisition per round"),
-        "parents": Param(1, positive_int, "best architectures mutated to make the candidates"),
+        "initial": Param(10, count, "random architectures evaluated before the predictor is used"),
+        "batch_size": Param(10, count, "architectures per ask (naszilla's k)"),
+        "candidates": Param(100, count, "mutated candidates scored by the acquisition per round"),
+        "parents": Param(1, count, "best architectures mutated to make the candidates"),
         "extra_edit_prob": Param(0.5, probability, "probability of each further edit of a candidate"),
         "acquisition": Param("its", one_of("its", "ucb"), "independent Thompson sampling or UCB"),
         "ucb_beta": Param(0.5, non_negative_float, "UCB exploration weight on the ensemble std"),
-        "ensemble": Param(5, positive_int, "MLP predictors in the ensemble"),
-        "hidden_layers": Param(3, positive_int, "hidden layers of every MLP"),
-        "width": Param(32, positive_int, "units per hidden layer"),
-        "steps": Param(200, positive_int, "Adam steps per training of the ensemble"),
-        "train_batch": Param(32, positive_int, "minibatch size of the predictor training"),
+        "ensemble": Param(5, count, "MLP predictors in the ensemble"),
+        "hidden_layers": Param(3, count, "hidden layers of every MLP"),
+        "width": Param(32, count, "units per hidden layer"),
+        "steps": Param(200, count, "Adam steps per training of the ensemble"),
+        "train_batch": Param(32, count, "minibatch size of the predictor training"),
         "lr": Param(0.01, positive_float, "Adam learning rate of the predictor"),
     }
 

@@ -22,18 +22,18 @@ from collections import deque
 from typing import Any, ClassVar
 
 from robnas.errors import InvalidValueError
-from robnas.search.discrete.strategy import Param, Search, Strategy, Values, positive_int, register_strategy
+from robnas.search.discrete.strategy import Param, Search, Strategy, Values, count, register_strategy
 from robnas.spaces.base import SearchSpace
 
 
 @register_strategy("re")
 class RegularizedEvolution(Strategy):
     params_spec: ClassVar[dict[str, Param]] = {
-        "population_size": Param(30, positive_int, "members kept (the oldest dies)"),
-        "sample_size": Param(10, positive_int, "tournament size: members sampled to pick a parent"),
-        "initial": Param(10, positive_int, "random architectures evaluated first"),
-        "batch_size": Param(1, positive_int, "children per ask"),
-        "patience": Param(50, positive_int, "further edits tried when a child's key was already asked"),
+        "population_size": Param(30, count, "members kept (the oldest dies)"),
+        "sample_size": Param(10, count, "tournament size: members sampled to pick a parent"),
+        "initial": Param(10, count, "random architectures evaluated first"),
+        "batch_size": Param(1, count, "children per ask"),
+        "patience": Param(50, count, "further edits tried when a child's key was already asked"),
     }
 
     def __init__(self, space: SearchSpace, objectives: Any, seed: int, **params: Any) -> None:

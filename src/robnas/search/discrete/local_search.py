@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from robnas.search.discrete.strategy import Param, Search, Strategy, Values, boolean, positive_int, register_strategy
+from robnas.search.discrete.strategy import Param, Search, Strategy, Values, boolean, count, register_strategy
 
 
 @register_strategy("ls")
 class LocalSearch(Strategy):
     params_spec: ClassVar[dict[str, Param]] = {
-        "initial": Param(10, positive_int, "random architectures per (re)start; the best one is the start"),
+        "initial": Param(10, count, "random architectures per (re)start; the best one is the start"),
         "first_improvement": Param(True, boolean, "move to the first improving neighbour (else the best one)"),
     }
 

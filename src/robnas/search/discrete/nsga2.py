@@ -38,7 +38,7 @@ from robnas.search.discrete.strategy import (
     Param,
     Search,
     Strategy,
-    positive_int,
+    count,
     probability,
     register_strategy,
 )
@@ -51,9 +51,9 @@ _FAILED = 1e30
 class NSGA2Search(Strategy):
     multi_objective: ClassVar[bool] = True
     params_spec: ClassVar[dict[str, Param]] = {
-        "population_size": Param(40, positive_int, "population size (RoCo-NAS: 40)"),
-        "offspring": Param(40, positive_int, "offspring per generation (RoCo-NAS: 40)"),
-        "generations": Param(20, positive_int, "generations, the initial population being the first (RoCo-NAS: 20)"),
+        "population_size": Param(40, count, "population size (RoCo-NAS: 40)"),
+        "offspring": Param(40, count, "offspring per generation (RoCo-NAS: 40)"),
+        "generations": Param(20, count, "generations, the initial population being the first (RoCo-NAS: 20)"),
         "crossover_prob": Param(0.9, probability, "probability that a mating applies two-point crossover"),
     }
 

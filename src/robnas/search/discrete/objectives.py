@@ -10,7 +10,7 @@ not, so a search over cost alone trains nothing) and ``compute(model, data) -> f
   radius rules, e.g. PGD's step ``eval.alpha_ratio * eps``, ``eval.steps``, ``eval.norm``, AutoPGD's
   own schedule; ``pgd-20`` spellings), seeded from the evaluation seed;
 * ``advset_error`` -- error in percent on a pre-generated adversarial set (RoCo-NAS; the set's
-  directory is ``search.discrete.advset``), scored by :func:`robnas.advsets.evaluate_advset`;
+  directory is ``search.discrete.advset``), scored by :func:`robnas.adversarial_sets.evaluate_advset`;
 * ``flops`` -- forward FLOPs of one input (multiply-add = 2), ``params`` -- parameter count.
 
 Errors are percentages (0-100), as the objectives looked up in a benchmark in tabular mode
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
-from robnas.advsets import evaluate_advset
+from robnas.adversarial_sets import evaluate_advset
 from robnas.eps import Eps
 from robnas.errors import InvalidValueError, ParseError
 from robnas.evaluation import SuiteSettings
@@ -37,7 +37,7 @@ from robnas.registry import Registry
 from robnas.train.trainer import clean_accuracy, robust_accuracy
 
 if TYPE_CHECKING:
-    from robnas.advsets import AdvSet
+    from robnas.adversarial_sets import AdvSet
     from robnas.data import Split
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from robnas.search.discrete.strategy import Param, Search, Strategy, positive_int, register_strategy
+from robnas.search.discrete.strategy import Param, Search, Strategy, count, register_strategy
 
 
 @register_strategy("rs")
 class RandomSearch(Strategy):
     multi_objective: ClassVar[bool] = True
     params_spec: ClassVar[dict[str, Param]] = {
-        "batch_size": Param(1, positive_int, "architectures per ask"),
+        "batch_size": Param(1, count, "architectures per ask"),
     }
 
     def _search(self) -> Search:

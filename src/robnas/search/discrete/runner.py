@@ -17,6 +17,7 @@ the incomplete batch is not told.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -99,6 +100,34 @@ class SearchRunner:
         finally:
             bar.close()
         return self.stats
+
+    def cost(self) -> dict[str, Any]:
+        """What the search cost, counted over every invocation of this run from the database: evaluations
+        (computed by this run, answered by the database, failed), the mean evaluation time, the wall time,
+        why it stopped, this invocation's share and the backend."""
+        keys = [t.key for t in self.history]
+        records = self.db.get_many(self.slot, keys)
+        ours = [records[k] for k in dict.fromkeys(keys) if k in records and records[k].run == self.run_name]
+        seconds = [r.seconds for r in ours if r.seconds is not None]
+        return {
+            "evaluations": len(keys), "computed": len(ours), "cache_hits": len(keys) - len(ours),
+            "failed": sum(t.status != "done" for t in self.history),
+            "mean_eval_seconds": statistics.fmean(seconds) if seconds else None,
+            "wall_seconds": self.stats.wall_seconds, "stopped": self.stats.stopped,
+            "this_invocation": {"computed": self.stats.computed, "answered_by_database": self.stats.cache_hits,
+                                "eval_seconds": self.stats.eval_seconds},
+            "backend": self.backend.describe(),
+        }
+
+    def best(self, top_k: int) -> dict[str, Any]:
+        """The strategy's best architectures: its Pareto set when it optimises several objectives, else the
+        ``top_k`` by the first objective; each with its canonical key and metrics."""
+        pareto = bool(getattr(self.strategy, "multi_objective", False)) and len(self.objectives) > 1
+        chosen = self.strategy.best() if pareto else self.strategy.best()[:top_k]
+        return {"objectives": self.objectives,
+                "kind": "pareto set" if pareto else f"top {top_k} by {self.objectives[0]}",
+                "architectures": [{"arch": arch, "key": self.space.key(arch), "metrics": metrics}
+                                  for arch, metrics in chosen]}
 
     def _round(self, started: float, bar: Any) -> str:
         """One ask / evaluate / tell round; a non-empty return value is why the search stops."""

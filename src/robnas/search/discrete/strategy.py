@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from robnas.checks import positive_int
 from robnas.errors import InvalidValueError
 from robnas.registry import Registry
 from robnas.search.discrete.pareto import front_indices
@@ -65,16 +66,11 @@ class Param:
     help: str = ""
 
 
-def positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str, np.integer)):
-        raise InvalidValueError(f"strategy parameter {name} must be a positive integer, got {value!r}")
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidValueError(f"strategy parameter {name} must be a positive integer, got {value!r}") from None
-    if number < 1:
-        raise InvalidValueError(f"strategy parameter {name} must be a positive integer, got {value!r}")
-    return number
+def count(name: str, value: Any) -> int:
+    """A count parameter, by the one rule for counts; a string of digits (a command-line value) is its number."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return positive_int("strategy parameter", name, value)
 
 
 def non_negative_float(name: str, value: Any) -> float:

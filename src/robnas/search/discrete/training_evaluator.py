@@ -14,14 +14,16 @@ run's seed, identical for every candidate.
 
 from __future__ import annotations
 
+import random
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from robnas.advsets import load_advset
+from robnas.adversarial_sets import load_advset
 from robnas.config import config_from_dict, config_to_dict
+from robnas.data import load_dataset
 from robnas.data.prepare import DataConfig, cached_prepared_data
 from robnas.device import resolve_device
 from robnas.evaluation.settings import EvalConfig
@@ -91,6 +93,17 @@ class TrainingEvaluator:
         if self.advset is not None and any(o.name == "advset_error" for o in objectives):
             budget["advset"] = self._advset().manifest["sha256"]
         return budget
+
+    def check_build(self) -> None:
+        """Load the data (on the CPU) and build one random network of the space, so that a bad dataset or
+        network kwarg fails before a search starts (nothing is trained, the global RNG is left alone)."""
+        data_cfg = self._configs()[0]
+        dataset = load_dataset(data_cfg.name, root=data_cfg.root, device="cpu", train_size=data_cfg.train_size,
+                               test_size=data_cfg.test_size, seed=self.seed)
+        space = get_space(self.space, **self.space_params)
+        with torch.random.fork_rng(devices=[]):
+            space.build(space.sample(random.Random(self.seed)), num_classes=dataset.num_classes,
+                        in_channels=dataset.in_channels, mean=dataset.mean, std=dataset.std, **self.build_kwargs)
 
     # --- per-process state ---------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robnas.errors import InvalidValueError
-from robnas.nn.checks import flag, positive_int, probability
+from robnas.checks import flag, positive_int, probability
 from robnas.spaces.darts.genotype import NUM_CELL_INPUTS, Edge, Genotype, edges_by_node, genotype_from
 from robnas.spaces.darts.ops import OPS, FactorizedReduce, ReLUConvBN
 
@@ -156,13 +156,13 @@ class DartsNetwork(nn.Module):
 def checked_darts_network(name: str, genotype: Genotype | str, num_classes: int, in_channels: int, C: int,
                           layers: int, auxiliary: bool, drop_path_prob: float) -> DartsNetwork:
     """The network of ``genotype`` after checking the sizes; errors name the model ``name``."""
-    if positive_int(name, "layers", layers) < MIN_LAYERS:
+    if positive_int(f"model {name!r}", "layers", layers) < MIN_LAYERS:
         raise InvalidValueError(f"model {name!r}: layers must be >= {MIN_LAYERS} (it has two reduction "
                                 f"cells at layers//3 and 2*layers//3), got {layers}")
-    return DartsNetwork(genotype_from(genotype), C=positive_int(name, "C", C), layers=layers,
+    return DartsNetwork(genotype_from(genotype), C=positive_int(f"model {name!r}", "C", C), layers=layers,
                         num_classes=num_classes, in_channels=in_channels,
-                        auxiliary=flag(name, "auxiliary", auxiliary),
-                        drop_path_prob=probability(name, "drop_path_prob", drop_path_prob))
+                        auxiliary=flag(f"model {name!r}", "auxiliary", auxiliary),
+                        drop_path_prob=probability(f"model {name!r}", "drop_path_prob", drop_path_prob))
 
 
 def darts_network(num_classes: int, in_channels: int, genotype: Genotype | str, C: int = 36, layers: int = 20,

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from robnas.errors import InvalidValueError
-from robnas.nn.checks import positive_int
+from robnas.checks import positive_int
 from robnas.spaces.macro.dense import DensePhase
 from robnas.spaces.macro.genome import PhaseGraph, active_phases, parse_genome
 
@@ -117,5 +117,5 @@ def macro_network(num_classes: int, in_channels: int, genome: str, C: int = 32, 
     ``[(3, 128), (128, 128), (128, 128)]`` and ``decoder='dense'``; the "initial channels as 32" of
     RoCo-NAS' text matches that script's ``--init_channels`` default, which only its micro branch reads.
     """
-    return MacroNetwork(genome, C=positive_int("macro", "C", C), num_classes=num_classes, in_channels=in_channels,
-                        decoder=check_decoder(decoder))
+    return MacroNetwork(genome, C=positive_int("model 'macro'", "C", C), num_classes=num_classes,
+                        in_channels=in_channels, decoder=check_decoder(decoder))

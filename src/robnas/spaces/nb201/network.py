@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from robnas.nn.checks import positive_int
+from robnas.checks import positive_int
 from robnas.spaces.nb201.arch import Arch, arch_to_str, parse_arch
 from robnas.spaces.nb201.ops import OPS, ResNetBasicBlock
 
@@ -80,5 +80,5 @@ def nb201_network(num_classes: int, in_channels: int, arch: str, C: int = 16, N:
     The factory of the ``nb201`` space and model.
     """
     # Only the string form is accepted here: it is what the model spec stores and reloads.
-    return NB201Network(parse_arch(arch), C=positive_int("nb201", "C", C), N=positive_int("nb201", "N", N),
-                        num_classes=num_classes, in_channels=in_channels)
+    return NB201Network(parse_arch(arch), C=positive_int("model 'nb201'", "C", C),
+                        N=positive_int("model 'nb201'", "N", N), num_classes=num_classes, in_channels=in_channels)

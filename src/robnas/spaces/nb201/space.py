@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from robnas.errors import InvalidValueError
 from robnas.spaces.base import SearchSpace, register_space
@@ -25,6 +26,7 @@ from robnas.spaces.nb201.drawing import draw_arch
 from robnas.spaces.nb201.encoding import adjacency_encoding, edge_ops, path_encoding
 from robnas.spaces.nb201.index import NUM_ARCHS, arch_from_ops, canonical_key
 from robnas.spaces.nb201.network import nb201_network
+from robnas.spaces.nb201.ops import OPS
 from robnas.spaces.nb201.supernet import NB201Supernet
 
 NUM_EDGES = 6
@@ -55,15 +57,11 @@ EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_
 
 @lru_cache(maxsize=None)
 def _op_params(op: str, width: int) -> int:
-    from robnas.spaces.nb201.ops import OPS
-
     return sum(p.numel() for p in OPS[op](width, width, 1).parameters())
 
 
 @lru_cache(maxsize=None)
 def _skeleton_params(C: int, N: int, num_classes: int, in_channels: int) -> int:
-    import torch
-
     with torch.random.fork_rng(devices=[]):
         net = nb201_network(num_classes, in_channels, "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", C=C, N=N)
     return sum(p.numel() for p in net.parameters())

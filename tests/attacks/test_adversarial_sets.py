@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from robnas.advsets import advset_table, build_advset, evaluate_advset, load_advset, save_advset
+from robnas.adversarial_sets import advset_table, build_advset, evaluate_advset, load_advset, save_advset
 from robnas.data import Split
 from robnas.errors import DataError, InvalidValueError
 

@@ -30,7 +30,7 @@ def figure_name(rows: list[dict[str, Any]]) -> str | None:
     return None if key is None else f"clean_vs_{key}.png"
 
 
-def write_report(results_dir: Path, rows: list[dict[str, Any]], meta: dict[str, Any],
+def write_robustness_report(results_dir: Path, rows: list[dict[str, Any]], meta: dict[str, Any],
                  baseline: str | None = None) -> list[Path]:
     """results.json (everything), table.md (Table 1 layout, or the grid; corruptions) and, for Table 1
     rows with an HRS threat model, clean_vs_<key>.png (Figure 1). Grid records also go to
