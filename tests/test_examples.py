@@ -13,7 +13,8 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+FRONT_DOOR = ROOT / "examples" / "front_door.py"   # the README's Python example, not an extension
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if p != FRONT_DOOR)
 EXTENDING = ROOT / "docs" / "extending.md"
 
 
@@ -82,3 +83,16 @@ def test_the_strategy_example_beats_random_search_on_a_structured_table():
         rs = drive(create_strategy("rs", table.space, ["error"], seed), table.metrics, 120)
         gaps.append(best_found(table, rs) - best_found(table, hc))
     assert sum(gaps) > 0
+
+
+def test_the_readme_python_example_uses_only_the_front_door_and_runs():
+    """README.md quotes examples/front_door.py verbatim; it imports nothing but ``robnas`` and runs."""
+    import subprocess
+
+    text = FRONT_DOOR.read_text()
+    assert text.strip() in (ROOT / "README.md").read_text()
+    assert [line for line in text.splitlines() if "import" in line and not line.startswith("#")] == ["import robnas"]
+    done = subprocess.run([sys.executable, str(FRONT_DOOR)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 3 and lines[2].startswith("('|")  # the search's best architecture and its objectives

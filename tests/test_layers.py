@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Most specific prefix first; a module's layer is that of the longest prefix it starts with.
 LAYERS: dict[str, int] = {
-    "robnas": 0, "robnas.errors": 0, "robnas.checks": 0, "robnas.rng": 0, "robnas.device": 0, "robnas.threads": 0,
+    "robnas": 10, "robnas._version": 0, "robnas.errors": 0, "robnas.checks": 0, "robnas.rng": 0, "robnas.device": 0, "robnas.threads": 0,
     "robnas.registry": 0, "robnas.eps": 0, "robnas.config": 0, "robnas.distributed": 0, "robnas.backends": 0,
     "robnas.store": 1, "robnas.nn": 1,
     "robnas.data": 2, "robnas.corruptions": 2, "robnas.attacks": 2, "robnas.spaces": 2,

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from robnas import __version__
+from robnas._version import __version__
 from robnas.bench.progress import ArchProgress
 from robnas.bench.store import POINTS, ArchResult, BenchmarkFile, pack_points
 from robnas.config import config_from_dict

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from robnas import distributed
+import robnas.distributed as distributed
 from robnas.attacks.evaluate import AttackEvaluation, evaluate_attack
 from robnas.attacks.lockstep import run_in_lockstep
 from robnas.certify import certify

@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from robnas import distributed
+import robnas.distributed as distributed
 from robnas.data import Dataset
 from robnas.evaluation.engine import evaluate
 from robnas.evaluation.named_protocols import protocol_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from robnas import distributed
+import robnas.distributed as distributed
 from robnas.device import resolve_device
 from robnas.pipeline.config import RunConfig, written_config
 from robnas.evaluation import check_evaluable, protocol_for

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import robnas.bench
-from robnas import distributed
+import robnas.distributed as distributed
 from robnas.adversarial_sets import load_advset
 from robnas.backends import check_backend, create_backend
 from robnas.bench.lookup import objective_table

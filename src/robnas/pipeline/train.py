@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robnas import distributed
+import robnas.distributed as distributed
 from robnas.pipeline.config import RunConfig, written_config
 from robnas.data.prepare import prepare_data
 from robnas.device import resolve_device

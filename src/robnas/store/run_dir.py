@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from robnas import distributed
+import robnas.distributed as distributed
 from robnas.config import to_toml
 from robnas.errors import InvalidValueError
 from robnas.store.atomic import write_text_atomic

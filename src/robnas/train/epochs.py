@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from robnas import distributed
+import robnas.distributed as distributed
 from robnas.errors import CheckpointError
 from robnas.store.run_dir import RunDir
 from robnas.train.checkpoint import load_checkpoint, save_checkpoint

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas import distributed
+import robnas.distributed as distributed
 from robnas.attacks import create_attack
 from robnas.config import config_to_dict
 from robnas.data import Augment, Split, iterate_batches

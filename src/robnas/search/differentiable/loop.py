@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robnas import distributed
+import robnas.distributed as distributed
 from robnas.checks import positive_int
 from robnas.data import Split, iterate_batches
 from robnas.data.batches import count_batches

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from robnas import distributed
+import robnas.distributed as distributed
 from robnas.config import config_to_dict
 from robnas.data import Dataset, Split, subset
 from robnas.errors import CheckpointError, InvalidValueError
