@@ -136,24 +136,16 @@ def test_the_readme_documents_these_layers():
 # [[models]] entries and --checkpoint paths turned into networks (ModelConfig is a RunConfig section, so
 # that translation cannot move down into the library without the config).
 JOB_GLUE = {"robnas.pipeline.config", "robnas.pipeline.models"}
-# The bench actions share their own glue module, pipeline.bench.common. Exempt for now, until the bench
-# work (issue 23, deliverable 3) moves the logic they share into robnas.bench: `bench study` running the
-# correlate, design and nas actions, and design reading correlate's reference radius.
+# The bench actions share their own glue module, pipeline.bench.common (the benchmark argument, the run
+# directory, the backend); the studies themselves (and `bench study`, which runs three of them) are library
+# modules of robnas.bench.
 BENCH_GLUE = {"robnas.pipeline.bench.common"}
-BENCH_FOR_NOW = {
-    ("robnas.pipeline.bench.study", "robnas.pipeline.bench"),
-    ("robnas.pipeline.bench.study", "robnas.pipeline.bench.correlate"),
-    ("robnas.pipeline.bench.study", "robnas.pipeline.bench.design"),
-    ("robnas.pipeline.bench.study", "robnas.pipeline.bench.nas"),
-    ("robnas.pipeline.bench.design", "robnas.pipeline.bench.correlate"),
-}
 
 
 def allowed_job_import(module: str, dep: str) -> bool:
     if dep in JOB_GLUE:
         return True
-    bench = module.startswith("robnas.pipeline.bench.")
-    return bench and (dep in BENCH_GLUE or (module, dep) in BENCH_FOR_NOW)
+    return module.startswith("robnas.pipeline.bench.") and dep in BENCH_GLUE
 
 
 @pytest.mark.parametrize("module", sorted(m for m in GRAPH if m.startswith("robnas.pipeline.")))

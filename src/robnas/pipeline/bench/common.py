@@ -1,29 +1,14 @@
-"""What the study actions of ``robnas bench`` share: the benchmark argument, the run directory, the
-backend, and the report section each action contributes to ``report.md``."""
+"""What the study actions of ``robnas bench`` share: the benchmark argument, the run directory and the backend."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from robnas.backends import check_backend, create_backend
 from robnas.errors import InvalidValueError
 from robnas.pipeline.config import RunConfig, written_config
-from robnas.store.atomic import write_text_atomic
 from robnas.store.run_dir import RunDir
-
-
-@dataclass
-class Section:
-    """One action's part of a report: Markdown (figures linked relative to the results directory)."""
-
-    title: str
-    markdown: str
-    files: list[Path] = field(default_factory=list)
-
-    def text(self, level: int = 2) -> str:
-        return f"{'#' * level} {self.title}\n\n{self.markdown.strip()}\n"
 
 
 def benchmark_source(cfg: RunConfig) -> str:
@@ -48,11 +33,3 @@ def open_run(cfg: RunConfig) -> RunDir:
     run = RunDir.create(cfg.out, cfg.name, f"bench-{cfg.bench.action}", quiet=cfg.quiet)
     run.write_config(written_config(cfg))
     return run
-
-
-def write_report(run: RunDir, title: str, sections: list[Section], intro: str = "") -> Path:
-    """``results/report.md``: the title, an introduction and every section."""
-    parts = [f"# {title}\n", intro.strip() + "\n" if intro.strip() else "", *(s.text() for s in sections)]
-    path = run.results / "report.md"
-    write_text_atomic(path, "\n".join(p for p in parts if p))
-    return path

@@ -1,136 +1,26 @@
-"""``robnas bench correlate BENCH``: Kendall's tau of clean accuracy and every proxy against every
-attack x radius and corruption, with bootstrap intervals; heatmaps in Jung et al.'s Fig. 3 / 4 layout.
-
-Writes to ``results/``: ``correlation.json`` (every cell of every group: tau, interval, pairs used,
-and the architectures each measurement lacks), ``correlation.csv`` (one line per cell),
-``correlation_attacks[_top].png`` and ``correlation_corruptions[_top].png`` and ``report.md``.
-Rows (predictors) fan out over the backend (``--backend``, ``--workers``).
-"""
+"""``robnas bench correlate BENCH [--against B]``: the rank-correlation study (:mod:`robnas.bench.correlation_study`)
+or the agreement of two benchmarks, in a run directory."""
 
 from __future__ import annotations
 
-import csv
-import io
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import robnas.bench
-from robnas.bench import agreement
-from robnas.bench import correlate as lib
-from robnas.bench.benchmark import Benchmark
-from robnas.bench.lookup import fgsm_radius
-from robnas.errors import UnknownNameError
-from robnas.pipeline.bench.common import (
-    Section,
-    benchmark_source,
-    check_backend_settings,
-    make_backend,
-    open_run,
-    write_report,
-)
-from robnas.errors import InvalidValueError
+from robnas.bench import correlation_study as study
+from robnas.bench.study_report import write_study_report
+from robnas.pipeline.bench.common import benchmark_source, check_backend_settings, make_backend, open_run
 from robnas.pipeline.config import RunConfig
-from robnas.store.atomic import write_json_atomic, write_text_atomic
 
 
-@dataclass
-class Plan:
-    groups: list[lib.Group]
-    resamples: int
-    confidence: float
-    seed: int
-    eps: str | None              # the radius of the summary table's attack columns
-
-
-def reference_radius(bench: Benchmark) -> str | None:
-    """The FGSM radius the studies report at (:func:`robnas.bench.lookup.fgsm_radius`), if any."""
-    try:
-        return fgsm_radius(bench)[1]
-    except UnknownNameError:
-        return None
-
-
-def plan(cfg: RunConfig, bench: Benchmark, eps: str | None = None) -> Plan:
-    """Everything checked (settings, proxies, measurements, the top-k group) before anything is written."""
-    c = cfg.bench.correlate
-    lib.check_resamples(c.bootstrap, c.confidence)
-    groups = lib.groups(bench, c.proxies, c.top_percent)
-    if c.noise_draws < 0:
-        raise InvalidValueError(f"bench.correlate.noise_draws must be >= 0 (0 = none), got {c.noise_draws}")
-    lib.attach_noise(bench, groups, c.noise_draws, c.bootstrap, c.confidence, cfg.seed)
-    return Plan(groups, c.bootstrap, c.confidence, cfg.seed, eps if eps is not None else reference_radius(bench))
-
-
-def compute(p: Plan, backend: Any, log: Callable[[str], None]) -> None:
-    """Fill every group's cells, one task per predictor row."""
-    for index, group in enumerate(p.groups):
-        tasks = group.tasks(p.resamples, lib.group_seed(p.seed, index), p.confidence)
-        group.cells = [[] for _ in tasks]
-        for row, cells in backend.imap_unordered(lib.correlate_row, tasks):
-            group.cells[row] = cells
-        log(f"correlation ({group.name}): {len(group.rows)} predictors x {len(group.columns)} targets over "
-            f"{len(group.archs)} architectures")
-
-
-def _csv(p: Plan) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["group", "predictor", "target", "tau", "low", "high", "n"])
-    for group in p.groups:
-        for row, cells in zip(group.rows, group.cells):
-            for column, cell in zip(group.columns, cells):
-                writer.writerow([group.name, row.label, column.label,
-                                 *("" if not math.isfinite(v) else f"{v:.6f}" for v in (cell.tau, cell.low, cell.high)),
-                                 cell.n])
-    return out.getvalue()
-
-
-def write(p: Plan, bench: Benchmark, results: Path, backend: Any, log: Callable[[str], None]) -> Section:
-    """Compute, write the files, and return the report section."""
-    compute(p, backend, log)
-    files = []
-    write_json_atomic(results / "correlation.json", {"benchmark": bench.name, "orientation": lib.ORIENTATION_NOTE,
-                                                     "seed": p.seed,
-                                                     "groups": [lib.to_json(g, p.resamples, p.confidence)
-                                                                for g in p.groups]})
-    write_text_atomic(results / "correlation.csv", _csv(p))
-    files += [results / "correlation.json", results / "correlation.csv"]
-    text = [lib.ORIENTATION_NOTE, ""]
-    for index, group in enumerate(p.groups):
-        suffix = "" if index == 0 else "_top"
-        text += [f"### {group.name.capitalize()} architectures", "", lib.markdown(group, p.eps, p.confidence, p.resamples)]
-        for kinds, stem, what in ((("attack",), "correlation_attacks", "attack x radius"),
-                                  (("corruption", "summary", "clean"), "correlation_corruptions",
-                                   "clean accuracy and corruptions")):
-            path = lib.heatmap(group, kinds, results / f"{stem}{suffix}.png",
-                               f"Kendall tau-b vs {what} ({group.name}, {len(group.archs)} architectures)")
-            if path is not None:
-                files.append(path)
-                text += [f"![tau vs {what}, {group.name}]({path.name})", ""]
-    return Section(f"Rank correlation of proxies and clean accuracy with robustness ({bench.name})",
-                   "\n".join(text), files)
-
-
-def run_against(cfg: RunConfig, bench: Benchmark, other: str) -> Path:
+def run_against(cfg: RunConfig, bench: robnas.bench.Benchmark, other: str) -> Path:
     """``--against B``: the rank agreement of this benchmark with B on their shared architectures."""
-    c = cfg.bench.correlate
-    lib.check_resamples(c.bootstrap, c.confidence)
-    if c.noise_draws < 0:
-        raise InvalidValueError(f"bench.correlate.noise_draws must be >= 0 (0 = none), got {c.noise_draws}")
+    study.check_agreement_settings(cfg.bench.correlate)
     source_b = str(Path(other).resolve()) if Path(other).is_file() else other
     with robnas.bench.open(source_b) as against:
-        result = agreement.agreement(bench, against, reference_radius(bench), reference_radius(against), c.bootstrap,
-                                     c.noise_draws, c.confidence, cfg.seed)  # mismatches fail here, before the run
+        study.agreement.shared(bench, against)  # mismatched benchmarks fail here, before the run directory
         run_dir = open_run(cfg)
-        write_json_atomic(run_dir.results / "agreement.json", agreement.to_json(result))
-        text = agreement.markdown(result, c.confidence)
-        write_text_atomic(run_dir.results / "agreement.md", text)
-        write_report(run_dir, f"Rank agreement: {bench.name} against {against.name}",
-                     [Section(f"{bench.name} against {against.name}", text,
-                              [run_dir.results / "agreement.json", run_dir.results / "agreement.md"])])
+        section = study.write_agreement(cfg.bench.correlate, bench, against, cfg.seed, run_dir.results)
+        write_study_report(run_dir, f"Rank agreement: {bench.name} against {against.name}", [section])
     return run_dir.results
 
 
@@ -140,9 +30,9 @@ def run(cfg: RunConfig) -> Path:
         if cfg.bench.correlate.against:
             return run_against(cfg, bench, cfg.bench.correlate.against)
         check_backend_settings(cfg)
-        p = plan(cfg, bench)
+        p = study.plan(cfg.bench.correlate, bench, cfg.seed)
         run_dir = open_run(cfg)
         with make_backend(cfg) as backend:
-            section = write(p, bench, run_dir.results, backend, run_dir.log)
-        write_report(run_dir, f"Rank correlation study: {bench.name}", [section])
+            section = study.write(p, bench, run_dir.results, backend, run_dir.log)
+        write_study_report(run_dir, f"Rank correlation study: {bench.name}", [section])
     return run_dir.results

@@ -16,20 +16,16 @@ from pathlib import Path
 
 import robnas.bench
 from robnas.bench import correlate as correlate_lib
-from robnas.pipeline.bench import correlate, design, nas
-from robnas.pipeline.bench.common import (
-    Section,
-    benchmark_source,
-    check_backend_settings,
-    make_backend,
-    open_run,
-    write_report,
-)
+from robnas.bench import correlation_study as correlate
+from robnas.bench import design_study as design
+from robnas.bench import nas_study as nas
+from robnas.bench.study_report import Section, write_study_report
+from robnas.pipeline.bench.common import benchmark_source, check_backend_settings, make_backend, open_run
 from robnas.pipeline.config import RunConfig
 from robnas.store.atomic import write_text_atomic
 
 
-def _target_column(p: correlate.Plan, objective: str) -> str | None:
+def _target_column(p: correlate.CorrelationPlan, objective: str) -> str | None:
     """The correlation target matching the NAS objective (its accuracy column), if there is one."""
     group = p.groups[0]
     if objective == "clean_error":
@@ -49,9 +45,10 @@ def run(cfg: RunConfig) -> Path:
     source = benchmark_source(cfg)
     with robnas.bench.open(source) as bench:
         check_backend_settings(cfg)
-        nas_plan = nas.plan(cfg, bench, source)
-        correlate_plan = correlate.plan(cfg, bench, nas_plan.radius)
-        design_plan = design.plan(cfg, bench, nas_plan.radius)
+        b = cfg.bench
+        nas_plan = nas.plan(b.nas, bench, source, cfg.seed, cfg.device, cfg.data.root)
+        correlate_plan = correlate.plan(b.correlate, bench, cfg.seed, nas_plan.radius)
+        design_plan = design.plan(b.design, bench, nas_plan.radius)
         run_dir = open_run(cfg)
         timings = {}
         with make_backend(cfg) as backend:
@@ -76,7 +73,7 @@ def run(cfg: RunConfig) -> Path:
         write_text_atomic(run_dir.results / "main_table.md", main_text + "\n")
         intro = (f"Benchmark {bench.name}: {len(bench)} {bench.space} architectures on {bench.dataset}. Parts: "
                  + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()) + f" (backend {cfg.bench.backend}).")
-        write_report(run_dir, f"Benchmark study: {bench.name}",
+        write_study_report(run_dir, f"Benchmark study: {bench.name}",
                      [Section("Main results", main_text), correlation, search, designed], intro)
         run_dir.log("study: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
     return run_dir.results
