@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from robnas.attacks.gradient import LossGradient, QueryRouter
+from robnas.nn.attack_path import attack_path
 
 T = TypeVar("T")
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -89,10 +90,11 @@ class Lockstep:
 
         threads = [threading.Thread(target=work, args=(i,), daemon=True, name=f"lockstep-{i}")
                    for i in range(len(jobs))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with attack_path(self.model):  # once for all the attacks: frozen parameters, the measured layout
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         for error in errors:
             if error is not None:
                 raise error

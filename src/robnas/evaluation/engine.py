@@ -47,9 +47,22 @@ def _percent(mask: torch.Tensor) -> float:
     return 100.0 * int(mask.sum().item()) / max(mask.numel(), 1)
 
 
-def _inference(model: nn.Module, split: Split) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The model's fastest exact no-grad forward, checked on the split's first points."""
-    return inference_forward(model, split.float_images(torch.arange(min(len(split), 64), device=split.device)))
+def plain_images(protocol: Protocol, points: int) -> int:
+    """About how many images ``protocol`` sends through plain forwards on ``points`` points: the clean pass,
+    every corruption cell, and per attack cell its clean screening, final forward and any query budget
+    (Square's; a composite's is its Square's). An upper bound for searches that stop early: it decides
+    only whether a faster forward's start-up is repaid (:func:`robnas.nn.inference.choose`)."""
+    per_point = 1 + len(protocol.corruptions) * len(protocol.severities)
+    for tm in protocol.threat_models:
+        for eps in tm.radii:
+            per_point += 2 + int(getattr(tm.create(eps, 0), "queries", 0))
+    return per_point * points
+
+
+def _inference(model: nn.Module, split: Split, protocol: Protocol) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The model's fastest exact no-grad forward for this protocol, checked on the split's first points."""
+    example = split.float_images(torch.arange(min(len(split), 64), device=split.device))
+    return inference_forward(model, example, plain_images(protocol, len(split)))
 
 
 @torch.no_grad()
@@ -231,7 +244,7 @@ def evaluate(model: nn.Module, split: Split, protocol: Protocol, num_classes: in
     model.eval()
     if protocol.certify:
         check_certifiable(model)  # an unsupported layer fails before any work
-    fast = _inference(model, split) if lockstep else model
+    fast = _inference(model, split, protocol) if lockstep else model
     logits = _logits(fast, split, batch_size)
     correct = logits.argmax(1) == split.labels
     clean = _measures(logits, split.labels, num_classes)
