@@ -24,7 +24,7 @@ from robnas.attacks.checks import (check_batch_size, check_eps, check_flag, chec
 from robnas.attacks.gradient import QueryCounter, QueryRouter, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.threat import NORMS
-from robnas.nn.attack_path import attack_path
+from robnas.nn.attack_path import frozen_parameters
 from robnas.rng import make_generator
 
 
@@ -147,10 +147,10 @@ class Attack(ABC):
         gen = make_generator(self.seed, x.device) if generator is None else generator
         size = self.batch_size or max(x.shape[0], 1)
         adv_parts, logit_parts = [], []
-        # A stand-in model (lockstep) is set up by whoever runs the real one; a plain model gets its
-        # attack path here: frozen parameters and the measured layout, both restored afterwards.
-        path = nullcontext() if isinstance(model, QueryRouter) else attack_path(model)
-        with eval_mode(model), path:
+        # No weight gradients during an attack (exact; restored after). A stand-in model (lockstep) is
+        # handled by whoever runs the real one, once for all its attacks.
+        frozen = nullcontext() if isinstance(model, QueryRouter) else frozen_parameters(model)
+        with eval_mode(model), frozen:
             for start in range(0, x.shape[0], size):
                 part = slice(start, start + size)
                 outcome = Outcome(x[part], y[part])
