@@ -25,10 +25,9 @@ import torch
 from torch import nn
 
 from robnas.attacks.gradient import LossGradient, QueryRouter
-from robnas.nn.attack_path import frozen_parameters, gradient_model, has_custom_backward, same_gradients
+from robnas.nn.attack_path import frozen_parameters, gradient_model
 
 T = TypeVar("T")
-PROBE = 32  # points of the first gradient round on which the faster gradient model is checked
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -50,7 +49,7 @@ class Lockstep:
 
     ``inference`` (default: ``model``) answers plain forwards, e.g. a frozen copy of the model that
     computes the same logits faster; gradients come from ``model`` as :func:`gradient_model` makes
-    it cheaper to differentiate (batch norm folded, channels-last: the same to float rounding).
+    it cheaper to differentiate (a channels-last copy: the same to float rounding).
     """
 
     def __init__(self, model: nn.Module, inference: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
@@ -134,11 +133,10 @@ class Lockstep:
         self._cond.notify_all()
 
     def _gradients(self, queries: list[_Query]) -> Iterator[LossGradient]:
-        x = torch.cat([q.x.detach() for q in queries])
-        if self._differentiated is None:  # rounds run one at a time (under the lock): chosen once
-            self._differentiated = self._checked_gradient_model(x[:PROBE], queries[0])
+        if self._differentiated is None:  # rounds run one at a time (under the lock): made once
+            self._differentiated = gradient_model(self.model)
         sizes = [q.x.shape[0] for q in queries]
-        x.requires_grad_(True)
+        x = torch.cat([q.x.detach() for q in queries]).requires_grad_(True)
         with torch.enable_grad():
             parts = self._differentiated(x).split(sizes)
             losses = [q.loss_fn(part, q.y) for q, part in zip(queries, parts)]  # type: ignore[misc]
@@ -147,32 +145,6 @@ class Lockstep:
             (grad,) = torch.autograd.grad(torch.stack([loss.sum() for loss in losses]).sum(), [x])
         for part, loss, g in zip(parts, losses, grad.split(sizes)):
             yield LossGradient(part.detach(), loss.detach(), g)
-
-    def _checked_gradient_model(self, probe: torch.Tensor, query: _Query) -> nn.Module:
-        """:func:`gradient_model`'s copy when its logits and gradients match the model's on the first
-        round's first points (a trace may drop a custom autograd function); else the model itself."""
-        fast = gradient_model(self.model)
-        if fast is self.model:
-            return fast
-        probe = probe[:query.x.shape[0]]  # the first query's own points, with its labels and loss
-        try:
-            *want, custom = _input_gradient(self.model, probe, query)
-            agree = not custom and same_gradients(tuple(want), tuple(_input_gradient(fast, probe, query)[:2]))
-        except Exception:  # noqa: BLE001 -- a copy that fails where the model works is not used
-            agree = False
-        return fast if agree else self.model
-
-
-def _input_gradient(model: nn.Module, x: torch.Tensor, query: _Query) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """(logits, input gradient of the query's summed loss, whether a custom autograd function took part)
-    at ``x``, with the query's labels."""
-    assert query.loss_fn is not None and query.y is not None
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        logits = model(x)
-        custom = has_custom_backward(logits)
-        (grad,) = torch.autograd.grad(query.loss_fn(logits, query.y[:x.shape[0]]).sum(), [x])
-    return logits.detach(), grad, custom
 
 
 def _batched(fn: Callable[[torch.Tensor], torch.Tensor], xs: list[torch.Tensor]) -> list[torch.Tensor]:
