@@ -157,6 +157,10 @@ class _Writer:
         if target is torch.cat and len(args) <= 2:
             dim = node.kwargs.get("dim", args[1] if len(args) > 1 else 0)
             return self.emit("Concat", [self.operand(a) for a in args[0]], "cat", axis=int(dim))
+        if target is F.pad:
+            return _pad(self, self.operand(args[0]), args[1] if len(args) > 1 else node.kwargs["pad"],
+                        node.kwargs.get("mode", args[2] if len(args) > 2 else "constant"),
+                        node.kwargs.get("value", args[3] if len(args) > 3 else None))
         if target is operator.getitem and isinstance(args[1], tuple):
             return _strided_slice(self, self.operand(args[0]), args[1])
         raise Untranslatable(f"no ONNX translation for {node.op} {getattr(target, '__name__', target)}")
@@ -166,6 +170,16 @@ def _flatten(w: _Writer, x: str, start: int, end: int) -> str:
     if start != 1 or end != -1:
         raise Untranslatable(f"flatten({start}, {end}) is not the batch-preserving flatten(1)")
     return w.emit("Flatten", [x], "flatten", axis=1)
+
+
+def _pad(w: _Writer, x: str, pad: Any, mode: str, value: float | None) -> str:
+    """``F.pad`` with zeros on the last two axes (DARTS' factorised reduction pads one row and column)."""
+    if mode != "constant" or value not in (None, 0, 0.0) or not isinstance(pad, (tuple, list)) \
+            or len(pad) != 4 or not all(isinstance(v, int) and v >= 0 for v in pad):
+        raise Untranslatable(f"pad {pad!r} ({mode}, {value})")
+    left, right, top, bottom = pad  # torch lists the last axis first; ONNX wants all begins, then all ends
+    pads = np.asarray([0, 0, top, left, 0, 0, bottom, right], dtype=np.int64)
+    return w.emit("Pad", [x, w.constant(pads, "pads")], "pad", mode="constant")
 
 
 def _strided_slice(w: _Writer, x: str, index: tuple[Any, ...]) -> str:
