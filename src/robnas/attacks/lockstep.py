@@ -114,8 +114,9 @@ class Lockstep:
         # gives every row the same draws in every run.
         pending, self._pending = sorted(self._pending, key=lambda q: q.owner), []
         self.rounds += 1
-        plain = [q for q in pending if q.loss_fn is None]
-        graded = [q for q in pending if q.loss_fn is not None]
+        distinct, answered_by = _distinct(pending)
+        plain = [q for q in distinct if q.loss_fn is None]
+        graded = [q for q in distinct if q.loss_fn is not None]
         try:
             if plain:
                 with torch.no_grad():
@@ -125,6 +126,9 @@ class Lockstep:
             if graded:
                 for q, answer in zip(graded, self._gradients(graded)):
                     q.answer = answer
+            for q, first in zip(pending, answered_by):
+                if q is not first:  # a copy: attacks may change their answers in place
+                    q.answer = _copied(first.answer)
         except BaseException as exc:  # noqa: BLE001 -- every attack of the round sees the failure
             for q in pending:
                 q.error = exc
@@ -145,6 +149,35 @@ class Lockstep:
             (grad,) = torch.autograd.grad(torch.stack([loss.sum() for loss in losses]).sum(), [x])
         for part, loss, g in zip(parts, losses, grad.split(sizes)):
             yield LossGradient(part.detach(), loss.detach(), g)
+
+
+def _distinct(queries: list[_Query]) -> tuple[list[_Query], list[_Query]]:
+    """The round's distinct queries, and for every query the first equal one (itself if none came before).
+
+    Why: several cells of a protocol ask the very same question in the same round -- FGSM at 11 radii
+    takes the gradient at the clean points, and every randomly started attack screens the clean points
+    with a forward -- so it is computed once (and each asker gets its own copy of the answer).
+    """
+    distinct: list[_Query] = []
+    first: list[_Query] = []
+    for q in queries:
+        same = next((d for d in distinct if d.loss_fn is q.loss_fn and _equal(d.y, q.y) and _equal(d.x, q.x)), None)
+        if same is None:
+            distinct.append(q)
+        first.append(same or q)
+    return distinct, first
+
+
+def _equal(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a is b or (a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b)))
+
+
+def _copied(answer: Any) -> Any:
+    if isinstance(answer, LossGradient):
+        return LossGradient(answer.logits.clone(), answer.loss.clone(), answer.grad.clone())
+    return answer.clone()
 
 
 def _batched(fn: Callable[[torch.Tensor], torch.Tensor], xs: list[torch.Tensor]) -> list[torch.Tensor]:
