@@ -55,6 +55,15 @@ def digits_32(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, 
     return x[:1400], y[:1400], x[1400:], y[1400:]
 
 
+def digits_8(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """scikit-learn's digits as they are (1x8x8, 17 grey levels) in [0, 1]; 1400 train / 397 test."""
+    bunch = load_digits()
+    x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(bunch.target, dtype=torch.long)
+    order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    return x[order][:1400], y[order][:1400], x[order][1400:], y[order][1400:]
+
+
 def fashion_mnist(train_size: int = 3000, test_size: int = 1000) -> tuple[torch.Tensor, ...]:
     """Deterministic stratified subsets of Fashion-MNIST (28x28) from the Debian package's IDX files."""
     data = load_dataset("fashion-mnist", train_size=train_size, test_size=test_size, seed=0)
@@ -62,6 +71,8 @@ def fashion_mnist(train_size: int = 3000, test_size: int = 1000) -> tuple[torch.
 
 
 def load_benchmark_data(name: str) -> tuple[str, tuple[torch.Tensor, ...]]:
+    if name == "digits8":
+        return "digits 8x8", digits_8()
     if name in ("auto", "fashion-mnist"):
         try:
             return "Fashion-MNIST 28x28", fashion_mnist()
@@ -120,7 +131,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=["auto", "fashion-mnist", "digits"], default="auto",
+    parser.add_argument("--dataset", choices=["auto", "fashion-mnist", "digits", "digits8"], default="auto",
                         help="auto: Fashion-MNIST when /usr/share/datasets/fashion-mnist exists, else digits")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     parser.add_argument("--repeats", type=int, default=3)

@@ -125,7 +125,7 @@ def corruption_throughput(n: int, seed: int = 0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=["auto", "fashion-mnist", "digits"], default="auto")
+    parser.add_argument("--dataset", choices=["auto", "fashion-mnist", "digits", "digits8"], default="auto")
     parser.add_argument("--n", type=int, default=256, help="test points attacked")
     parser.add_argument("--eps", type=float, default=8.0, help="radius; Linf in 1/255 units, L2 as is")
     parser.add_argument("--norm", choices=["Linf", "L2"], default="Linf")
