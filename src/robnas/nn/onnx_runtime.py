@@ -1,8 +1,10 @@
 """An ONNX Runtime session as a plain forward: the fastest exact CPU forward measured for small networks.
 
 Why ONNX Runtime: on the NB201 C=8 digits networks its CPU kernels (convolution fused with batch norm
-and ReLU, one thread) run a plain forward 1.3-2x faster than the frozen TorchScript graph, on AVX-512
-and on AVX2 (``perf/forward_limits.py``); OpenVINO was measured too and was slower here. It is an
+and ReLU in blocked layouts, one thread) run a plain forward faster than the frozen TorchScript graph:
+1.37-1.72x with oneDNN held to AVX2, 1.29x / 1.59x at batch 100 / 2048 on AVX-512 (0.85x at batch 693,
+where oneDNN has a sweet spot; 1.1-1.8x at every batch size from 64 to 1024 in a run under load), see
+``perf/forward_limits.py``. OpenVINO was measured too and was slower here (0.67-1.43x). It is an
 optional dependency (the ``fast`` extra): without it :func:`onnx_forward` returns None.
 
 The session runs on as many threads as torch may use at creation, so a benchmark worker's one-thread
