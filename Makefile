@@ -36,7 +36,7 @@ test: $(VENV)/.test
 bench: $(VENV)/.test
 	$(PY) perf/attacks.py
 	$(PY) perf/autoattack.py
-	$(PY) perf/jung_grid.py
+	$(PY) perf/jung_grid.py        # needs: git worktree add /tmp/e005a94 e005a94
 	$(PY) perf/certify.py
 	$(PY) perf/search_step.py
 	$(PY) perf/parallel_eval.py
@@ -44,6 +44,8 @@ bench: $(VENV)/.test
 	$(PY) perf/bench_query.py
 	$(PY) perf/bench_build.py
 	$(PY) perf/train_step.py
+	$(PY) perf/forward_limits.py
+	$(PY) perf/bench_cost.py       # needs: git worktree add /tmp/before b1ff98e
 
 clean-venv:
 	rm -rf $(VENV)

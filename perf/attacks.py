@@ -3,16 +3,18 @@
 Trains a small CNN (a few seconds) on Fashion-MNIST when the Debian package is installed, else on
 scikit-learn's digits upsampled to 32x32 (``--dataset``), takes one test batch and, in one run, times:
 
-* our PGD-10 in evaluation mode (early stop) vs torchattacks PGD-10   -- target ratio <= 0.5,
-  and our robust accuracy never higher (never a weaker attack);
+* our PGD-10 in evaluation mode (early stop, as the evaluation engine runs it: lockstep, the
+  channels-last gradient copy) vs torchattacks PGD-10 -- target ratio <= 0.45, and our robust
+  accuracy never higher (never a weaker attack);
 * our PGD-10 without early stop vs torchattacks PGD-10                 -- target ratio <= 1.05;
-* our APGD-CE (1 restart, 100 iterations, evaluation mode) vs pyautoattack's APGDAttack -- target <= 0.8.
+* our APGD-CE (1 restart, 100 iterations, evaluation mode, as the engine runs it) vs pyautoattack's
+  APGDAttack -- target <= 0.8.
 
 Peers are timed for what an evaluation needs: the attack plus the one forward pass that scores
 its output (pyautoattack already makes its own clean forward). The no-early-stop row times the
 attack alone on both sides (images only, as a training loop uses it). Median of ``--repeats`` alternating runs.
 
-The 0.5x evaluation-mode target is about a *standard-trained* model that PGD breaks quickly (as on
+The evaluation-mode target is about a *standard-trained* model that PGD breaks quickly (as on
 CIFAR-10). Early exit can only save the work of broken points, so on a model that stays robust
 (digits at 8/255 stays ~65% robust) no implementation can reach it; the printout says which case ran.
 
@@ -36,7 +38,9 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from robnas.attacks import create_attack
+from robnas.attacks.lockstep import run_in_lockstep
 from robnas.data import load_dataset
+from robnas.nn.inference import inference_forward
 from robnas.errors import DataError
 
 
@@ -51,6 +55,15 @@ def digits_32(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, 
     return x[:1400], y[:1400], x[1400:], y[1400:]
 
 
+def digits_8(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """scikit-learn's digits as they are (1x8x8, 17 grey levels) in [0, 1]; 1400 train / 397 test."""
+    bunch = load_digits()
+    x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(bunch.target, dtype=torch.long)
+    order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    return x[order][:1400], y[order][:1400], x[order][1400:], y[order][1400:]
+
+
 def fashion_mnist(train_size: int = 3000, test_size: int = 1000) -> tuple[torch.Tensor, ...]:
     """Deterministic stratified subsets of Fashion-MNIST (28x28) from the Debian package's IDX files."""
     data = load_dataset("fashion-mnist", train_size=train_size, test_size=test_size, seed=0)
@@ -58,6 +71,8 @@ def fashion_mnist(train_size: int = 3000, test_size: int = 1000) -> tuple[torch.
 
 
 def load_benchmark_data(name: str) -> tuple[str, tuple[torch.Tensor, ...]]:
+    if name == "digits8":
+        return "digits 8x8", digits_8()
     if name in ("auto", "fashion-mnist"):
         try:
             return "Fashion-MNIST 28x28", fashion_mnist()
@@ -101,6 +116,14 @@ def race(ours: Callable[[], Any], peer: Callable[[], Any], repeats: int) -> tupl
     return statistics.median(times["ours"]), values["ours"], statistics.median(times["peer"]), values["peer"]
 
 
+def as_engine_runs(model: nn.Module, attack: Any, x: torch.Tensor, y: torch.Tensor,
+                   x_init: torch.Tensor | None = None) -> float:
+    """Robust accuracy as robnas's evaluation engine runs an attack: in lockstep, gradients from the
+    channels-last copy, plain forwards through the fastest exact forward (built inside the timing)."""
+    fast = inference_forward(model, x, images=2 * x.shape[0] * getattr(attack, "restarts", 1))
+    return run_in_lockstep(model, [lambda m: attack.run(m, x, y, x_init=x_init)], fast)[0].robust_accuracy
+
+
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     with torch.no_grad():
         return (model(x).argmax(1) == y).float().mean().item()
@@ -108,13 +131,14 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=["auto", "fashion-mnist", "digits"], default="auto",
+    parser.add_argument("--dataset", choices=["auto", "fashion-mnist", "digits", "digits8"], default="auto",
                         help="auto: Fashion-MNIST when /usr/share/datasets/fashion-mnist exists, else digits")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n", type=int, default=256, help="test points in the batch")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--eps", type=float, default=8.0, help="Linf radius in 1/255 units (default 8)")
+    parser.add_argument("--no-apgd", action="store_true", help="only the PGD rows (the APGD row takes minutes)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -143,20 +167,22 @@ def main() -> None:
 
     torch.manual_seed(1)
     shared_start = x + torch.empty_like(x).uniform_(-eps, eps)
-    t_ours, acc_ours, t_peer, acc_peer = race(lambda: ours_eval.run(model, x, y, x_init=shared_start).robust_accuracy,
+    t_ours, acc_ours, t_peer, acc_peer = race(lambda: as_engine_runs(model, ours_eval, x, y, shared_start),
                                               peer_from_seed, args.repeats)
-    rows.append(("PGD-10 evaluation mode", t_ours, t_peer, acc_ours, acc_peer, 0.5, acc_ours <= acc_peer))
+    rows.append(("PGD-10 evaluation mode", t_ours, t_peer, acc_ours, acc_peer, 0.45, acc_ours <= acc_peer))
 
     ours_full = create_attack("pgd", eps=eps, alpha=alpha, steps=10, seed=0, early_stop=False)
     t_ours, adv, t_peer, adv_peer = race(lambda: ours_full(model, x, y), lambda: peer(x, y), args.repeats)
     rows.append(("PGD-10 no early stop", t_ours, t_peer, accuracy(model, adv, y), accuracy(model, adv_peer, y),
                  1.05, True))
 
-    ours_apgd = create_attack("apgd-ce", eps=eps, steps=100, restarts=1, seed=0)
-    apgd_peer = APGDAttack(model, n_iter=100, norm="Linf", n_restarts=1, eps=eps, loss="ce", seed=0, device="cpu")
-    t_ours, acc_ours, t_peer, acc_peer = race(lambda: ours_apgd.run(model, x, y).robust_accuracy,
-                                              lambda: accuracy(model, apgd_peer.perturb(x, y), y), args.repeats)
-    rows.append(("APGD-CE 1x100 evaluation mode", t_ours, t_peer, acc_ours, acc_peer, 0.8, True))
+    if not args.no_apgd:
+        ours_apgd = create_attack("apgd-ce", eps=eps, steps=100, restarts=1, seed=0)
+        apgd_peer = APGDAttack(model, n_iter=100, norm="Linf", n_restarts=1, eps=eps, loss="ce", seed=0,
+                               device="cpu")
+        t_ours, acc_ours, t_peer, acc_peer = race(lambda: as_engine_runs(model, ours_apgd, x, y),
+                                                  lambda: accuracy(model, apgd_peer.perturb(x, y), y), args.repeats)
+        rows.append(("APGD-CE 1x100 evaluation mode", t_ours, t_peer, acc_ours, acc_peer, 0.8, True))
 
     header = (f"{'attack':<31} {'ours s':>8} {'peer s':>8} {'ratio':>6} {'ours acc':>9} {'peer acc':>9} "
               f"{'target':>7} met")

@@ -6,7 +6,7 @@ upsampled to 32x32): wall time of ``create_attack("autoattack", version="standar
 engine runs it (its plain forwards through the frozen inference graph) and of
 ``pyautoattack.AutoAttack(version="standard")`` (full standard budgets on both sides: 100 iterations,
 9 target classes, Square 5000 queries), median of ``--repeats`` runs alternating ours and theirs
-(the machine is shared), time ratio (target <= 0.7), robust accuracies (target: within 0.5 points)
+in ABBA order (the machine is shared), time ratio (target <= 0.6), robust accuracies (target: within 0.5 points)
 and both sides' robust accuracy after each member (theirs read from its ``auto-attack`` log).
 
 Part 2: the whole 15 x 5 common-corruption suite (``robnas.corruptions``) over ``--corruption-n``
@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -67,16 +68,23 @@ def compare_autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     aa_logger.setLevel(logging.DEBUG)
     aa_logger.propagate = False
     times: dict[str, list[float]] = {"ours": [], "theirs": []}
-    for _ in range(repeats):  # alternating, so load drift on the shared machine hits both alike
-        started = time.perf_counter()
-        # As robnas's evaluation engine runs it: plain forwards (Square's queries) through the model's frozen,
-        # BN-folded graph when that gives the same logits (built inside the timing).
-        result = run_in_lockstep(model, [lambda m: ours.run(m, x, y)], inference_forward(model, x))[0]
-        times["ours"].append(time.perf_counter() - started)
-        started = time.perf_counter()
+    def run_ours() -> Any:
+        # As robnas's evaluation engine runs it: in lockstep (gradients from the channels-last copy), plain
+        # forwards (Square's queries) through the fastest exact forward, built inside the timing.
+        return run_in_lockstep(model, [lambda m: ours.run(m, x, y)], inference_forward(model, x))[0]
+
+    def run_theirs() -> Any:
         with torch.random.fork_rng():  # pyautoattack reseeds the global RNG
-            _, y_ref = reference.run_standard_evaluation(x, y, batch_size=x.shape[0])
-        times["theirs"].append(time.perf_counter() - started)
+            return reference.run_standard_evaluation(x, y, batch_size=x.shape[0])[1]
+
+    for r in range(repeats):  # ABBA...: load drift on the shared machine hits both alike
+        for key in (("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")):
+            started = time.perf_counter()
+            if key == "ours":
+                result = run_ours()
+            else:
+                y_ref = run_theirs()
+            times[key].append(time.perf_counter() - started)
     t_ours, t_ref = statistics.median(times["ours"]), statistics.median(times["theirs"])
     ours_acc, ref_acc = 100 * result.robust_accuracy, 100 * (y_ref == y).float().mean().item()
     print(f"\n{'AutoAttack standard':<24} {'median s':>9} {'all runs s':>24} {'robust acc %':>13}")
@@ -84,7 +92,7 @@ def compare_autoattack(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
         runs = ", ".join(f"{t:.1f}" for t in times[key])
         print(f"{label:<24} {statistics.median(times[key]):9.1f} {runs:>24} {acc:13.2f}")
     ratio, gap = t_ours / t_ref, abs(ours_acc - ref_acc)
-    print(f"time ratio {ratio:.2f} (target <= 0.7: {'met' if ratio <= 0.7 else 'NOT met'}); "
+    print(f"time ratio {ratio:.2f} (target <= 0.6: {'met' if ratio <= 0.6 else 'NOT met'}); "
           f"accuracy gap {gap:.2f} points (target <= 0.5: {'met' if gap <= 0.5 else 'NOT met'})")
     print("robust accuracy % after each member (ours | theirs):")
     for member, acc in result.cumulative:
@@ -117,7 +125,7 @@ def corruption_throughput(n: int, seed: int = 0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=["auto", "fashion-mnist", "digits"], default="auto")
+    parser.add_argument("--dataset", choices=["auto", "fashion-mnist", "digits", "digits8"], default="auto")
     parser.add_argument("--n", type=int, default=256, help="test points attacked")
     parser.add_argument("--eps", type=float, default=8.0, help="radius; Linf in 1/255 units, L2 as is")
     parser.add_argument("--norm", choices=["Linf", "L2"], default="Linf")

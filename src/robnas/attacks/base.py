@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import ClassVar
@@ -21,10 +21,11 @@ from torch import nn
 
 from robnas.attacks.checks import (check_batch_size, check_eps, check_inputs, check_norm, check_seed,
                                    check_start)
-from robnas.attacks.gradient import QueryCounter, forward
+from robnas.attacks.gradient import QueryCounter, QueryRouter, forward
 from robnas.attacks.outcome import Outcome
 from robnas.attacks.threat import NORMS
 from robnas.checks import flag
+from robnas.nn.attack_path import frozen_parameters
 from robnas.rng import make_generator
 
 
@@ -147,7 +148,10 @@ class Attack(ABC):
         gen = make_generator(self.seed, x.device) if generator is None else generator
         size = self.batch_size or max(x.shape[0], 1)
         adv_parts, logit_parts = [], []
-        with eval_mode(model):
+        # No weight gradients during an attack (exact; restored after). A stand-in model (lockstep) is
+        # handled by whoever runs the real one, once for all its attacks.
+        frozen = nullcontext() if isinstance(model, QueryRouter) else frozen_parameters(model)
+        with eval_mode(model), frozen:
             for start in range(0, x.shape[0], size):
                 part = slice(start, start + size)
                 outcome = Outcome(x[part], y[part])

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from robnas.attacks.gradient import LossGradient, QueryRouter
+from robnas.nn.attack_path import frozen_parameters, gradient_model
 
 T = TypeVar("T")
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -47,7 +48,8 @@ class Lockstep:
     """The meeting point of the attacks: collects one query per running attack, runs them as one batch.
 
     ``inference`` (default: ``model``) answers plain forwards, e.g. a frozen copy of the model that
-    computes the same logits faster; gradients always come from ``model``.
+    computes the same logits faster; gradients come from ``model`` as :func:`gradient_model` makes
+    it cheaper to differentiate (a channels-last copy: the same to float rounding).
     """
 
     def __init__(self, model: nn.Module, inference: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
@@ -57,6 +59,7 @@ class Lockstep:
         self._running = 0
         self._pending: list[_Query] = []
         self.rounds = 0
+        self._differentiated: nn.Module | None = None  # built at the first gradient query
 
     def ask(self, query: _Query) -> Any:
         """Queue ``query``; the last running attack to ask runs the round. Returns this query's answer."""
@@ -89,10 +92,11 @@ class Lockstep:
 
         threads = [threading.Thread(target=work, args=(i,), daemon=True, name=f"lockstep-{i}")
                    for i in range(len(jobs))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with frozen_parameters(self.model):  # once for all the attacks (restored after)
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         for error in errors:
             if error is not None:
                 raise error
@@ -110,8 +114,9 @@ class Lockstep:
         # gives every row the same draws in every run.
         pending, self._pending = sorted(self._pending, key=lambda q: q.owner), []
         self.rounds += 1
-        plain = [q for q in pending if q.loss_fn is None]
-        graded = [q for q in pending if q.loss_fn is not None]
+        distinct, answered_by = _distinct(pending)
+        plain = [q for q in distinct if q.loss_fn is None]
+        graded = [q for q in distinct if q.loss_fn is not None]
         try:
             if plain:
                 with torch.no_grad():
@@ -121,6 +126,9 @@ class Lockstep:
             if graded:
                 for q, answer in zip(graded, self._gradients(graded)):
                     q.answer = answer
+            for q, first in zip(pending, answered_by):
+                if q is not first:  # a copy: attacks may change their answers in place
+                    q.answer = _copied(first.answer)
         except BaseException as exc:  # noqa: BLE001 -- every attack of the round sees the failure
             for q in pending:
                 q.error = exc
@@ -129,16 +137,47 @@ class Lockstep:
         self._cond.notify_all()
 
     def _gradients(self, queries: list[_Query]) -> Iterator[LossGradient]:
+        if self._differentiated is None:  # rounds run one at a time (under the lock): made once
+            self._differentiated = gradient_model(self.model)
         sizes = [q.x.shape[0] for q in queries]
         x = torch.cat([q.x.detach() for q in queries]).requires_grad_(True)
         with torch.enable_grad():
-            parts = self.model(x).split(sizes)
+            parts = self._differentiated(x).split(sizes)
             losses = [q.loss_fn(part, q.y) for q, part in zip(queries, parts)]  # type: ignore[misc]
             # Samples are independent, so the gradient of the sum over all attacks' losses is, per sample,
             # the gradient of that attack's own loss sum.
             (grad,) = torch.autograd.grad(torch.stack([loss.sum() for loss in losses]).sum(), [x])
         for part, loss, g in zip(parts, losses, grad.split(sizes)):
             yield LossGradient(part.detach(), loss.detach(), g)
+
+
+def _distinct(queries: list[_Query]) -> tuple[list[_Query], list[_Query]]:
+    """The round's distinct queries, and for every query the first equal one (itself if none came before).
+
+    Why: several cells of a protocol ask the very same question in the same round -- FGSM at 11 radii
+    takes the gradient at the clean points, and every randomly started attack screens the clean points
+    with a forward -- so it is computed once (and each asker gets its own copy of the answer).
+    """
+    distinct: list[_Query] = []
+    first: list[_Query] = []
+    for q in queries:
+        same = next((d for d in distinct if d.loss_fn is q.loss_fn and _equal(d.y, q.y) and _equal(d.x, q.x)), None)
+        if same is None:
+            distinct.append(q)
+        first.append(same or q)
+    return distinct, first
+
+
+def _equal(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a is b or (a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b)))
+
+
+def _copied(answer: Any) -> Any:
+    if isinstance(answer, LossGradient):
+        return LossGradient(answer.logits.clone(), answer.loss.clone(), answer.grad.clone())
+    return answer.clone()
 
 
 def _batched(fn: Callable[[torch.Tensor], torch.Tensor], xs: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -110,7 +110,8 @@ class ArchBuilder:
                 try:
                     with tempfile.TemporaryDirectory(prefix="robnas-bench-") as tmp:
                         history = train_model(model, prepared.train, prepared.val, recipe.train,
-                                              RunDir(tmp, quiet=True), seed=seed, quiet=True).history
+                                              RunDir(tmp, quiet=True), seed=seed, quiet=True,
+                                              checkpoints=False).history  # never resumed: no checkpoint
                 except TrainingDivergedError as exc:
                     result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
                     result.train_seconds = time.perf_counter() - started

@@ -48,11 +48,13 @@ class EpochLoop:
     def __init__(self, run: RunDir, checkpoint: str, epochs: int, device: torch.device, *,
                  fingerprint: Any, resume: bool, quiet: bool = False, desc: str = "train",
                  generators: dict[str, torch.Generator] | None = None, seed: int = 0,
-                 mismatch: str = "was written by a different run; use a new --name or drop --resume") -> None:
+                 mismatch: str = "was written by a different run; use a new --name or drop --resume",
+                 save: bool = True) -> None:
         self.run, self.path, self.epochs, self.device = run, run.checkpoints / checkpoint, epochs, device
         self.world = distributed.current()
         self.fingerprint, self.quiet, self.desc, self.seed = fingerprint, quiet or not self.world.is_main, desc, seed
         self.generators = dict(generators or {})
+        self.save = save  # False: no checkpoint at all (a job that is never resumed, e.g. a benchmark candidate)
         self.start, self.history, self._spent = 0, [], 0.0
         self.restored: dict[str, Any] | None = None
         if resume:
@@ -116,7 +118,8 @@ class EpochLoop:
                    "generators": {name: gen.get_state() for name, gen in self.generators.items()}}
         if self.device.type == "cuda":
             payload["cuda_rng"] = torch.cuda.get_rng_state()
-        save_checkpoint(self.path, payload)
+        if self.save:
+            save_checkpoint(self.path, payload)
         self.run.append_metrics(record)
         self.run.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()
                               if not isinstance(v, (dict, list))))

@@ -140,6 +140,6 @@ class TrainingEvaluator:
                 if any(o.needs_training for o in objectives):
                     with tempfile.TemporaryDirectory(prefix="robnas-eval-") as tmp:
                         train_model(model, prepared.train, prepared.val, train_cfg, RunDir(tmp, quiet=True),
-                                    seed=seed, quiet=True)
+                                    seed=seed, quiet=True, checkpoints=False)  # never resumed: no checkpoint
                 model.eval()
                 return {o.name: float(o.compute(model, data)) for o in objectives}
