@@ -134,6 +134,11 @@ def build(name: str, cand: Candidate, archs: list[str], replicate: int, out: Pat
                           recipe=cand.recipe.to_dict(), protocol="eval", eval=cand.eval, seed=0,
                           keep_weights=str(keep) if keep else None)
     space = get_space("nb201")
+    if path.exists():  # a finished file (possibly written by robnas before format 2) is only read
+        with BenchmarkFile(path) as done:
+            if not [a for a in archs if space.key(a) not in done.done_keys()]:
+                print(f"{name} replicate {replicate}: all {len(archs)} done", file=sys.stderr, flush=True)
+                return path
     with BenchmarkFile(path, readonly=False) as bench:
         if not bench.meta():
             bench.set_meta({"recipe_name": name, "recipe": cand.recipe.to_dict(), "eval": cand.eval,
